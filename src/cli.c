@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x410-vsock: relay X11 clients to the X410 X server on Windows over VSOCK.
+ * main(), the global options and the command table; everything else is in
+ * libx410.a so that the tests link it.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "commands.h"
+#include "log.h"
+#include "macro.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char *argv[]);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "doctor", cmd_doctor, "Check every link from this machine to X410 and say what to fix" },
+	{ "setup", cmd_setup, "Load hv_sock now and at every boot (needs root)" },
+	{ "run", cmd_run, "Serve a local X display and relay its clients to X410" },
+};
+
+static const char *command_names(void)
+{
+	static char names[128];
+	size_t n = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(commands) && n < sizeof(names); i++)
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "", commands[i].name);
+	return names;
+}
+
+static void help(void)
+{
+	printf("Usage: %s [-v|-q] COMMAND [OPTIONS] [ARGS]\n"
+	       "\n"
+	       "Relay X11 clients in a Hyper-V or WSL2 Linux guest to the X410 X server\n"
+	       "on Windows over VSOCK (hv_sock).\n"
+	       "\n"
+	       "Commands:\n", program_invocation_short_name);
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		printf("  %-8s %s\n", commands[i].name, commands[i].help);
+	printf("\n"
+	       "Options:\n"
+	       "  -v, --verbose   Log debug messages too\n"
+	       "  -q, --quiet     Log only errors\n"
+	       "  -h, --help      Show this help and exit\n"
+	       "  -V, --version   Show the version and the compiled-in features and exit\n"
+	       "\n"
+	       "Run '%s COMMAND --help' for the options of a command.\n",
+	       program_invocation_short_name);
+}
+
+static void version(void)
+{
+	printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+#ifdef HAVE_LIBURING
+	printf("engines: io_uring (liburing %s), epoll\n", URING_VERSION_STRING);
+#else
+	printf("engines: epoll only (built without liburing)\n");
+#endif
+	printf("libkmod: %s\n", KMOD_VERSION_STRING);
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	int level = LOG_INFO, c;
+
+	/* '+': stop at the command, whose options are its own. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+vqhV", options, NULL)) >= 0) {
+		switch (c) {
+		case 'v':
+			level = level < LOG_DEBUG ? LOG_DEBUG : level;
+			break;
+		case 'q':
+			level = LOG_ERR;
+			break;
+		case 'h':
+			help();
+			return EXIT_OK;
+		case 'V':
+			version();
+			return EXIT_OK;
+		default:
+			if (optopt)
+				return usage_error(NULL, "Unknown option '-%c'", optopt);
+			return usage_error(NULL, "Unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	log_set_max_level(level);
+
+	if (optind >= argc)
+		return usage_error(NULL, "Missing command (one of: %s)", command_names());
+
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+		if (streq(argv[optind], commands[i].name)) {
+			int first = optind;
+
+			/* Each command runs its own getopt_long from scratch. */
+			optind = 0;
+			opterr = 1;
+			return commands[i].fn(argc - first, argv + first);
+		}
+	}
+	return usage_error(NULL, "Unknown command '%s'", argv[optind]);
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int parse_uint64(const char *s, bool allow_hex, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	unsigned base = 10;
+	uint64_t v = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (allow_hex && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+		if (!*s)
+			return -EINVAL;
+	}
+	for (; *s; s++) {
+		unsigned d;
+
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned)(*s - '0');
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = (unsigned)(*s - 'a' + 10);
+		else if (base == 16 && *s >= 'A' && *s <= 'F')
+			d = (unsigned)(*s - 'A' + 10);
+		else
+			return -EINVAL;
+		if (v > (UINT64_MAX - d) / base) {
+			/* Keep scanning: junk after an overflow is still junk. */
+			for (s++; *s; s++)
+				if (!isxdigit((unsigned char)*s) || (base == 10 && !isdigit((unsigned char)*s)))
+					return -EINVAL;
+			return -ERANGE;
+		}
+		v = v * base + d;
+	}
+	if (v < min || v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+int parse_uint32(const char *s, bool allow_hex, uint32_t min, uint32_t max, uint32_t *ret)
+{
+	uint64_t v;
+	int r = parse_uint64(s, allow_hex, min, max, &v);
+
+	if (r < 0)
+		return r;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t factor;
+	} suffixes[] = {
+		{ "", 1 },
+		{ "K", 1024 }, { "KiB", 1024 },
+		{ "M", 1024 * 1024 }, { "MiB", 1024 * 1024 },
+		{ "G", 1024 * 1024 * 1024 }, { "GiB", 1024 * 1024 * 1024 },
+	};
+	char digits[32];
+	size_t n = 0;
+	uint64_t v;
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	if (n == 0 || n >= sizeof(digits))
+		return n == 0 ? -EINVAL : -ERANGE;
+	memcpy(digits, s, n);
+	digits[n] = 0;
+	r = parse_uint64(digits, false, 0, UINT64_MAX, &v);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+		if (!streq(s + n, suffixes[i].suffix))
+			continue;
+		if (v > UINT64_MAX / suffixes[i].factor)
+			return -ERANGE;
+		v *= suffixes[i].factor;
+		if (v < min || v > max)
+			return -ERANGE;
+		*ret = v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int parse_seconds_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *ret_ms)
+{
+	char whole[24];
+	const char *dot;
+	uint64_t sec, ms = 0;
+	size_t n;
+	int r;
+
+	if (!s || !*s)
+		return -EINVAL;
+	dot = strchr(s, '.');
+	n = dot ? (size_t)(dot - s) : strlen(s);
+	if (n == 0 || n >= sizeof(whole))
+		return n == 0 ? -EINVAL : -ERANGE;
+	memcpy(whole, s, n);
+	whole[n] = 0;
+	r = parse_uint64(whole, false, 0, UINT64_MAX / 1000, &sec);
+	if (r < 0)
+		return r;
+	if (dot) {
+		const char *f = dot + 1;
+		size_t len = strlen(f);
+		uint64_t scale = 100;
+
+		if (len == 0 || len > 3)
+			return -EINVAL;
+		for (; *f; f++, scale /= 10) {
+			if (*f < '0' || *f > '9')
+				return -EINVAL;
+			ms += (uint64_t)(*f - '0') * scale;
+		}
+	}
+	ms += sec * 1000;
+	if (ms < min_ms || ms > max_ms)
+		return -ERANGE;
+	*ret_ms = ms;
+	return 0;
+}
+
+int strcpy_bounded(char *dst, size_t n, const char *src)
+{
+	size_t len = strlen(src);
+
+	if (len >= n)
+		return -ENAMETOOLONG;
+	memcpy(dst, src, len + 1);
+	return 0;
+}
+
+int snprintf_bounded(char *dst, size_t n, const char *format, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, format);
+	r = vsnprintf(dst, n, format, ap);
+	va_end(ap);
+	if (r < 0)
+		return -EINVAL;
+	if ((size_t)r >= n)
+		return -ENAMETOOLONG;
+	return r;
+}
+
+bool startswith(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int read_one_line(const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	if (size == 0)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}

@@ -1,0 +1,73 @@
+# Shared helpers for the shell tests; sourced, not run.
+# They speak TAP (Automake's tap-driver.sh): "ok N - what", "not ok N - what",
+# a plan at the end, "1..0 # SKIP why" for a test that cannot run here and
+# "Bail out!" for a broken test environment.
+
+set -u
+
+: "${X410_VSOCK:=${top_builddir:-.}/x410-vsock}"
+: "${top_srcdir:=.}"
+
+TEST_NAME=$(basename "$0" .sh)
+TEST_FAILS=0
+TEST_COUNT=0
+
+# A private scratch directory, removed on exit with every process we started.
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/x410-test.XXXXXX")
+TEST_PIDS=""
+test_cleanup() {
+	for p in $TEST_PIDS; do kill "$p" 2>/dev/null || true; done
+	for p in $TEST_PIDS; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$TEST_TMP"
+}
+trap test_cleanup EXIT
+
+# Remember a background process so that cleanup ends it.
+track() { TEST_PIDS="$TEST_PIDS $1"; }
+
+skip() { echo "1..0 # SKIP $*"; exit 0; }
+fatal() { echo "Bail out! $TEST_NAME: $*"; exit 99; }
+# skip_check WHY: one check that cannot run here (the rest still do).
+skip_check() { TEST_COUNT=$((TEST_COUNT + 1)); echo "ok $TEST_COUNT # SKIP $*"; }
+
+ok() { TEST_COUNT=$((TEST_COUNT + 1)); echo "ok $TEST_COUNT - $*"; }
+not_ok() { TEST_COUNT=$((TEST_COUNT + 1)); TEST_FAILS=$((TEST_FAILS + 1)); echo "not ok $TEST_COUNT - $*"; }
+
+# check DESCRIPTION COMMAND...: run COMMAND, record pass/fail.
+check() {
+	local what=$1; shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# run_x EXPECTED_STATUS ARGS...: run the binary with a deadline, keep
+# stdout in $OUT and stderr in $ERR, and compare the exit status.
+OUT=$TEST_TMP/out
+ERR=$TEST_TMP/err
+run_x() {
+	local expect=$1; shift
+	local status=0
+	timeout 20 "$X410_VSOCK" "$@" >"$OUT" 2>"$ERR" || status=$?
+	if [ "$status" != "$expect" ]; then
+		echo "# x410-vsock $*: exit status $status, expected $expect" >&2
+		sed 's/^/# stdout: /' "$OUT" >&2
+		sed 's/^/# stderr: /' "$ERR" >&2
+		return 1
+	fi
+	return 0
+}
+
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds or time runs out.
+wait_for() {
+	local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift
+	while ! "$@" 2>/dev/null; do
+		[ $(( $(date +%s%N) / 1000000 )) -lt "$deadline" ] || return 1
+		sleep 0.02
+	done
+}
+
+finish() {
+	[ "$TEST_COUNT" -gt 0 ] || fatal "no check ran"
+	echo "1..$TEST_COUNT"
+	echo "# $TEST_NAME: $TEST_COUNT checks, $TEST_FAILS failed"
+	exit 0
+}
