@@ -48,6 +48,7 @@ int x11probe_parse_reply(const uint8_t *buf, size_t len, struct x11probe_reply *
 
 /* On a connected nonblocking fd: send the request and read and parse the
  * reply before deadline_ms (CLOCK_MONOTONIC).  Returns 0, -ETIMEDOUT,
- * -ENODATA when the server closed the connection before a whole reply,
+ * -ENODATA when the server closed the connection before a whole reply
+ * (-EPIPE or -ECONNRESET when it was gone before the request went out),
  * -EBADMSG for a malformed reply (not an X server?), or -errno. */
 int x11probe_handshake(int fd, uint64_t deadline_ms, struct x11probe_reply *ret);
