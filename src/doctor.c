@@ -450,7 +450,10 @@ static void check_hv_sock(struct doctor *d, struct finding *f)
 	case MODULE_STATE_NO_MODULES_DIR:
 	default:
 		set(f, CHECK_FAIL, "%s", state);
-		fix_modules_package(d, f);
+		if (s->release_parsed && s->kernel < KERNEL_VERSION_CODE(4, 14, 0))
+			fix(f, "boot a kernel 4.14 or later, which has hv_sock (see kernel)");
+		else
+			fix_modules_package(d, f);
 		return;
 	}
 }
@@ -469,6 +472,10 @@ static void check_boot(struct doctor *d, struct finding *f)
 		return;
 	if (s->module_error[DOCTOR_MOD_HVSOCK] < 0) {
 		set(f, CHECK_SKIP, "the state of hv_sock is unknown");
+		return;
+	}
+	if (s->container[0]) {
+		set(f, CHECK_SKIP, "in a container: the VM loads its modules at boot, not the container");
 		return;
 	}
 	if (m->state == MODULE_STATE_BUILTIN) {
@@ -513,6 +520,21 @@ static void check_boot(struct doctor *d, struct finding *f)
 }
 
 /* ---------------------------------------------------------------- 5. AF_VSOCK */
+
+/* The fix that brings hv_sock (and with it vsock) into the kernel. */
+static void fix_load_hv_sock(struct doctor *d, struct finding *f)
+{
+	const struct doctor_system *s = &d->sys;
+	enum module_state state = s->module[DOCTOR_MOD_HVSOCK].state;
+
+	if (s->module_error[DOCTOR_MOD_HVSOCK] == 0 &&
+	    (state == MODULE_STATE_MISSING || state == MODULE_STATE_NO_MODULES_DIR) && !s->container[0])
+		fix(f, "first make hv_sock available (see hv_sock), then: sudo x410-vsock setup");
+	else if (s->container[0])
+		fix(f, "load hv_sock on the VM itself, outside the container: sudo x410-vsock setup there");
+	else
+		fix(f, "sudo x410-vsock setup (loads hv_sock, which brings vsock)");
+}
 
 static void check_vsock(struct doctor *d, struct finding *f)
 {
@@ -574,7 +596,10 @@ static void check_vsock(struct doctor *d, struct finding *f)
 
 	if (!s->module_present[DOCTOR_MOD_VSOCK] || s->vsock_socket == -EAFNOSUPPORT) {
 		set(f, CHECK_FAIL, "%s%s; %s", sock, s->vsock_socket == -EAFNOSUPPORT ? ": no vsock in the kernel" : "", transport);
-		fix(f, d->hv_needed ? "sudo x410-vsock setup (loads hv_sock, which brings vsock)" : "sudo modprobe vsock");
+		if (d->hv_needed)
+			fix_load_hv_sock(d, f);
+		else
+			fix(f, "sudo modprobe vsock");
 		return;
 	}
 	if (s->vsock_socket == -EPERM || s->vsock_socket == -EACCES) {
@@ -585,7 +610,7 @@ static void check_vsock(struct doctor *d, struct finding *f)
 	}
 	if (s->vsock_socket < 0) {
 		set(f, CHECK_FAIL, "%s; %s", sock, transport);
-		fix(f, "sudo x410-vsock setup");
+		fix_load_hv_sock(d, f);
 		return;
 	}
 	if (!d->hv_needed) {
@@ -600,7 +625,7 @@ static void check_vsock(struct doctor *d, struct finding *f)
 		return;
 	case TRANSPORT_NONE:
 		set(f, CHECK_FAIL, "%s; %s: hv_sock is not in the kernel", sock, transport);
-		fix(f, "sudo x410-vsock setup");
+		fix_load_hv_sock(d, f);
 		return;
 	case TRANSPORT_VIRTIO:
 	case TRANSPORT_VMCI:
@@ -869,8 +894,8 @@ static void check_display(struct doctor *d, struct finding *f)
 			char lock[PATH_MAX], path[PATH_MAX];
 
 			data_bool(f, "free", true);
-			set(f, status == CHECK_FAIL ? CHECK_FAIL : CHECK_WARN, "left over from a dead server: %s (run takes them over); %s",
-			    state, dirtext);
+			set(f, status == CHECK_FAIL ? CHECK_FAIL : CHECK_WARN, "left over by a server that is gone: %s; run takes %s over; %s",
+			    state, dd.lock != LOCK_NONE && dd.path == SOCK_STALE ? "them" : "it", dirtext);
 			(void)addr_display_lock_path(d->display, d->lock_dir, lock, sizeof(lock));
 			(void)addr_display_socket_path(d->display, d->socket_dir, path, sizeof(path));
 			fix(f, "optional, run does it by itself: rm -f%s%s%s%s",
