@@ -69,7 +69,7 @@ fake_module() {
 
 # Copy tests/rootfs/NAME into dest: first the tree its x410-base file names
 # (recursively), then its own files over it; then delete the paths its
-# x410-remove file lists.
+# x410-remove file lists and make the links x410-symlinks lists ("PATH TARGET").
 rootfs_copy() {
 	local name=$1 dest=$2
 	local src=$top_srcdir/tests/rootfs/$name
@@ -85,7 +85,18 @@ rootfs_copy() {
 			[ -n "$p" ] && rm -rf "${dest:?}/$p"
 		done <"$src/x410-remove"
 	fi
-	rm -f "$dest/x410-base" "$dest/x410-remove"
+	# Symbolic links are made here: 'make dist' (tar -h) would turn
+	# committed ones into copies of their targets.
+	if [ -f "$src/x410-symlinks" ]; then
+		local l t
+		while read -r l t; do
+			[ -n "$l" ] || continue
+			mkdir -p "$dest/$(dirname "$l")"
+			rm -rf "${dest:?}/$l"
+			ln -s "$t" "$dest/$l"
+		done <"$src/x410-symlinks"
+	fi
+	rm -f "$dest/x410-base" "$dest/x410-remove" "$dest/x410-symlinks"
 }
 
 # rootfs_make NAME [DEST]: a writable copy of the fake root NAME in $ROOT
