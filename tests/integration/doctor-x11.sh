@@ -133,7 +133,7 @@ else
 	check "a listener that never answers: FAIL after --timeout 0.5, bounded" t_never_answers
 
 	t_garbage() {
-		listener garbage 'SYSTEM:printf "HTTP/1.1 400 Bad Request\r\n\r\n"; sleep 2' || return 1
+		listener garbage 'SYSTEM:echo HTTP/1.1 400 Bad Request && sleep 2' || return 1
 		x410 --connect "unix:$SOCK"
 		[ $? = 1 ] || return 1
 		echo "$X410" | grep -q "^\[FAIL\] X410 display 0 (unix:$SOCK): connected, but the answer is not an X11 connection setup reply: not an X server$"
