@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "doctor", cmd_doctor, "Check every link from this machine to X410 and say what to fix" },
 	{ "setup", cmd_setup, "Load hv_sock now and at every boot (needs root)" },
 	{ "run", cmd_run, "Serve a local X display and relay its clients to X410" },
+	{ "regfile", cmd_regfile, "Print the Windows registry file that lets X410 listen on VSOCK" },
 };
 
 static const char *command_names(void)
