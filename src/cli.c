@@ -78,6 +78,7 @@ int main(int argc, char *argv[])
 	};
 	int level = LOG_INFO, c;
 
+	log_open();
 	/* '+': stop at the command, whose options are its own. */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+vqhV", options, NULL)) >= 0) {
