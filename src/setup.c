@@ -593,7 +593,7 @@ static void describe_symlink(int dir, char *buf, size_t size)
 /* Returns 0 or a negative error already logged. */
 static int setup_boot(bool *changed)
 {
-	char conf[PATH_MAX], link[PATH_MAX + 32];
+	char conf[PATH_MAX], conf_dir[PATH_MAX], link[PATH_MAX + 32];
 	_cleanup_close_ int dir = -1;
 	struct modules_load_hit hit;
 	struct stat st;
@@ -601,6 +601,8 @@ static int setup_boot(bool *changed)
 	int r;
 
 	r = root_path(CONF_PATH, conf, sizeof(conf));
+	if (r == 0)
+		r = root_path(CONF_DIR, conf_dir, sizeof(conf_dir));
 	if (r < 0)
 		return log_error_errno(r, "Failed to build the path of '%s': %m", CONF_PATH);
 
@@ -626,10 +628,10 @@ static int setup_boot(bool *changed)
 	 * case: above all a symbolic link, which we never follow nor replace. */
 	r = open_conf_dir(false, &dir);
 	if (r == -ELOOP || r == -ENOTDIR)
-		return log_error_errno(ELOOP, "'%s' or '%s' is a symbolic link or not a directory: refusing to write through it. Nothing was written.",
-				 arg_root[0] ? arg_root : "/etc", CONF_DIR);
+		return log_error_errno(ELOOP, "'%s' or its parent is a symbolic link or not a directory: refusing to write through it. Nothing was written.",
+				       conf_dir);
 	if (r < 0 && r != -ENOENT)
-		return log_error_errno(r, "Cannot open '%s': %m. Nothing was written.", CONF_DIR);
+		return log_error_errno(r, "Cannot open '%s': %m. Nothing was written.", conf_dir);
 	if (dir >= 0 && fstatat(dir, CONF_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
 		if (S_ISLNK(st.st_mode)) {
 			describe_symlink(dir, link, sizeof(link));
@@ -670,7 +672,7 @@ static int setup_boot(bool *changed)
 	if (dir < 0) {
 		r = open_conf_dir(true, &dir);
 		if (r < 0)
-			return log_error_errno(r, "Cannot create '%s': %m. Nothing was written.", CONF_DIR);
+			return log_error_errno(r, "Cannot create '%s': %m. Nothing was written.", conf_dir);
 	}
 	r = write_conf(dir);
 	if (r == -EEXIST)
@@ -688,25 +690,29 @@ static int setup_boot(bool *changed)
 
 static int setup_undo(void)
 {
-	char conf[PATH_MAX], link[PATH_MAX + 32];
+	char conf[PATH_MAX], conf_dir[PATH_MAX], link[PATH_MAX + 32];
 	_cleanup_close_ int dir = -1;
 	struct modules_load_hit hit;
 	struct stat st;
 	int r;
 
 	r = root_path(CONF_PATH, conf, sizeof(conf));
+	if (r == 0)
+		r = root_path(CONF_DIR, conf_dir, sizeof(conf_dir));
 	if (r < 0)
 		return log_error_errno(r, "Failed to build the path of '%s': %m", CONF_PATH);
 
 	r = open_conf_dir(false, &dir);
-	if (r == -ENOENT || (r == 0 && fstatat(dir, CONF_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)) {
+	if (r == 0 && fstatat(dir, CONF_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	if (r == -ENOENT) {
 		report("already", "'%s' does not exist: nothing to undo", conf);
 		return 0;
 	}
 	if (r == -ELOOP || r == -ENOTDIR)
-		return log_error_errno(ELOOP, "'%s' is a symbolic link or not a directory: refusing to touch it.", CONF_DIR);
+		return log_error_errno(ELOOP, "'%s' or its parent is a symbolic link or not a directory: refusing to touch it.", conf_dir);
 	if (r < 0)
-		return log_error_errno(r, "Cannot open '%s': %m", CONF_DIR);
+		return log_error_errno(r, "Cannot look at '%s': %m", conf);
 	if (S_ISLNK(st.st_mode)) {
 		describe_symlink(dir, link, sizeof(link));
 		return log_error_errno(ELOOP, "'%s' is a symbolic link%s, which x410-vsock never writes: left alone.", conf, link);
@@ -724,7 +730,7 @@ static int setup_undo(void)
 		if (unlinkat(dir, CONF_NAME, 0) < 0)
 			return log_error_errno(errno, "Cannot remove '%s': %m", conf);
 		if (fsync(dir) < 0)
-			return log_error_errno(errno, "Failed to sync '%s': %m", CONF_DIR);
+			return log_error_errno(errno, "Failed to sync '%s': %m", conf_dir);
 		report("done", "removed '%s'", conf);
 	}
 

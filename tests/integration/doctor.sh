@@ -19,17 +19,7 @@ t_help() {
 }
 check "doctor --help prints every option to stdout, exit 0" t_help
 
-# Every option of --help is in the man page and the README, and back.
-t_docs_agree() {
-	run_x 0 doctor --help || return 1
-	local opts
-	opts=$(grep -o -- '--[a-z0-9-]*' "$OUT" | sort -u)
-	for opt in $opts; do
-		grep -q -- "Fl -${opt#--}" "$top_srcdir/doc/x410-vsock.1" || { echo "# man page lacks $opt" >&2; return 1; }
-		grep -q -- "$opt" "$top_srcdir/README.md" || { echo "# README lacks $opt" >&2; return 1; }
-	done
-}
-check "doctor's options are in the man page and the README" t_docs_agree
+# (That the man page and the README list the same options: tests/integration/docs.sh.)
 
 # usage_case 'EXPECTED ERROR LINE' ARGS...
 usage_case() {
