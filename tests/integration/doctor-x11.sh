@@ -55,8 +55,12 @@ else
 	check "Xvfb over its abstract socket, --json: vendor and protocol as data" t_xvfb_abstract_json
 
 	t_xvfb_tcp() {
-		x410 --x410-display 7 --connect "tcp:127.0.0.1:$((6000 + n))" || return 1
-		echo "$X410" | grep -q "^\[ OK \] X410 display 7 (tcp:127.0.0.1:$((6000 + n))): 'The X.Org Foundation'"
+		# Xvfb may announce its display before its TCP listener is up.
+		wait_for 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$((6000 + n))" ||
+			{ echo "# Xvfb does not listen on 127.0.0.1:$((6000 + n))" >&2; return 1; }
+		x410 --x410-display 7 --connect "tcp:127.0.0.1:$((6000 + n))" || { echo "# $X410" >&2; return 1; }
+		echo "$X410" | grep -q "^\[ OK \] X410 display 7 (tcp:127.0.0.1:$((6000 + n))): 'The X.Org Foundation'" ||
+			{ echo "# $X410" >&2; return 1; }
 	}
 	check "Xvfb over loopback TCP: OK" t_xvfb_tcp
 
