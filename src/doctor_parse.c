@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * doctor's small parsers: kernel releases, osrelease strings, DMI and CPUID
+ * hypervisor names, X lock files and /proc/net/unix lines.  Pure functions
+ * (no I/O, no logging), fuzzed by tests/fuzz/fuzz-doctor.c.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <strings.h>
+
+#include "doctor.h"
+#include "macro.h"
+#include "util.h"
+
+static int parse_decimal(const char **p, unsigned *ret)
+{
+	unsigned v = 0;
+
+	if (!isdigit((unsigned char)**p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)**p); (*p)++) {
+		if (v > 99999)
+			return -ERANGE;
+		v = v * 10 + (unsigned)(**p - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+int doctor_parse_kernel_release(const char *s, unsigned *ret_major, unsigned *ret_minor, unsigned *ret_patch)
+{
+	unsigned major, minor, patch = 0;
+
+	if (!s || parse_decimal(&s, &major) < 0 || *s++ != '.' || parse_decimal(&s, &minor) < 0)
+		return -EINVAL;
+	if (*s == '.') {
+		s++;
+		if (parse_decimal(&s, &patch) < 0)
+			return -EINVAL;
+	}
+	if (major > 255 || minor > 255)
+		return -EINVAL;
+	*ret_major = major;
+	*ret_minor = minor;
+	*ret_patch = patch;
+	return 0;
+}
+
+enum doctor_wsl doctor_classify_osrelease(const char *s)
+{
+	/* WSL2's kernels say "microsoft-standard" (and lately "-WSL2"); WSL1
+	 * fakes a release like "4.4.0-19041-Microsoft". */
+	if (strstr(s, "WSL2") || strstr(s, "microsoft-standard") || strstr(s, "microsoft"))
+		return WSL_2;
+	if (strstr(s, "Microsoft") || strstr(s, "WSL"))
+		return WSL_1;
+	return WSL_NONE;
+}
+
+static bool contains_nocase(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (; *s; s++)
+		if (strncasecmp(s, word, n) == 0)
+			return true;
+	return false;
+}
+
+const char *doctor_dmi_hypervisor(const char *vendor, const char *product)
+{
+	static const struct {
+		const char *word;
+		const char *name;
+	} table[] = {
+		{ "QEMU", "QEMU" },
+		{ "KVM", "KVM" },
+		{ "VMware", "VMware" },
+		{ "VirtualBox", "VirtualBox" },
+		{ "innotek", "VirtualBox" },
+		{ "Xen", "Xen" },
+		{ "Parallels", "Parallels" },
+		{ "Bochs", "Bochs" },
+		{ "BHYVE", "bhyve" },
+		{ "Amazon EC2", "Amazon EC2" },
+		{ "Google Compute Engine", "Google Compute Engine" },
+		{ "OpenStack", "OpenStack" },
+		{ "Apple Virtualization", "Apple Virtualization" },
+	};
+
+	/* Hyper-V (and Azure) guests: "Microsoft Corporation" "Virtual Machine";
+	 * Microsoft's hardware (Surface) says other things. */
+	if (streq(vendor, "Microsoft Corporation") && streq(product, "Virtual Machine"))
+		return "Hyper-V";
+	for (size_t i = 0; i < ELEMENTSOF(table); i++)
+		if (contains_nocase(vendor, table[i].word) || contains_nocase(product, table[i].word))
+			return table[i].name;
+	return NULL;
+}
+
+const char *doctor_cpuid_hypervisor(const char signature[static 12])
+{
+	static const struct {
+		const char sig[13];
+		const char *name;
+	} table[] = {
+		{ "KVMKVMKVM\0\0\0", "KVM" },
+		{ "Microsoft Hv", "Hyper-V" },
+		{ "VMwareVMware", "VMware" },
+		{ "XenVMMXenVMM", "Xen" },
+		{ "VBoxVBoxVBox", "VirtualBox" },
+		{ "TCGTCGTCGTCG", "QEMU (TCG)" },
+		{ "bhyve bhyve ", "bhyve" },
+		{ " lrpepyh  vr", "Parallels" },
+		{ "ACRNACRNACRN", "ACRN" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(table); i++)
+		if (memcmp(signature, table[i].sig, 12) == 0)
+			return table[i].name;
+	return NULL;
+}
+
+int doctor_parse_lock(const char *buf, size_t len, pid_t *ret_pid)
+{
+	size_t i = 0;
+	uint64_t pid = 0;
+	bool digits = false;
+
+	/* X servers write "%10d\n": leading blanks, the PID, a newline. */
+	while (i < len && buf[i] == ' ')
+		i++;
+	for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
+		pid = pid * 10 + (uint64_t)(buf[i] - '0');
+		if (pid > INT_MAX)
+			return -EINVAL;
+		digits = true;
+	}
+	if (i < len && buf[i] == '\n')
+		i++;
+	if (!digits || i != len || pid == 0)
+		return -EINVAL;
+	*ret_pid = (pid_t)pid;
+	return 0;
+}
+
+static bool is_hex(char c)
+{
+	return isxdigit((unsigned char)c);
+}
+
+/* Skip one field of hex digits and the blanks after it. */
+static const char *skip_hex_field(const char *p, unsigned long *ret)
+{
+	unsigned long v = 0;
+	const char *start = p;
+
+	for (; is_hex(*p); p++) {
+		if (v > (ULONG_MAX >> 4))
+			return NULL;
+		v = v * 16 + (unsigned long)(isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10));
+	}
+	if (p == start)
+		return NULL;
+	if (ret)
+		*ret = v;
+	return p;
+}
+
+int doctor_parse_unix_line(const char *line, bool *ret_listening, char *path, size_t size)
+{
+	/* "%pK: %08X %08X %08X %04X %02X %5lu[ path]": Num, RefCount, Protocol,
+	 * Flags, Type, St, Inode.  Flags has __SO_ACCEPTCON (1 << 16) on a
+	 * listening socket. */
+	const char *p = line;
+	unsigned long flags = 0;
+	size_t len;
+
+	if (startswith(line, "Num "))
+		return 0;
+	p = skip_hex_field(p, NULL);
+	if (!p || *p++ != ':')
+		return -EINVAL;
+	for (unsigned field = 0; field < 5; field++) {
+		if (*p != ' ')
+			return -EINVAL;
+		while (*p == ' ')
+			p++;
+		p = skip_hex_field(p, field == 2 ? &flags : NULL);
+		if (!p)
+			return -EINVAL;
+	}
+	/* The inode, decimal, right-aligned in 5 columns. */
+	if (*p != ' ')
+		return -EINVAL;
+	while (*p == ' ')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == 0 || *p == '\n')
+		return 0;
+	if (*p != ' ')
+		return -EINVAL;
+	p++;
+	len = strcspn(p, "\n");
+	if (len == 0)
+		return 0;
+	if (len >= size)
+		return -ENAMETOOLONG;
+	memcpy(path, p, len);
+	path[len] = 0;
+	*ret_listening = (flags & (1ul << 16)) != 0;
+	return 1;
+}
