@@ -815,6 +815,7 @@ static void check_display(struct doctor *d, struct finding *f)
 	long long free_list[SUGGEST_COUNT];
 	unsigned n_free = 0;
 	enum check_status status = CHECK_OK;
+	bool is_default_dir = streq(d->socket_dir, X11_UNIX_DIR);
 	int r;
 
 	f->id = "display";
@@ -844,31 +845,39 @@ static void check_display(struct doctor *d, struct finding *f)
 	case DIR_NOT_DIR:
 		status = CHECK_FAIL;
 		strf(dirtext, sizeof(dirtext), "%s is not a directory (a symlink?): run refuses it", d->socket_dir);
-		fix(f, "sudo rm -f %s && sudo install -d -m 1777 -o root -g root %s", d->socket_dir, d->socket_dir);
+		/* Never suggest removing what is there: it may be anything. */
+		if (is_default_dir)
+			fix(f, "sudo mv %s %s.bad && sudo install -d -m 1777 -o root -g root %s",
+			    d->socket_dir, d->socket_dir, d->socket_dir);
+		else
+			fix(f, "give --socket-dir a directory");
 		break;
 	case DIR_FOREIGN_OWNER:
 		status = CHECK_FAIL;
 		strf(dirtext, sizeof(dirtext), "%s belongs to UID %u, neither root nor you: run refuses it",
-			       d->socket_dir, (unsigned)dir.uid);
-		fix(f, "sudo chown root:root %s && sudo chmod 1777 %s", d->socket_dir, d->socket_dir);
+		     d->socket_dir, (unsigned)dir.uid);
+		if (is_default_dir)
+			fix(f, "sudo chown root:root %s && sudo chmod 1777 %s", d->socket_dir, d->socket_dir);
+		else
+			fix(f, "give --socket-dir a directory of yours or root's");
 		break;
 	case DIR_NOT_STICKY:
 		status = CHECK_FAIL;
 		strf(dirtext, sizeof(dirtext), "%s is world-writable without the sticky bit (mode %04o): run refuses it",
-			       d->socket_dir, (unsigned)dir.mode);
-		fix(f, "sudo chmod 1777 %s", d->socket_dir);
+		     d->socket_dir, (unsigned)dir.mode);
+		fix(f, "%schmod +t %s", dir.uid == geteuid() ? "" : "sudo ", d->socket_dir);
 		break;
 	case DIR_NOT_WRITABLE:
 		status = CHECK_WARN;
 		strf(dirtext, sizeof(dirtext), "%s (mode %04o) is not writable for you: run can serve the abstract socket only",
-			       d->socket_dir, (unsigned)dir.mode);
-		fix(f, "sudo chmod 1777 %s", d->socket_dir);
+		     d->socket_dir, (unsigned)dir.mode);
+		fix(f, "%s", is_default_dir ? "sudo chmod 1777 " X11_UNIX_DIR : "give --socket-dir a directory you may write to");
 		break;
 	case DIR_ERROR:
 	default:
 		status = CHECK_FAIL;
 		strf(dirtext, sizeof(dirtext), "cannot look at %s: %s", d->socket_dir, strerror(-dir.error));
-		fix(f, "sudo install -d -m 1777 -o root -g root %s", d->socket_dir);
+		fix(f, "check the permissions of the directories above %s", d->socket_dir);
 		break;
 	}
 	data_str(f, "socket_dir", d->socket_dir);
@@ -1033,7 +1042,10 @@ static void check_x410(struct doctor *d, struct finding *f)
 	deadline = start + d->timeout_ms;
 	r = addr_resolve(&d->upstream);
 	if (r < 0) {
-		set(f, CHECK_FAIL, "cannot resolve '%s': %s", d->upstream.host, error_text(r, err, sizeof(err)));
+		if (r == -EHOSTUNREACH)
+			set(f, CHECK_FAIL, "cannot resolve '%s'", d->upstream.host);
+		else
+			set(f, CHECK_FAIL, "cannot resolve '%s': %s", d->upstream.host, error_text(r, err, sizeof(err)));
 		fix(f, "give an address that resolves, e.g. --connect tcp:127.0.0.1:6000");
 		registry_lines(d, f);
 		return;

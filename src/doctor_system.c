@@ -357,6 +357,12 @@ int doctor_system_read(struct doctor_system *sys, const char *root)
 	if (!root || streq(root, "/") || !*root) {
 		sys->live = true;
 	} else {
+		struct stat st;
+
+		if (stat(root, &st) < 0)
+			return -errno;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
 		r = strcpy_bounded(sys->root, sizeof(sys->root), root);
 		if (r < 0)
 			return r;
@@ -513,7 +519,7 @@ static void lock_check(const struct doctor_system *sys, const char *lock_dir, st
 	}
 	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
-		d->lock = errno == ENOENT ? LOCK_NONE : LOCK_UNREADABLE;
+		d->lock = errno == ENOENT || errno == ENOTDIR ? LOCK_NONE : LOCK_UNREADABLE;
 		return;
 	}
 	n = read(fd, buf, sizeof(buf));
@@ -557,7 +563,8 @@ static void path_check(const struct doctor_system *sys, const struct doctor_unix
 		return;
 	}
 	if (lstat(full, &st) < 0) {
-		d->path = errno == ENOENT ? SOCK_NONE : SOCK_UNKNOWN;
+		/* ENOTDIR: the socket directory is not one; nothing is there. */
+		d->path = errno == ENOENT || errno == ENOTDIR ? SOCK_NONE : SOCK_UNKNOWN;
 		return;
 	}
 	if (!S_ISSOCK(st.st_mode)) {

@@ -46,6 +46,22 @@ check "a bad timeout is a usage error" \
 check "a relative --socket-dir is a usage error" \
 	usage_case "Option '--socket-dir' needs an absolute path, not 'tmp'" --socket-dir tmp
 
+t_bad_root() {
+	run_x 1 doctor --root "$TEST_TMP/no-such-root" || return 1
+	[ ! -s "$OUT" ] &&
+	[ "$(cat "$ERR")" = "x410-vsock: ERROR: Failed to read the system below '$TEST_TMP/no-such-root': No such file or directory" ]
+}
+check "--root of a directory that is not there: one error line, exit 1" t_bad_root
+
+t_socket_dir_not_dir() {
+	: >"$TEST_TMP/file"
+	timeout 20 "$X410_VSOCK" doctor --socket-dir "$TEST_TMP/file" --lock-dir "$TEST_TMP/file" :7 >"$OUT" 2>"$ERR"
+	# Not a directory: refused, and the fix never removes what is there.
+	grep -q "^\[FAIL\] display :7: free; $TEST_TMP/file is not a directory" "$OUT" &&
+	grep -q '^       fix: give --socket-dir a directory$' "$OUT" && ! grep -q 'rm ' "$OUT"
+}
+check "a --socket-dir that is a file: FAIL, and no 'rm' in the fix" t_socket_dir_not_dir
+
 # ---------------------------------------------------------------- this machine
 
 hyperv_here() { [ -n "$(ls -A /sys/bus/vmbus/devices 2>/dev/null)" ] || grep -qi microsoft /proc/sys/kernel/osrelease; }
