@@ -31,12 +31,11 @@
 /* ---- rate limiting of the lines a peer can cause ---- */
 
 /* A client that connects in a loop must not be able to fill the log: each
- * kind of per-client line is limited to RATELIMIT_BURST per second, and the
- * next line that passes says how many were left out. */
-#define RATELIMIT_BURST 10
-#define RATELIMIT_INTERVAL_MS 1000
-
+ * kind of per-client line is limited to a burst per interval, and the next
+ * line that passes says that some were left out. */
 struct ratelimit {
+	uint64_t interval_ms;
+	unsigned burst;
 	uint64_t begin_ms;
 	unsigned printed;
 	uint64_t suppressed;
@@ -57,11 +56,11 @@ static bool ratelimit_pass(struct ratelimit *rl, uint64_t *ret_suppressed)
 	uint64_t now = now_ms();
 
 	*ret_suppressed = 0;
-	if (rl->begin_ms == 0 || now - rl->begin_ms >= RATELIMIT_INTERVAL_MS) {
+	if (rl->begin_ms == 0 || now - rl->begin_ms >= rl->interval_ms) {
 		rl->begin_ms = now;
 		rl->printed = 0;
 	}
-	if (rl->printed >= RATELIMIT_BURST) {
+	if (rl->printed >= rl->burst) {
 		rl->suppressed++;
 		return false;
 	}
@@ -71,7 +70,10 @@ static bool ratelimit_pass(struct ratelimit *rl, uint64_t *ret_suppressed)
 	return true;
 }
 
-static struct ratelimit rl_refused, rl_cap, rl_accept;
+static struct ratelimit rl_refused = { .interval_ms = 1000, .burst = 10 };
+static struct ratelimit rl_cap = { .interval_ms = 1000, .burst = 10 };
+/* Running out of fds lasts: say it once in a while, not at every pause. */
+static struct ratelimit rl_accept = { .interval_ms = 10000, .burst = 1 };
 
 /* ---- peers ---- */
 
@@ -197,8 +199,8 @@ bool relay_accept_failed(struct relay *r, int error)
 	case EMFILE:
 	case ENFILE:
 		if (ratelimit_pass(&rl_accept, &suppressed))
-			log_warning_errno(error, "accept failed: %m; pausing new clients for %u ms"
-					  " (raise 'ulimit -n' or lower --max-clients)", RELAY_ACCEPT_PAUSE_MS);
+			log_warning_errno(error, "out of file descriptors (%m): new clients wait;"
+					  " raise 'ulimit -n' or lower --max-clients");
 		return true;
 	default:
 		/* ENOBUFS, ENOMEM, and anything unexpected: pausing is what
@@ -341,7 +343,11 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error)
 	default:
 		break;
 	}
-	log_error_errno(error, "client #%" PRIu64 ": cannot connect to %s: %m", id, where);
+	if (error == EMFILE || error == ENFILE)
+		log_error_errno(error, "client #%" PRIu64 ": no file descriptor for its connection to %s (%m):"
+				" raise 'ulimit -n' or lower --max-clients", id, where);
+	else
+		log_error_errno(error, "client #%" PRIu64 ": cannot connect to %s: %m", id, where);
 }
 
 void relay_connected(struct relay *r, uint64_t id, int upstream_fd)

@@ -150,7 +150,10 @@ void relay_client_closed(struct relay *r, const struct conn *c, int error);
 /* accept() failed with -error.  Logs (rate limited).  Returns true when the
  * engine must pause accepting (EMFILE, ENFILE, ENOBUFS, ENOMEM) and resume
  * after RELAY_ACCEPT_PAUSE_MS or when a connection closes; false for errors
- * that concern only the one aborted client (ECONNABORTED, EPERM, ...). */
+ * that concern only the one aborted client (ECONNABORTED, EPERM, ...).
+ * The epoll engine also calls it when relay_upstream_socket() fails with
+ * EMFILE/ENFILE for a client already accepted (which then waits for an fd
+ * until its connect deadline instead of being dropped). */
 bool relay_accept_failed(struct relay *r, int error);
 
 /* A new upstream socket: non-blocking, CLOEXEC, and for vsock with

@@ -66,7 +66,9 @@ struct econn {
 	uint32_t off[2];        /* first byte not yet written */
 	uint32_t len[2];        /* end of the bytes read */
 	uint64_t deadline_ms;   /* end of the upstream connect */
-	uint64_t retry_ms;      /* retry a unix connect refused with EAGAIN, 0 = no */
+	uint64_t retry_ms;      /* retry the connect (or the socket) then, 0 = no */
+	int socket_error;       /* the upstream socket() failed with this (EMFILE):
+				 * waiting for fds, until the deadline */
 	struct link all;        /* every live connection */
 	struct link connecting; /* CONN_CONNECTING, by deadline */
 	struct link ready;      /* has input left after its share */
@@ -115,6 +117,7 @@ struct engine {
 	struct efd signal;
 	bool accept_paused;
 	uint64_t resume_ms;
+	bool fds_freed;         /* a connection closed in this loop */
 	size_t n_retrying;
 	struct link all, connecting, ready, dead;
 	char *pool[POOL_MAX];
@@ -207,8 +210,10 @@ static void conn_close(struct engine *e, struct econn *ec, int error)
 	relay_client_closed(e->r, &ec->c, error);
 	/* Events for it may still be in this loop's batch: free it later. */
 	list_add_tail(&e->dead, &ec->dead);
-	/* A closed connection freed two fds: accepting may work again. */
+	/* A closed connection freed two fds: accepting, and clients waiting
+	 * for an upstream socket, may work again. */
 	accept_pause(e, false);
+	e->fds_freed = true;
 }
 
 static void free_dead(struct engine *e)
@@ -390,10 +395,38 @@ static void conn_try_connect(struct engine *e, struct econn *ec)
 		conn_connected(e, ec);
 }
 
+static void conn_open_upstream(struct engine *e, struct econn *ec)
+{
+	int up = relay_upstream_socket(e->r);
+
+	if (up == -EMFILE || up == -ENFILE) {
+		/* Out of fds with the client already accepted: it waits for
+		 * one (until its deadline) rather than being dropped, and no
+		 * new clients are accepted meanwhile. */
+		if (!ec->retry_ms)
+			e->n_retrying++;
+		ec->retry_ms = now_ms() + RELAY_ACCEPT_PAUSE_MS;
+		ec->socket_error = up;
+		if (relay_accept_failed(e->r, up))
+			accept_pause(e, true);
+		return;
+	}
+	if (ec->retry_ms)
+		e->n_retrying--;
+	ec->retry_ms = 0;
+	ec->socket_error = 0;
+	if (up < 0) {
+		conn_connect_failed(e, ec, up);
+		return;
+	}
+	ec->c.upstream_fd = ec->upstream.fd = up;
+	conn_try_connect(e, ec);
+}
+
 static void conn_start(struct engine *e, int fd, uint64_t id)
 {
 	struct econn *ec = calloc(1, sizeof(*ec));
-	int up, r;
+	int r;
 
 	if (!ec) {
 		struct conn c = { .id = id };
@@ -420,13 +453,7 @@ static void conn_start(struct engine *e, int fd, uint64_t id)
 		conn_close(e, ec, r);
 		return;
 	}
-	up = relay_upstream_socket(e->r);
-	if (up < 0) {
-		conn_connect_failed(e, ec, up);
-		return;
-	}
-	ec->c.upstream_fd = ec->upstream.fd = up;
-	conn_try_connect(e, ec);
+	conn_open_upstream(e, ec);
 }
 
 /* The upstream socket reported something while connecting. */
@@ -538,14 +565,20 @@ static void run_timers(struct engine *e)
 
 		next = l->next;
 		if (ec->deadline_ms <= now) {
-			conn_connect_failed(e, ec, -ETIMEDOUT);
+			/* Say what kept it from connecting: no fd, a full
+			 * listen queue, or no answer. */
+			conn_connect_failed(e, ec, ec->socket_error ? ec->socket_error :
+					    ec->retry_ms ? -EAGAIN : -ETIMEDOUT);
 			continue;
 		}
 		if (e->n_retrying == 0)
 			break;
-		if (ec->retry_ms && ec->retry_ms <= now)
+		if (ec->socket_error && (e->fds_freed || ec->retry_ms <= now))
+			conn_open_upstream(e, ec);
+		else if (ec->retry_ms && ec->retry_ms <= now)
 			conn_try_connect(e, ec);
 	}
+	e->fds_freed = false;
 }
 
 static void serve_ready(struct engine *e)
