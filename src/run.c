@@ -70,8 +70,8 @@ static void help(void)
 	       "otherwise; every connection is checked with SO_PEERCRED.  A stale lock file or\n"
 	       "socket is taken over; a live server on the display is never touched.  Under\n"
 	       "systemd socket activation (LISTEN_FDS) the passed sockets are served instead.\n"
-	       "SIGINT or SIGTERM stops the relay and removes its socket and lock file;\n"
-	       "SIGUSR1 logs one line of statistics.\n",
+	       "SIGINT, SIGTERM or SIGHUP stops the relay and removes its socket and lock\n"
+	       "file; SIGUSR1 logs one line of statistics.\n",
 	       X11_UNIX_DIR, X11_LOCK_DIR, RUN_MAX_CLIENTS_MAX, RUN_DEFAULT_MAX_CLIENTS);
 }
 
