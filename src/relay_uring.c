@@ -26,6 +26,7 @@
  * the kernel (MADV_DONTNEED): an idle relay stays small.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <liburing.h>
 #include <poll.h>
@@ -371,7 +372,7 @@ static void pool_refill(struct engine *e)
 	struct pool *p = &e->pool;
 	unsigned added = 0;
 
-	if (!e->buf_ring)
+	if (!p->br)
 		return;
 	while (p->in_ring < p->target && p->n_free > 0) {
 		uint16_t bid = p->stack[--p->n_free];
@@ -818,6 +819,25 @@ static void accept_pause(struct engine *e)
 	op_begin(e, NULL);
 }
 
+/*
+ * The relay's sockets are blocking for io_uring's sake.  The ring never
+ * blocks on them: it tries every request non-blocking first and waits for
+ * readiness itself.  But a request that was woken and still finds nothing
+ * to do is handed to a kernel worker thread, which does a plain blocking
+ * send/recv -- and on an O_NONBLOCK socket that fails with -EAGAIN instead
+ * of waiting (seen here with sendmsg under load).
+ */
+static int fd_set_blocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0)
+		return -errno;
+	if ((flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
 static void client_start(struct engine *e, int fd)
 {
 	struct io_uring_sqe *sqe;
@@ -845,6 +865,11 @@ static void client_start(struct engine *e, int fd)
 	u->c.state = CONN_CONNECTING;
 	u->c.client_fd = fd;
 	u->c.id = id;
+	r = fd_set_blocking(fd);
+	if (r < 0) {
+		conn_end(e, u, r);
+		return;
+	}
 
 	ufd = relay_upstream_socket(e->r);
 	if (ufd < 0) {
@@ -853,6 +878,12 @@ static void client_start(struct engine *e, int fd)
 		return;
 	}
 	u->c.upstream_fd = ufd;
+	r = fd_set_blocking(ufd);
+	if (r < 0) {
+		relay_connect_failed(e->r, id, r);
+		conn_end(e, u, 0);
+		return;
+	}
 
 	sqe = engine_sqe(e, e->connect_ts.tv_sec || e->connect_ts.tv_nsec ? 2 : 1);
 	if (!sqe) {
@@ -1007,12 +1038,18 @@ static void on_recv_error(struct engine *e, struct uconn *u, unsigned d, int res
 		break;
 	case -ECANCELED:
 		/* Ours (backpressure); conn_update() re-arms when due. */
+	case -EAGAIN:
+	case -EINTR:
+		/* Not an end: a worker thread's try found nothing (see
+		 * fd_set_blocking()); receive again. */
 		break;
 	default:
 		if (relay_read_error_is_eof(e->r, &u->c, d == DIR_DOWN, res)) {
 			half_of(u, d)->eof = true;
 			break;
 		}
+		log_debug_errno(res, "client #%" PRIu64 ": receive from the %s failed: %m",
+				u->c.id, d == DIR_UP ? "client" : "upstream");
 		conn_end(e, u, res);
 		return;
 	}
@@ -1059,8 +1096,16 @@ static void engine_error(struct engine *e, unsigned op, uint32_t slot, struct uc
 		break;
 	case OP_SEND_UP:
 	case OP_SEND_DOWN:
-		if (u->c.state == CONN_RELAYING)
-			conn_end(e, u, res);
+		if (u->c.state != CONN_RELAYING)
+			break;
+		if (res == -EAGAIN || res == -EINTR) {
+			/* Nothing was sent: send again. */
+			conn_update(e, u);
+			break;
+		}
+		log_debug_errno(res, "client #%" PRIu64 ": send to the %s failed: %m",
+				u->c.id, op == OP_SEND_UP ? "upstream" : "client");
+		conn_end(e, u, res);
 		break;
 	default:
 		/* timers (-ETIME is handled as success), cancels, link timeouts */
