@@ -165,4 +165,41 @@ t_live_socket() {
 }
 check "a live server on the socket is refused, its socket kept, no lock left" t_live_socket
 
+# io_uring blocked by seccomp (tests/tools/no-uring, as container profiles
+# do): auto falls back with one line that says why; --engine uring fails
+# with the reason and creates nothing.
+NO_URING=${top_builddir:-.}/tests/tools/no-uring
+if ! "$X410_VSOCK" --version | grep -q '^engines: io_uring'; then
+	skip_check "built without liburing: no io_uring engine to fall back from"
+	skip_check "built without liburing: no io_uring engine to fall back from"
+elif [ ! -x "$NO_URING" ]; then
+	skip_check "tests/tools/no-uring is not built (libseccomp missing?)"
+	skip_check "tests/tools/no-uring is not built (libseccomp missing?)"
+else
+	t_fallback_auto() {
+		mkdir -p "$TEST_TMP/fb"
+		"$NO_URING" "$X410_VSOCK" run --listen "unix:$TEST_TMP/fb/l" --connect "unix:$UP" 2>"$TEST_TMP/fb.log" &
+		RELAY_PID=$!
+		RELAY_LOG=$TEST_TMP/fb.log
+		track "$RELAY_PID"
+		wait_for 5 grep -q 'serving ' "$RELAY_LOG" || return 1
+		[ "$(grep -c 'using the epoll engine$' "$RELAY_LOG")" = 1 ] &&
+		grep -Eq '^x410-vsock: [^:]*io_uring[^;]*; using the epoll engine$' "$RELAY_LOG" &&
+		[ "$(echo fallback | timeout 5 socat -t5 - UNIX-CONNECT:"$TEST_TMP/fb/l")" = fallback ] &&
+		stop_relay
+	}
+	check "io_uring blocked by seccomp: auto says why in one line and relays with epoll" t_fallback_auto
+
+	t_fallback_forced() {
+		mkdir -p "$TEST_TMP/fb2"
+		local status=0
+		timeout 10 "$NO_URING" "$X410_VSOCK" run --engine uring --socket-dir "$TEST_TMP/fb2" \
+			--lock-dir "$TEST_TMP/fb2" --no-abstract --connect "unix:$UP" ":$DISP" 2>"$ERR" || status=$?
+		[ "$status" = 1 ] &&
+		grep -Eq '^x410-vsock: ERROR: Cannot use the io_uring engine: .*io_uring' "$ERR" &&
+		[ -z "$(ls -A "$TEST_TMP/fb2")" ]
+	}
+	check "io_uring blocked by seccomp: --engine uring exits 1 with the reason, creates nothing" t_fallback_forced
+fi
+
 finish

@@ -227,7 +227,7 @@ static void test_usage_errors(void **state)
 static void test_allow_limit(void **state)
 {
 	struct run_args a;
-	char *argv[RUN_ALLOW_MAX * 2 + 4];
+	char *argv[1 + (RUN_ALLOW_MAX + 1) * 2 + 2];
 	int argc = 0;
 
 	(void)state;
