@@ -165,6 +165,76 @@ t_live_socket() {
 }
 check "a live server on the socket is refused, its socket kept, no lock left" t_live_socket
 
+# The socket directory must be real and safe: refused with the reason.
+t_dir_symlink() {
+	ln -s "$SOCK" "$TEST_TMP/link"
+	run_x 1 run --socket-dir "$TEST_TMP/link" --lock-dir "$TEST_TMP" --connect "unix:$UP" --no-abstract ":$DISP" &&
+	grep -q "ERROR: The socket directory '$TEST_TMP/link' is a symbolic link: refusing it" "$ERR" &&
+	[ ! -e "$SOCK/X$DISP" ] && [ ! -e "$TEST_TMP/.X$DISP-lock" ]
+}
+check "a symbolic link as the socket directory is refused" t_dir_symlink
+
+if [ "$(id -u)" = 0 ]; then
+	t_dir_foreign() {
+		mkdir -m 1777 "$TEST_TMP/foreign" && chown 65534 "$TEST_TMP/foreign" &&
+		run_x 1 run --socket-dir "$TEST_TMP/foreign" --lock-dir "$TEST_TMP" --connect "unix:$UP" --no-abstract ":$DISP" &&
+		grep -q "ERROR: The socket directory '$TEST_TMP/foreign' belongs to uid 65534, neither root nor you" "$ERR" &&
+		[ -z "$(ls -A "$TEST_TMP/foreign")" ]
+	}
+	check "a socket directory owned by another user is refused" t_dir_foreign
+	t_dir_not_sticky() {
+		mkdir "$TEST_TMP/open" && chmod 0777 "$TEST_TMP/open" &&
+		run_x 1 run --socket-dir "$TEST_TMP/open" --lock-dir "$TEST_TMP" --connect "unix:$UP" --no-abstract ":$DISP" &&
+		grep -q "ERROR: The socket directory '$TEST_TMP/open' is writable by others but not sticky" "$ERR"
+	}
+	check "a root-owned, world-writable socket directory without the sticky bit is refused" t_dir_not_sticky
+else
+	skip_check "not root: cannot make a directory owned by another user"
+	skip_check "not root: a directory of ours is accepted whatever its mode"
+fi
+
+# systemd socket activation: the passed socket is served, none is created
+# or removed; the lock is still taken and released.
+if command -v systemd-socket-activate >/dev/null; then
+	t_activation() {
+		mkdir -p "$TEST_TMP/sa"
+		# Not under timeout: it execs the relay, whose PID it keeps.
+		systemd-socket-activate -l "$TEST_TMP/sa/sock" "$X410_VSOCK" run --socket-dir "$TEST_TMP/sa" \
+			--lock-dir "$TEST_TMP/sa" --connect "unix:$UP" --no-abstract ":$DISP" 2>"$TEST_TMP/sa.log" &
+		RELAY_PID=$!
+		RELAY_LOG=$TEST_TMP/sa.log
+		track "$RELAY_PID"
+		wait_for 5 test -S "$TEST_TMP/sa/sock" || return 1
+		# The first connection makes it exec the relay.
+		[ "$(echo activated | timeout 5 socat -t5 - UNIX-CONNECT:"$TEST_TMP/sa/sock")" = activated ] &&
+		grep -qx "x410-vsock: serving :$DISP -> unix:$UP; export DISPLAY=:$DISP" "$RELAY_LOG" &&
+		[ "$(cat "$TEST_TMP/sa/.X$DISP-lock")" = "$(printf '%10d' "$RELAY_PID")" ] &&
+		[ ! -e "$TEST_TMP/sa/X$DISP" ] &&
+		stop_relay && [ -S "$TEST_TMP/sa/sock" ] && [ ! -e "$TEST_TMP/sa/.X$DISP-lock" ]
+	}
+	check "socket activation: serves systemd's socket, creates and removes none, takes the lock" t_activation
+else
+	skip_check "systemd-socket-activate is not installed"
+fi
+
+t_activation_bad_fd() {
+	# fd 3 is a file, not a listening socket: refused, nothing created.
+	mkdir -p "$TEST_TMP/sa2"
+	local status=0
+	timeout 10 bash -c 'exec 3</dev/null; export LISTEN_PID=$$ LISTEN_FDS=1; exec "$@"' x410 \
+		"$X410_VSOCK" run --socket-dir "$TEST_TMP/sa2" --lock-dir "$TEST_TMP/sa2" --connect "unix:$UP" ":$DISP" \
+		2>"$ERR" || status=$?
+	[ "$status" = 1 ] && grep -q "ERROR: systemd passed fd 3, which is not a socket" "$ERR" &&
+	[ -z "$(ls -A "$TEST_TMP/sa2")" ]
+}
+check "socket activation with an fd that is not a listening socket is refused" t_activation_bad_fd
+
+t_self_loop() {
+	run_x 2 run --socket-dir "$SOCK" --connect "unix:$SOCK/X$DISP" ":$DISP" &&
+	grep -q "is the relay's own socket: it would relay to itself" "$ERR"
+}
+check "--connect to the relay's own socket is a usage error" t_self_loop
+
 # io_uring blocked by seccomp (tests/tools/no-uring, as container profiles
 # do): auto falls back with one line that says why; --engine uring fails
 # with the reason and creates nothing.

@@ -224,6 +224,27 @@ static void test_usage_errors(void **state)
 		     "--no-abstract", "--listen", "unix:/tmp/x");
 }
 
+static void test_relay_to_itself(void **state)
+{
+	struct run_args a;
+
+	(void)state;
+	assert_usage("--connect 'unix:/tmp/.X11-unix/X5' is the relay's own socket: it would relay to itself",
+		     "--connect", "unix:/tmp/.X11-unix/X5", ":5");
+	assert_usage("--connect 'unix:@/tmp/.X11-unix/X5' is the relay's own socket: it would relay to itself",
+		     "--connect", "unix:@/tmp/.X11-unix/X5", ":5");
+	assert_usage("--connect 'unix:/run/x/X5' is the relay's own socket: it would relay to itself",
+		     "--socket-dir", "/run/x", "--connect", "unix:/run/x/X5", ":5");
+	assert_usage("--connect 'unix:@s' is the relay's own socket: it would relay to itself",
+		     "--listen", "unix:@s", "--connect", "unix:@s");
+	/* Another display, the socket not served, or a different name. */
+	assert_int_equal(parse(&a, "--connect", "unix:/tmp/.X11-unix/X0", ":5", NULL), 0);
+	assert_int_equal(parse(&a, "--no-path-socket", "--connect", "unix:/tmp/.X11-unix/X5", ":5", NULL), 0);
+	assert_int_equal(parse(&a, "--no-abstract", "--connect", "unix:@/tmp/.X11-unix/X5", ":5", NULL), 0);
+	assert_int_equal(parse(&a, "--listen", "unix:@s", "--connect", "unix:s", NULL), 0);
+	assert_int_equal(parse(&a, "--listen", "unix:@s", "--connect", "unix:@s2", NULL), 0);
+}
+
 static void test_allow_limit(void **state)
 {
 	struct run_args a;
@@ -288,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_every_option),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_relay_to_itself),
 		cmocka_unit_test(test_allow_limit),
 		cmocka_unit_test(test_lock_parse),
 	};
