@@ -372,10 +372,17 @@ void relay_connected(struct relay *r, uint64_t id, int upstream_fd)
 bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, bool from_upstream, int error)
 {
 	error = abs(error);
+	/* A UNIX peer that closes with unread bytes in its own queue (an X
+	 * client exiting without reading its last events) makes our read
+	 * return ECONNRESET -- after every byte it sent.  Those bytes may
+	 * still be waiting in the relay for the other side: ending the
+	 * connection here would drop them.  It is the end of that stream;
+	 * the peer is gone, so the other direction ends with EPIPE. */
+	if (error == ECONNRESET)
+		return true;
 	/* Some kernels (around 6.17) return EIO or ENOMEM from hv_sock for
-	 * the read that follows the host's FIN instead of 0.  A relay that
-	 * called it an error would drop nothing, but would end the other
-	 * direction too early: treat it as the end of that stream. */
+	 * the read that follows the host's FIN instead of 0: also the end
+	 * of that stream, not an error that would cut the other direction. */
 	return from_upstream && r->cfg->upstream.kind == ADDR_VSOCK && (error == EIO || error == ENOMEM);
 }
 

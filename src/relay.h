@@ -170,7 +170,11 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error);
 void relay_connected(struct relay *r, uint64_t id, int upstream_fd);
 
 /* A read from a source returned -error.  Returns true when it counts as the
- * end of the stream (vsock: EIO/ENOMEM after data), false for a real error. */
+ * end of the stream, false for a real error: ECONNRESET (a UNIX peer closed
+ * with unread data; the bytes it sent have all been read before this, and
+ * those still pending must be delivered), and on vsock EIO/ENOMEM (some
+ * kernels' answer after the host's FIN).  After ECONNRESET the peer is
+ * gone: the direction towards it can end too (its sends fail with EPIPE). */
 bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, bool from_upstream, int error);
 
 /* signal_fd is readable: consumes the signals.  Logs the stats line on

@@ -308,8 +308,18 @@ static int half_pump(struct engine *e, struct econn *ec, unsigned dir, bool *mor
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			src->readable = false;
 		} else if (relay_read_error_is_eof(e->r, &ec->c, dir == DIR_DOWN, -errno)) {
-			log_debug_errno(errno, "client #%" PRIu64 ": upstream read error taken as its end: %m", ec->c.id);
+			log_debug_errno(errno, "client #%" PRIu64 ": %s read error taken as its end: %m", ec->c.id,
+					dir == DIR_UP ? "client" : "upstream");
 			h->eof = true;
+			if (errno == ECONNRESET) {
+				/* The source is gone for good: nothing more can
+				 * be delivered to it. */
+				struct half *back = dir == DIR_UP ? &ec->c.down : &ec->c.up;
+
+				half_release(e, ec, !dir);
+				back->pending = 0;
+				back->eof = back->shut = true;
+			}
 		} else
 			return -errno;
 		if (h->pending == 0)

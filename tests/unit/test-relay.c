@@ -101,10 +101,14 @@ static void test_read_error_is_eof(void **state)
 	addr_vsock(2, 6000, &cfg.upstream);
 	assert_true(relay_read_error_is_eof(&r, &c, true, -EIO));
 	assert_true(relay_read_error_is_eof(&r, &c, true, -ENOMEM));
-	assert_false(relay_read_error_is_eof(&r, &c, true, -ECONNRESET));
+	assert_false(relay_read_error_is_eof(&r, &c, true, -EPIPE));
+	assert_false(relay_read_error_is_eof(&r, &c, true, -ETIMEDOUT));
 	assert_false(relay_read_error_is_eof(&r, &c, false, -EIO));   /* the client is a unix socket */
 	assert_int_equal(addr_unix("/tmp/x", &cfg.upstream), 0);
 	assert_false(relay_read_error_is_eof(&r, &c, true, -EIO));
+	/* A peer that closed with unread data: after all its bytes. */
+	assert_true(relay_read_error_is_eof(&r, &c, true, -ECONNRESET));
+	assert_true(relay_read_error_is_eof(&r, &c, false, -ECONNRESET));
 }
 
 static void test_client_accepted(void **state)
