@@ -271,6 +271,13 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error)
 	switch (cfg->upstream.kind) {
 	case ADDR_VSOCK: {
 		uint32_t cid = cfg->upstream.sa.vm.svm_cid, port = cfg->upstream.sa.vm.svm_port;
+		char timed_out[64] = "";
+
+		/* A timeout is worth saying: a host that never answers is not
+		 * one that refuses. */
+		if (error == ETIMEDOUT)
+			(void)snprintf(timed_out, sizeof(timed_out), "connect timed out after %" PRIu64 " ms: ",
+				       cfg->connect_timeout_ms);
 
 		switch (error) {
 		case ECONNRESET:
@@ -283,9 +290,9 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error)
 				for (char *p = guid; *p; p++)
 					if (*p >= 'A' && *p <= 'F')
 						*p = (char)(*p - 'A' + 'a');
-				log_error("client #%" PRIu64 ": X410 is not listening on vsock port %u (display %u):"
+				log_error("client #%" PRIu64 ": %sX410 is not listening on vsock port %u (display %u):"
 					  " is X410 running with /listen hyperv and the registry key %s present?",
-					  id, port, cfg->x410_display, guid);
+					  id, timed_out, port, cfg->x410_display, guid);
 			} else
 				log_error_errno(error, "client #%" PRIu64 ": nobody is listening on %s (%m)", id, where);
 			return;
@@ -322,7 +329,8 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error)
 				  id, where);
 			return;
 		case ETIMEDOUT:
-			log_error("client #%" PRIu64 ": connecting to %s timed out", id, where);
+			log_error("client #%" PRIu64 ": connecting to %s timed out after %" PRIu64 " ms", id, where,
+				  cfg->connect_timeout_ms);
 			return;
 		}
 		break;
@@ -332,7 +340,8 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error)
 			log_error("client #%" PRIu64 ": nobody is listening on %s (connection refused)", id, where);
 			return;
 		case ETIMEDOUT:
-			log_error("client #%" PRIu64 ": connecting to %s timed out", id, where);
+			log_error("client #%" PRIu64 ": connecting to %s timed out after %" PRIu64 " ms", id, where,
+				  cfg->connect_timeout_ms);
 			return;
 		case EHOSTUNREACH:
 		case ENETUNREACH:

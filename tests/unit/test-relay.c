@@ -8,6 +8,8 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -160,6 +162,79 @@ static void test_client_accepted(void **state)
 	close(extra[1]);
 }
 
+/* The one line relay_connect_failed() logs for -error. */
+static const char *connect_failed_line(struct relay *r, int error)
+{
+	static char line[1024];
+	FILE *f = tmpfile();
+	int saved;
+
+	assert_non_null(f);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
+	relay_connect_failed(r, 7, -error);
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(f);
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	/* exactly one line */
+	assert_null(fgets((char[8]) {0}, 8, f));
+	fclose(f);
+	line[strcspn(line, "\n")] = 0;
+	return line;
+}
+
+static void test_connect_failed_messages(void **state)
+{
+	struct relay_config cfg = { .upstream_is_x410 = true, .x410_display = 0, .connect_timeout_ms = 500 };
+	struct relay r = { .cfg = &cfg };
+
+	(void)state;
+	log_set_max_level(LOG_INFO);
+	/* Only the address is made: no socket, and never an AF_VSOCK one. */
+	addr_vsock(2, 6000, &cfg.upstream);
+	assert_string_equal(connect_failed_line(&r, ECONNREFUSED),
+		"x410-vsock: ERROR: client #7: X410 is not listening on vsock port 6000 (display 0): is X410 running"
+		" with /listen hyperv and the registry key 00001770-facb-11e6-bd58-64006a7986d3 present?");
+	assert_string_equal(connect_failed_line(&r, ECONNRESET), connect_failed_line(&r, ECONNREFUSED));
+	assert_string_equal(connect_failed_line(&r, ETIMEDOUT),
+		"x410-vsock: ERROR: client #7: connect timed out after 500 ms: X410 is not listening on vsock port 6000"
+		" (display 0): is X410 running with /listen hyperv and the registry key"
+		" 00001770-facb-11e6-bd58-64006a7986d3 present?");
+	assert_string_equal(connect_failed_line(&r, ENODEV),
+		"x410-vsock: ERROR: client #7: no VSOCK transport (No such device): run 'sudo x410-vsock setup'");
+	assert_string_equal(connect_failed_line(&r, EAFNOSUPPORT),
+		"x410-vsock: ERROR: client #7: no VSOCK transport (Address family not supported by protocol):"
+		" run 'sudo x410-vsock setup'");
+
+	cfg.x410_display = 1;
+	addr_vsock(2, 6001, &cfg.upstream);
+	assert_non_null(strstr(connect_failed_line(&r, ECONNREFUSED),
+			       "vsock port 6001 (display 1): is X410 running with /listen hyperv and the registry key"
+			       " 00001771-facb-11e6-bd58-64006a7986d3 present?"));
+
+	cfg.upstream_is_x410 = false;
+	addr_vsock(3, 6000, &cfg.upstream);
+	assert_string_equal(connect_failed_line(&r, ENETUNREACH),
+		"x410-vsock: ERROR: client #7: vsock:3:6000 is unreachable: hv_sock connects only to CID 2 (the host)"
+		" and ports up to 2147483647 (0x7FFFFFFF); this is CID 3 port 6000");
+	assert_string_equal(connect_failed_line(&r, ECONNREFUSED),
+		"x410-vsock: ERROR: client #7: nobody is listening on vsock:3:6000 (Connection refused)");
+
+	assert_int_equal(addr_unix("/tmp/x410-none", &cfg.upstream), 0);
+	assert_string_equal(connect_failed_line(&r, ENOENT),
+		"x410-vsock: ERROR: client #7: nobody is listening on unix:/tmp/x410-none (No such file or directory)");
+	assert_string_equal(connect_failed_line(&r, ETIMEDOUT),
+		"x410-vsock: ERROR: client #7: connecting to unix:/tmp/x410-none timed out after 500 ms");
+	assert_string_equal(connect_failed_line(&r, EMFILE),
+		"x410-vsock: ERROR: client #7: no file descriptor for its connection to unix:/tmp/x410-none"
+		" (Too many open files): raise 'ulimit -n' or lower --max-clients");
+	assert_int_equal(r.stats.connect_failed, 12);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_accept_failed),
 		cmocka_unit_test(test_read_error_is_eof),
 		cmocka_unit_test(test_client_accepted),
+		cmocka_unit_test(test_connect_failed_messages),
 	};
 
 	return cmocka_run_group_tests_name("relay", tests, NULL, NULL);
