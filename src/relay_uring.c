@@ -137,6 +137,7 @@ struct uconn {
 	uint32_t next_free;
 	uint32_t inflight;      /* requests whose last CQE is still due */
 	bool connecting;        /* connect (and its linked timeout) in flight */
+	bool held;              /* no descriptor for its upstream yet */
 	bool cancelled;         /* everything in flight was cancelled at once */
 	int error;
 	struct uhalf half[2];
@@ -179,6 +180,8 @@ struct engine {
 	struct listener listeners[RELAY_MAX_LISTEN];
 	size_t n_listeners;
 	bool accept_paused;
+	bool fds_freed;         /* a connection closed in this batch */
+	uint32_t n_held;        /* clients waiting for a descriptor */
 	bool accept_timer;
 	bool trim_timer;
 	bool stop_timer;
@@ -320,6 +323,7 @@ static struct uconn *conn_alloc(struct engine *e)
 	u->c = (struct conn){ .client_fd = -1, .upstream_fd = -1 };
 	u->inflight = 0;
 	u->connecting = false;
+	u->held = false;
 	u->cancelled = false;
 	u->error = 0;
 	uhalf_reset(&u->half[0]);
@@ -704,7 +708,6 @@ static void conn_update(struct engine *e, struct uconn *u)
 		conn_end(e, u, 0);
 }
 
-static void accept_resume(struct engine *e);
 
 /* Everything of the connection has completed: close it and free the slot. */
 static void conn_free(struct engine *e, struct uconn *u)
@@ -715,14 +718,18 @@ static void conn_free(struct engine *e, struct uconn *u)
 	u->c.upstream_fd = safe_close(u->c.upstream_fd);
 	relay_client_closed(e->r, &u->c, u->error);
 
+	if (u->held) {
+		u->held = false;
+		e->n_held--;
+	}
 	u->c.state = CONN_FREE;
 	u->gen++;
 	u->next_free = e->free_head;
 	e->free_head = slot_of(e, u);
 
-	/* A descriptor is free again: accepting may work now. */
-	if (e->accept_paused && !e->stopping)
-		accept_resume(e);
+	/* Descriptors are free again: held clients and accepting may go on
+	 * (at the end of the batch). */
+	e->fds_freed = true;
 }
 
 static void conn_cancel_all(struct engine *e, struct uconn *u)
@@ -838,12 +845,13 @@ static int fd_set_blocking(int fd)
 	return 0;
 }
 
+static void conn_connect(struct engine *e, struct uconn *u);
+
 static void client_start(struct engine *e, int fd)
 {
-	struct io_uring_sqe *sqe;
 	struct uconn *u;
 	uint64_t id;
-	int ufd, r;
+	int r;
 
 	if (e->stopping) {
 		(void)safe_close(fd);
@@ -870,17 +878,43 @@ static void client_start(struct engine *e, int fd)
 		conn_end(e, u, r);
 		return;
 	}
+	conn_connect(e, u);
+}
+
+/*
+ * Make the upstream socket and submit its connect.  Out of descriptors,
+ * the client is not dropped: it waits, as it would in the listen backlog
+ * (and accepting is paused meanwhile), until a connection closes or the
+ * pause ends.  A multishot accept can take many clients from the backlog
+ * before the first upstream socket fails, so there may be many such.
+ */
+static void conn_connect(struct engine *e, struct uconn *u)
+{
+	struct io_uring_sqe *sqe;
+	int ufd, r;
 
 	ufd = relay_upstream_socket(e->r);
+	if (ufd == -EMFILE || ufd == -ENFILE) {
+		if (!u->held) {
+			u->held = true;
+			e->n_held++;
+		}
+		accept_pause(e);
+		return;
+	}
+	if (u->held) {
+		u->held = false;
+		e->n_held--;
+	}
 	if (ufd < 0) {
-		relay_connect_failed(e->r, id, ufd);
+		relay_connect_failed(e->r, u->c.id, ufd);
 		conn_end(e, u, 0);
 		return;
 	}
 	u->c.upstream_fd = ufd;
 	r = fd_set_blocking(ufd);
 	if (r < 0) {
-		relay_connect_failed(e->r, id, r);
+		relay_connect_failed(e->r, u->c.id, r);
 		conn_end(e, u, 0);
 		return;
 	}
@@ -903,6 +937,27 @@ static void client_start(struct engine *e, int fd)
 		sqe_data(sqe, OP_CONNECT_TIMEOUT, slot_of(e, u), u->gen);
 		op_begin(e, u);
 	}
+}
+
+/* After a batch in which descriptors were freed (or the pause ended):
+ * connect the held clients, lowest slot first, and accept again once none
+ * is left waiting. */
+static void fds_freed(struct engine *e)
+{
+	if (!e->fds_freed || e->stopping)
+		return;
+	e->fds_freed = false;
+	for (uint32_t i = 0; i < e->slots_used && e->n_held > 0; i++) {
+		struct uconn *u = &e->conns[i];
+
+		if (u->c.state != CONN_CONNECTING || !u->held)
+			continue;
+		conn_connect(e, u);
+		if (u->held)
+			break;     /* still none: wait for the next chance */
+	}
+	if (e->n_held == 0 && e->accept_paused)
+		accept_resume(e);
 }
 
 /* ---- signals, timers, stopping ---- */
@@ -1129,8 +1184,7 @@ static void engine_success(struct engine *e, unsigned op, uint32_t slot, struct 
 			engine_stop(e);
 		break;
 	case OP_ACCEPT_TIMER:
-		if (e->accept_paused && !e->stopping)
-			accept_resume(e);
+		e->fds_freed = true;
 		break;
 	case OP_TRIM_TIMER:
 		if (!e->stopping)
@@ -1501,6 +1555,7 @@ static int uring_run(struct relay *r)
 		if (engine_stopped(&e))
 			break;
 
+		fds_freed(&e);
 		pool_refill(&e);
 		wait_rearm(&e);
 		trim_arm(&e);
