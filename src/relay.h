@@ -127,18 +127,33 @@ static inline bool conn_finished(const struct conn *c)
 
 /* ---- policy shared by the engines (relay.c) ---- */
 
+/* Is a peer with this uid and these groups (primary first) allowed?  Pure:
+ * self_uid and root always, then any_user, uids, gids. */
+bool relay_policy_allows(const struct relay_policy *p, uid_t uid, const gid_t *gids, size_t n_gids);
+
 /* A client was accepted (fd non-blocking, CLOEXEC).  Checks the peer's
  * credentials and the client cap; logs and closes the fd when refused.
- * Returns 0 when the engine should serve it, -EPERM or -EUSERS when not. */
+ * Returns 0 when the engine should serve it, -EPERM or -EUSERS when not.
+ * On 0 it has counted the client (clients_now, clients_total), and the
+ * engine must call relay_client_closed() exactly once for it, whatever
+ * happens next (connect failure included). */
 int relay_client_accepted(struct relay *r, int fd, uint64_t *ret_id);
 
-/* A client connection has been closed by the engine (both fds closed). */
+/* A client connection has been closed by the engine (both fds closed).
+ * error is 0 for a normal end or one already reported (a connect failure,
+ * stopping), else the -errno that ended it: logged and counted in
+ * stats.errors, except for the peer hanging up (EPIPE, ECONNRESET), which
+ * is how X clients often end.  The engine counts bytes_up/bytes_down itself
+ * as it writes them. */
 void relay_client_closed(struct relay *r, const struct conn *c, int error);
 
 /* accept() failed with -error.  Logs (rate limited).  Returns true when the
  * engine must pause accepting (EMFILE, ENFILE, ENOBUFS, ENOMEM) and resume
  * after RELAY_ACCEPT_PAUSE_MS or when a connection closes; false for errors
- * that concern only the one aborted client (ECONNABORTED, EPERM, ...). */
+ * that concern only the one aborted client (ECONNABORTED, EPERM, ...).
+ * The epoll engine also calls it when relay_upstream_socket() fails with
+ * EMFILE/ENFILE for a client already accepted (which then waits for an fd
+ * until its connect deadline instead of being dropped). */
 bool relay_accept_failed(struct relay *r, int error);
 
 /* A new upstream socket: non-blocking, CLOEXEC, and for vsock with
@@ -155,11 +170,17 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error);
 void relay_connected(struct relay *r, uint64_t id, int upstream_fd);
 
 /* A read from a source returned -error.  Returns true when it counts as the
- * end of the stream (vsock: EIO/ENOMEM after data), false for a real error. */
+ * end of the stream, false for a real error: ECONNRESET (a UNIX peer closed
+ * with unread data; the bytes it sent have all been read before this, and
+ * those still pending must be delivered), and on vsock EIO/ENOMEM (some
+ * kernels' answer after the host's FIN).  After ECONNRESET the peer is
+ * gone: the direction towards it can end too (its sends fail with EPIPE). */
 bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, bool from_upstream, int error);
 
 /* signal_fd is readable: consumes the signals.  Logs the stats line on
- * SIGUSR1; sets r->stopping on SIGINT/SIGTERM.  Returns r->stopping. */
+ * SIGUSR1; sets r->stopping on SIGINT/SIGTERM (and SIGHUP, which run.c
+ * also routes there: a closed terminal stops the relay cleanly).
+ * Returns r->stopping. */
 bool relay_handle_signals(struct relay *r);
 
 void relay_log_stats(const struct relay *r);

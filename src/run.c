@@ -1,9 +1,1088 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * `x410-vsock run`: everything of the relay that is not moving bytes --
+ * options, the engine choice, the socket directory, the X lock file, the
+ * listening sockets (or systemd's), signals, and the clean-up at the end.
+ * The policy every engine applies is in relay.c, the engines in relay_*.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
 #include "commands.h"
 #include "log.h"
+#include "relay.h"
+#include "run.h"
+#include "util.h"
+
+#define LOCK_LEN 11                     /* "%10d\n" */
+#define FREE_DISPLAYS_SHOWN 3
+#define FREE_DISPLAYS_SCAN 64
+
+static void help(void)
+{
+	printf("Usage: x410-vsock run [OPTIONS] :N\n"
+	       "       x410-vsock run [OPTIONS] --listen unix:PATH|unix:@NAME\n"
+	       "\n"
+	       "Serve the local X display :N -- the socket /tmp/.X11-unix/XN, the abstract\n"
+	       "socket @/tmp/.X11-unix/XN and the lock file /tmp/.XN-lock -- and relay every\n"
+	       "X client that connects to X410 over VSOCK (or to --connect ADDR).\n"
+	       "\n"
+	       "Options:\n"
+	       "      --x410-display M        Relay to X410 display M: VSOCK port 6000+M on the\n"
+	       "                              Windows host, CID 2 (default 0)\n"
+	       "      --connect ADDR          Relay to ADDR instead: vsock:CID:PORT, unix:PATH,\n"
+	       "                              unix:@NAME or tcp:HOST:PORT\n"
+	       "      --listen ADDR           Listen on unix:PATH or unix:@NAME instead of a display\n"
+	       "      --socket-dir DIR        Directory of the display socket (default %s)\n"
+	       "      --lock-dir DIR          Directory of the lock file (default %s)\n"
+	       "      --no-abstract           Do not listen on the abstract socket\n"
+	       "      --no-path-socket        Do not create the socket file\n"
+	       "      --max-clients N         Serve at most N clients at once, 1-%u (default %u)\n"
+	       "      --connect-timeout SECS  Give up an upstream connect after SECS seconds,\n"
+	       "                              0.001-3600 (default 2)\n"
+	       "      --vsock-buffer BYTES    SO_SNDBUF/SO_RCVBUF of each VSOCK connection, set\n"
+	       "                              before connect; 0 keeps the kernel's (default 256K)\n"
+	       "      --allow-user USER       Also accept clients of USER (name or uid); repeatable\n"
+	       "      --allow-group GROUP     Also accept clients in GROUP (name or gid); repeatable\n"
+	       "      --allow-any-user        Accept clients of every user\n"
+	       "      --engine ENGINE         auto (default: io_uring where it works, else epoll),\n"
+	       "                              uring or epoll\n"
+	       "  -h, --help                  Show this help and exit\n"
+	       "\n"
+	       "Only the user running the relay and root may connect unless --allow-* says\n"
+	       "otherwise; every connection is checked with SO_PEERCRED.  A stale lock file or\n"
+	       "socket is taken over; a live server on the display is never touched.  Under\n"
+	       "systemd socket activation (LISTEN_FDS) the passed sockets are served instead.\n"
+	       "SIGINT, SIGTERM or SIGHUP stops the relay and removes its socket and lock\n"
+	       "file; SIGUSR1 logs one line of statistics.\n",
+	       X11_UNIX_DIR, X11_LOCK_DIR, RUN_MAX_CLIENTS_MAX, RUN_DEFAULT_MAX_CLIENTS);
+}
+
+/* ---- options ---- */
+
+enum {
+	OPT_X410_DISPLAY = 0x100,
+	OPT_CONNECT,
+	OPT_LISTEN,
+	OPT_SOCKET_DIR,
+	OPT_LOCK_DIR,
+	OPT_NO_ABSTRACT,
+	OPT_NO_PATH_SOCKET,
+	OPT_MAX_CLIENTS,
+	OPT_CONNECT_TIMEOUT,
+	OPT_VSOCK_BUFFER,
+	OPT_ALLOW_USER,
+	OPT_ALLOW_GROUP,
+	OPT_ALLOW_ANY_USER,
+	OPT_ENGINE,
+};
+
+static const struct option run_options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "x410-display", required_argument, NULL, OPT_X410_DISPLAY },
+	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "socket-dir", required_argument, NULL, OPT_SOCKET_DIR },
+	{ "lock-dir", required_argument, NULL, OPT_LOCK_DIR },
+	{ "no-abstract", no_argument, NULL, OPT_NO_ABSTRACT },
+	{ "no-path-socket", no_argument, NULL, OPT_NO_PATH_SOCKET },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "vsock-buffer", required_argument, NULL, OPT_VSOCK_BUFFER },
+	{ "allow-user", required_argument, NULL, OPT_ALLOW_USER },
+	{ "allow-group", required_argument, NULL, OPT_ALLOW_GROUP },
+	{ "allow-any-user", no_argument, NULL, OPT_ALLOW_ANY_USER },
+	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{}
+};
+
+static const char *option_name(int val)
+{
+	for (const struct option *o = run_options; o->name; o++)
+		if (o->val == val)
+			return o->name;
+	return "?";
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* A user name or a numeric uid.  -ENOENT when no such user, -ERANGE for a
+ * number out of range. */
+static int lookup_uid(const char *s, uid_t *ret)
+{
+	char buf[4096];
+	struct passwd pw, *res = NULL;
+	uint32_t v;
+	int r;
+
+	if (all_digits(s)) {
+		/* (uid_t)-1 means "no change" to the kernel: never a user. */
+		r = parse_uint32(s, false, 0, UINT32_MAX - 1, &v);
+		if (r < 0)
+			return r;
+		*ret = (uid_t)v;
+		return 0;
+	}
+	r = getpwnam_r(s, &pw, buf, sizeof(buf), &res);
+	if (r != 0)
+		return -r;
+	if (!res)
+		return -ENOENT;
+	*ret = pw.pw_uid;
+	return 0;
+}
+
+static int lookup_gid(const char *s, gid_t *ret)
+{
+	char buf[16384];
+	struct group gr, *res = NULL;
+	uint32_t v;
+	int r;
+
+	if (all_digits(s)) {
+		r = parse_uint32(s, false, 0, UINT32_MAX - 1, &v);
+		if (r < 0)
+			return r;
+		*ret = (gid_t)v;
+		return 0;
+	}
+	r = getgrnam_r(s, &gr, buf, sizeof(buf), &res);
+	if (r != 0)
+		return -r;
+	if (!res)
+		return -ENOENT;
+	*ret = gr.gr_gid;
+	return 0;
+}
+
+static int check_dir_arg(const char *opt, const char *dir)
+{
+	if (!*dir)
+		return usage_error("run", "Invalid --%s '': the directory is empty", opt);
+	return 0;
+}
+
+static bool same_unix(const struct addr *x, const struct addr *y)
+{
+	return x->kind == ADDR_UNIX && y->kind == ADDR_UNIX && x->abstract == y->abstract &&
+	       x->sa_len == y->sa_len && memcmp(&x->sa.un, &y->sa.un, x->sa_len) == 0;
+}
+
+bool run_relays_to_itself(const struct run_args *a)
+{
+	char path[PATH_MAX] = "@";
+	struct addr own;
+
+	if (a->connect.kind != ADDR_UNIX)
+		return false;
+	if (a->have_listen)
+		return same_unix(&a->connect, &a->listen);
+	if (!a->have_display)
+		return false;
+	if (!a->no_abstract && addr_display_abstract_name(a->display, path + 1, sizeof(path) - 1) == 0 &&
+	    addr_unix(path, &own) == 0 && same_unix(&a->connect, &own))
+		return true;
+	/* The same file under another spelling (a/../X5) is not caught
+	 * here: it would be refused by the client cap, not loop forever. */
+	return !a->no_path_socket && addr_display_socket_path(a->display, a->socket_dir, path, sizeof(path)) == 0 &&
+	       addr_unix(path, &own) == 0 && same_unix(&a->connect, &own);
+}
+
+int run_parse_args(int argc, char *argv[], struct run_args *a)
+{
+	const char *error = NULL;
+	uint64_t v;
+	int c, r;
+
+	*a = (struct run_args) {
+		.socket_dir = X11_UNIX_DIR,
+		.lock_dir = X11_LOCK_DIR,
+		.max_clients = RUN_DEFAULT_MAX_CLIENTS,
+		.connect_timeout_ms = RUN_DEFAULT_CONNECT_TIMEOUT_MS,
+		.vsock_buffer = RUN_DEFAULT_VSOCK_BUFFER,
+		.engine = RUN_ENGINE_AUTO,
+	};
+
+	/* ':' first: a missing argument is reported as ':', and getopt
+	 * prints nothing itself; every message is ours. */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", run_options, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			a->help = true;
+			help();
+			return 0;
+		case OPT_X410_DISPLAY:
+			if (addr_parse_x410_display(optarg, &a->x410_display, &error) < 0)
+				return usage_error("run", "Invalid --x410-display '%s': %s", optarg, error);
+			break;
+		case OPT_CONNECT:
+			if (addr_parse(optarg, &a->connect, &error) < 0)
+				return usage_error("run", "Invalid --connect '%s': %s", optarg, error);
+			a->have_connect = true;
+			break;
+		case OPT_LISTEN:
+			if (addr_parse(optarg, &a->listen, &error) < 0)
+				return usage_error("run", "Invalid --listen '%s': %s", optarg, error);
+			if (a->listen.kind != ADDR_UNIX)
+				return usage_error("run", "Invalid --listen '%s': only unix:PATH or unix:@NAME can be served"
+						   " (peers are checked with SO_PEERCRED)", optarg);
+			a->have_listen = true;
+			a->listen_str = optarg;
+			break;
+		case OPT_SOCKET_DIR:
+			if (check_dir_arg("socket-dir", optarg) != 0)
+				return EXIT_USAGE;
+			a->socket_dir = optarg;
+			break;
+		case OPT_LOCK_DIR:
+			if (check_dir_arg("lock-dir", optarg) != 0)
+				return EXIT_USAGE;
+			a->lock_dir = optarg;
+			break;
+		case OPT_NO_ABSTRACT:
+			a->no_abstract = true;
+			break;
+		case OPT_NO_PATH_SOCKET:
+			a->no_path_socket = true;
+			break;
+		case OPT_MAX_CLIENTS:
+			if (parse_uint64(optarg, false, 1, RUN_MAX_CLIENTS_MAX, &v) < 0)
+				return usage_error("run", "Invalid --max-clients '%s': expected a number from 1 to %u",
+						   optarg, RUN_MAX_CLIENTS_MAX);
+			a->max_clients = (unsigned)v;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (parse_seconds_ms(optarg, 1, RUN_CONNECT_TIMEOUT_MAX_MS, &a->connect_timeout_ms) < 0)
+				return usage_error("run", "Invalid --connect-timeout '%s': expected seconds from 0.001 to 3600,"
+						   " e.g. 2 or 0.5", optarg);
+			break;
+		case OPT_VSOCK_BUFFER:
+			if (parse_size(optarg, 0, RUN_VSOCK_BUFFER_MAX, &v) < 0)
+				return usage_error("run", "Invalid --vsock-buffer '%s': expected a size from 0 to 64M, e.g. 256K"
+						   " (0 keeps the kernel's default)", optarg);
+			a->vsock_buffer = (uint32_t)v;
+			break;
+		case OPT_ALLOW_USER:
+			if (a->n_uids >= RUN_ALLOW_MAX)
+				return usage_error("run", "Too many --allow-user options (at most %u)", RUN_ALLOW_MAX);
+			r = lookup_uid(optarg, &a->uids[a->n_uids]);
+			if (r == -ENOENT)
+				return usage_error("run", "Invalid --allow-user '%s': no such user", optarg);
+			if (r < 0)
+				return usage_error("run", "Invalid --allow-user '%s': expected a user name or a uid (%s)",
+						   optarg, strerror(-r));
+			a->n_uids++;
+			break;
+		case OPT_ALLOW_GROUP:
+			if (a->n_gids >= RUN_ALLOW_MAX)
+				return usage_error("run", "Too many --allow-group options (at most %u)", RUN_ALLOW_MAX);
+			r = lookup_gid(optarg, &a->gids[a->n_gids]);
+			if (r == -ENOENT)
+				return usage_error("run", "Invalid --allow-group '%s': no such group", optarg);
+			if (r < 0)
+				return usage_error("run", "Invalid --allow-group '%s': expected a group name or a gid (%s)",
+						   optarg, strerror(-r));
+			a->n_gids++;
+			break;
+		case OPT_ALLOW_ANY_USER:
+			a->any_user = true;
+			break;
+		case OPT_ENGINE:
+			if (streq(optarg, "auto"))
+				a->engine = RUN_ENGINE_AUTO;
+			else if (streq(optarg, "uring") || streq(optarg, "io_uring"))
+				a->engine = RUN_ENGINE_URING;
+			else if (streq(optarg, "epoll"))
+				a->engine = RUN_ENGINE_EPOLL;
+			else
+				return usage_error("run", "Invalid --engine '%s': expected auto, uring or epoll", optarg);
+			break;
+		case ':':
+			if (optopt >= OPT_X410_DISPLAY)
+				return usage_error("run", "Option '--%s' needs an argument", option_name(optopt));
+			return usage_error("run", "Option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt > 0 && optopt < OPT_X410_DISPLAY)
+				return usage_error("run", "Unknown option '-%c'", optopt);
+			if (optopt >= OPT_X410_DISPLAY)  /* an argument to a flag: --no-abstract=x */
+				return usage_error("run", "Option '--%s' takes no argument", option_name(optopt));
+			return usage_error("run", "Unknown option '%s'", argv[optind - 1]);
+		}
+	}
+
+	if (optind < argc) {
+		if (addr_parse_display(argv[optind], &a->display, &error) < 0)
+			return usage_error("run", "Invalid display '%s': %s", argv[optind], error);
+		a->have_display = true;
+		if (optind + 1 < argc)
+			return usage_error("run", "Unexpected argument '%s' (one display at a time)", argv[optind + 1]);
+	}
+	if (a->have_display && a->have_listen)
+		return usage_error("run", "Give a display (:N) or --listen ADDR, not both");
+	if (!a->have_display && !a->have_listen)
+		return usage_error("run", "Missing the display to serve, e.g. ':5' (or --listen unix:PATH)");
+	if (a->have_listen && (a->no_abstract || a->no_path_socket))
+		return usage_error("run", "--no-abstract and --no-path-socket apply to a display, not to --listen");
+	if (a->no_abstract && a->no_path_socket)
+		return usage_error("run", "--no-abstract and --no-path-socket together leave nothing to listen on");
+	if (a->have_display) {
+		char path[PATH_MAX];
+
+		if (addr_display_socket_path(a->display, a->socket_dir, path, sizeof(path)) < 0)
+			return usage_error("run", "Invalid --socket-dir '%s': the socket path would be longer than"
+					   " 107 bytes", a->socket_dir);
+		if (addr_display_lock_path(a->display, a->lock_dir, path, sizeof(path)) < 0)
+			return usage_error("run", "Invalid --lock-dir '%s': the path is too long", a->lock_dir);
+	}
+	if (a->have_connect && run_relays_to_itself(a)) {
+		char shown[ADDR_FORMAT_MAX];
+
+		if (addr_format(&a->connect, shown, sizeof(shown)) < 0)
+			shown[0] = 0;
+		return usage_error("run", "--connect '%s' is the relay's own socket: it would relay to itself", shown);
+	}
+	return 0;
+}
+
+/* ---- the lock file ---- */
+
+int run_lock_parse(const char *buf, size_t len, pid_t *ret_pid)
+{
+	char digits[16];
+	size_t i = 0, n;
+	uint32_t pid;
+
+	/* "%10d\n": right-aligned in ten columns.  Others write it without
+	 * the padding or the newline; accept those, nothing else. */
+	while (i < len && buf[i] == ' ')
+		i++;
+	for (n = 0; i + n < len && buf[i + n] >= '0' && buf[i + n] <= '9'; n++)
+		;
+	if (n == 0 || n >= sizeof(digits))
+		return -EINVAL;
+	memcpy(digits, buf + i, n);
+	digits[n] = 0;
+	i += n;
+	if (i < len && buf[i] == '\n')
+		i++;
+	if (i != len)
+		return -EINVAL;
+	if (parse_uint32(digits, false, 1, INT32_MAX, &pid) < 0)
+		return -EINVAL;
+	*ret_pid = (pid_t)pid;
+	return 0;
+}
+
+/* The lock file's owner: its PID (>0), 0 when it has no PID yet and was
+ * written just now (another server is starting), -ESRCH when it is stale,
+ * -ENOENT when it has gone, other -errno on failure. */
+static int lock_owner(const char *path, pid_t *ret_pid)
+{
+	_cleanup_close_ int fd = -1;
+	char buf[64];
+	struct stat st;
+	ssize_t n;
+	pid_t pid;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EBADFD;
+	n = read(fd, buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	if (run_lock_parse(buf, (size_t)n, &pid) < 0) {
+		/* Servers that write in place leave a moment where the file is
+		 * empty; only an old one without a PID is stale. */
+		if (time(NULL) - st.st_mtime < 5)
+			return 0;
+		return -ESRCH;
+	}
+	/* Our own PID: left by an earlier life of this PID (a container
+	 * restarted), since we have not written it yet. */
+	if (pid == getpid())
+		return -ESRCH;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return -ESRCH;
+	*ret_pid = pid;
+	return (int)pid;
+}
+
+static void process_name(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if (read_one_line(path, buf, size) < 0 || !*buf)
+		(void)strcpy_bounded(buf, size, "unknown");
+}
+
+/* ---- liveness of sockets ---- */
+
+/* 1 when something accepts connections on the address, 0 when nothing
+ * does (absent, or a stale socket file), -errno when it cannot be told. */
+static int unix_live(const struct addr *a)
+{
+	_cleanup_close_ int fd = -1;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, &a->sa.sa, a->sa_len) == 0)
+		return 1;
+	switch (errno) {
+	case EAGAIN:        /* a listener with a full queue: alive */
+	case EINPROGRESS:
+		return 1;
+	case ECONNREFUSED:
+	case ENOENT:
+		return 0;
+	default:
+		return -errno;
+	}
+}
+
+struct run_ctx {
+	const struct run_args *a;
+	char lock_path[PATH_MAX];
+	bool lock_held;
+	char sock_path[PATH_MAX];
+	bool sock_created;
+	dev_t sock_dev;
+	ino_t sock_ino;
+	char abstract_name[PATH_MAX];
+	int fds[RELAY_MAX_LISTEN];
+	size_t n_fds;
+	bool activated;
+};
+
+static bool display_free(const struct run_args *a, unsigned d)
+{
+	char path[PATH_MAX];
+	struct addr ab;
+	struct stat st;
+
+	if (addr_display_lock_path(d, a->lock_dir, path, sizeof(path)) < 0 || lstat(path, &st) == 0)
+		return false;
+	if (addr_display_socket_path(d, a->socket_dir, path, sizeof(path)) < 0 || lstat(path, &st) == 0)
+		return false;
+	if (addr_display_socket_path(d, X11_UNIX_DIR, path, sizeof(path)) < 0 || lstat(path, &st) == 0)
+		return false;
+	path[0] = '@';
+	if (addr_display_abstract_name(d, path + 1, sizeof(path) - 1) < 0 || addr_unix(path, &ab) < 0)
+		return false;
+	return unix_live(&ab) == 0;
+}
+
+/* ", try a free display: :6, :7 or :8" for the error that says the display
+ * is in use. */
+static void suggest_free(const struct run_args *a, char *buf, size_t size)
+{
+	unsigned found[FREE_DISPLAYS_SHOWN], n = 0;
+	size_t len;
+
+	buf[0] = 0;
+	for (unsigned d = 0; d <= a->display + FREE_DISPLAYS_SCAN && d <= DISPLAY_MAX && n < FREE_DISPLAYS_SHOWN; d++)
+		if (d != a->display && display_free(a, d))
+			found[n++] = d;
+	if (n == 0) {
+		(void)snprintf(buf, size, "; no free display found near it");
+		return;
+	}
+	len = (size_t)snprintf(buf, size, "; free displays: :%u", found[0]);
+	for (unsigned i = 1; i < n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s:%u", i + 1 == n ? " or " : ", ", found[i]);
+}
+
+static int display_in_use(struct run_ctx *ctx, const char *what_format, ...) _printf_(2, 3);
+static int display_in_use(struct run_ctx *ctx, const char *what_format, ...)
+{
+	char what[PATH_MAX + 128], free_list[128];
+	va_list ap;
+
+	va_start(ap, what_format);
+	(void)vsnprintf(what, sizeof(what), what_format, ap);
+	va_end(ap);
+	suggest_free(ctx->a, free_list, sizeof(free_list));
+	log_error("Display :%u is in use: %s%s", ctx->a->display, what, free_list);
+	return -EADDRINUSE;
+}
+
+/* Take the X lock file: write our PID to a temporary file and link(2) it
+ * into place, so that the lock appears whole or not at all (as X servers
+ * do), and link fails if the lock exists, whoever holds it. */
+static int lock_take(struct run_ctx *ctx)
+{
+	const struct run_args *a = ctx->a;
+	char tmp[PATH_MAX], content[LOCK_LEN + 1];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = addr_display_lock_path(a->display, a->lock_dir, ctx->lock_path, sizeof(ctx->lock_path));
+	if (r < 0)
+		return log_error_errno(r, "Invalid lock directory '%s': %m", a->lock_dir);
+	r = snprintf_bounded(tmp, sizeof(tmp), "%s/.tX%u-lock.%d", a->lock_dir, a->display, (int)getpid());
+	if (r < 0)
+		return log_error_errno(r, "Invalid lock directory '%s': %m", a->lock_dir);
+
+	for (int attempt = 0; ; attempt++) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0444);
+		if (fd >= 0)
+			break;
+		/* Left by an earlier process with our PID. */
+		if (errno != EEXIST || attempt > 0 || unlink(tmp) < 0)
+			return log_error_errno(errno, "Cannot create the lock file in '%s': %m%s", a->lock_dir,
+					       errno == EACCES ? " (use --lock-dir DIR)" : "");
+	}
+	(void)snprintf(content, sizeof(content), "%10d\n", (int)getpid());
+	if (write(fd, content, LOCK_LEN) != LOCK_LEN) {
+		r = errno ? -errno : -EIO;
+		(void)unlink(tmp);
+		return log_error_errno(r, "Cannot write the lock file '%s': %m", tmp);
+	}
+	if (close(TAKE_FD(fd)) < 0) {
+		r = -errno;
+		(void)unlink(tmp);
+		return log_error_errno(r, "Cannot write the lock file '%s': %m", tmp);
+	}
+
+	r = -EEXIST;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		pid_t pid = 0;
+
+		if (link(tmp, ctx->lock_path) == 0) {
+			ctx->lock_held = true;
+			r = 0;
+			break;
+		}
+		if (errno != EEXIST) {
+			r = log_error_errno(errno, "Cannot create the lock file '%s': %m", ctx->lock_path);
+			break;
+		}
+		r = lock_owner(ctx->lock_path, &pid);
+		if (r == -ENOENT)
+			continue;   /* its owner just removed it */
+		if (r > 0) {
+			char name[64];
+
+			process_name(pid, name, sizeof(name));
+			r = display_in_use(ctx, "the lock file '%s' belongs to the running process %d (%s)",
+					   ctx->lock_path, (int)pid, name);
+			break;
+		}
+		if (r == 0) {
+			r = display_in_use(ctx, "the lock file '%s' has just been created by another process"
+					   " (an X server starting?)", ctx->lock_path);
+			break;
+		}
+		if (r == -ELOOP || r == -EBADFD) {
+			r = log_error_errno(EEXIST, "The lock file '%s' is not a regular file (a symbolic link?):"
+					    " refusing to touch it; remove it if it is not in use", ctx->lock_path);
+			break;
+		}
+		if (r != -ESRCH) {
+			r = log_error_errno(r, "Cannot read the lock file '%s': %m", ctx->lock_path);
+			break;
+		}
+		if (unlink(ctx->lock_path) < 0 && errno != ENOENT) {
+			r = log_error_errno(errno, "Cannot remove the stale lock file '%s': %m", ctx->lock_path);
+			break;
+		}
+		log_info("removed the stale lock file '%s' (its process is gone)", ctx->lock_path);
+	}
+	(void)unlink(tmp);
+	if (r == -EEXIST)
+		r = log_error_errno(EEXIST, "Cannot take the lock file '%s': it keeps being recreated", ctx->lock_path);
+	return r;
+}
+
+static void lock_release(struct run_ctx *ctx)
+{
+	pid_t pid = 0;
+
+	if (!ctx->lock_held)
+		return;
+	ctx->lock_held = false;
+	/* Only if it is still ours: never remove someone else's lock. */
+	if (lock_owner(ctx->lock_path, &pid) == -ESRCH && unlink(ctx->lock_path) < 0)
+		log_warning_errno(errno, "Cannot remove the lock file '%s': %m", ctx->lock_path);
+}
+
+/* ---- the socket directory ---- */
+
+static int socket_dir_check(const char *dir)
+{
+	struct stat st;
+	uid_t uid = geteuid();
+
+	if (lstat(dir, &st) < 0) {
+		if (errno != ENOENT)
+			return log_error_errno(errno, "Cannot check the socket directory '%s': %m", dir);
+		if (!streq(dir, X11_UNIX_DIR))
+			return log_error_errno(ENOENT, "The socket directory '%s' does not exist", dir);
+		if (uid != 0)
+			return log_error_errno(ENOENT, "'%s' does not exist: create it with"
+					       " 'sudo install -d -m 1777 %s' (or use --socket-dir DIR or --no-path-socket)",
+					       dir, dir);
+		if (mkdir(dir, 01777) < 0 && errno != EEXIST)
+			return log_error_errno(errno, "Cannot create '%s': %m", dir);
+		/* mkdir's mode went through the umask: set it in full, on the
+		 * directory itself, not on whatever the name points to now. */
+		_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0)
+			return log_error_errno(errno, "Cannot open '%s': %m", dir);
+		if (st.st_uid == 0 && fchmod(fd, 01777) < 0)
+			return log_error_errno(errno, "Cannot set the mode of '%s': %m", dir);
+		log_info("created '%s' (mode 1777)", dir);
+		if (lstat(dir, &st) < 0)
+			return log_error_errno(errno, "Cannot check the socket directory '%s': %m", dir);
+	}
+	if (S_ISLNK(st.st_mode))
+		return log_error_errno(ELOOP, "The socket directory '%s' is a symbolic link: refusing it"
+				       " (it must be a real directory); under WSLg use --no-path-socket,"
+				       " the abstract socket is enough", dir);
+	if (!S_ISDIR(st.st_mode))
+		return log_error_errno(ENOTDIR, "The socket directory '%s' is not a directory", dir);
+	if (st.st_uid == 0) {
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+			return log_error_errno(EPERM, "The socket directory '%s' is writable by others but not sticky:"
+					       " anyone could replace the socket; fix it with 'sudo chmod 1777 %s'",
+					       dir, dir);
+		return 0;
+	}
+	if (st.st_uid == uid)
+		return 0;
+	return log_error_errno(EPERM, "The socket directory '%s' belongs to uid %u, neither root nor you:"
+			       " another user controls it; refusing to serve there (remove it, or use --socket-dir DIR)",
+			       dir, (unsigned)st.st_uid);
+}
+
+/* ---- listening sockets ---- */
+
+static int listen_on(struct run_ctx *ctx, const struct addr *a, const char *shown)
+{
+	_cleanup_close_ int fd = -1;
+	mode_t old_umask = 0;
+	bool allow_others = ctx->a->any_user || ctx->a->n_uids > 0 || ctx->a->n_gids > 0;
+
+	if (ctx->n_fds >= RELAY_MAX_LISTEN)
+		return log_error_errno(EMFILE, "Too many listening sockets");
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return log_error_errno(errno, "Cannot create a socket: %m");
+	/* The file's mode is a first fence, not the check: that is
+	 * SO_PEERCRED on every connection.  It lets in whoever the policy
+	 * admits, which for other users or groups means everyone. */
+	if (!a->abstract)
+		old_umask = umask(allow_others ? 0111 : 0177);
+	if (bind(fd, &a->sa.sa, a->sa_len) < 0) {
+		int r = -errno;
+
+		if (!a->abstract)
+			(void)umask(old_umask);
+		if (r == -EADDRINUSE)
+			return display_in_use(ctx, "'%s' is taken by another process", shown);
+		if (!a->abstract && (r == -EACCES || r == -EROFS || r == -EPERM))
+			return log_error_errno(r, "Cannot create the socket '%s': %m (use --socket-dir DIR, or"
+					       " --no-path-socket to serve only the abstract socket)", shown);
+		return log_error_errno(r, "Cannot listen on '%s': %m", shown);
+	}
+	if (!a->abstract) {
+		struct stat st;
+
+		(void)umask(old_umask);
+		ctx->sock_created = true;
+		if (strcpy_bounded(ctx->sock_path, sizeof(ctx->sock_path), a->sa.un.sun_path) < 0 ||
+		    lstat(ctx->sock_path, &st) < 0)
+			return log_error_errno(errno, "Cannot check the socket '%s': %m", shown);
+		ctx->sock_dev = st.st_dev;
+		ctx->sock_ino = st.st_ino;
+	}
+	if (listen(fd, SOMAXCONN) < 0)
+		return log_error_errno(errno, "Cannot listen on '%s': %m", shown);
+	log_debug("listening on '%s'", shown);
+	ctx->fds[ctx->n_fds++] = TAKE_FD(fd);
+	return 0;
+}
+
+/* A live server on the address is never touched; a stale socket file is
+ * removed, so that bind() can take the name. */
+static int take_over(struct run_ctx *ctx, const struct addr *a, const char *shown, bool remove_stale)
+{
+	struct stat st;
+	int r;
+
+	if (!a->abstract) {
+		if (lstat(a->sa.un.sun_path, &st) < 0) {
+			if (errno == ENOENT)
+				return 0;
+			return log_error_errno(errno, "Cannot check '%s': %m", shown);
+		}
+		if (!S_ISSOCK(st.st_mode))
+			return log_error_errno(EEXIST, "'%s' exists and is not a socket: refusing to touch it", shown);
+	}
+	r = unix_live(a);
+	if (r > 0)
+		return display_in_use(ctx, "a server is listening on '%s'", shown);
+	if (r < 0)
+		return log_error_errno(r, "Cannot tell whether a server is listening on '%s' (owner uid %u): %m",
+				       shown, a->abstract ? 0u : (unsigned)st.st_uid);
+	if (a->abstract || !remove_stale)
+		return 0;
+	if (unlink(a->sa.un.sun_path) < 0 && errno != ENOENT)
+		return log_error_errno(errno, "Cannot remove the stale socket '%s': %m", shown);
+	log_info("removed the stale socket '%s' (nobody was listening on it)", shown);
+	return 0;
+}
+
+static int listen_display(struct run_ctx *ctx)
+{
+	const struct run_args *a = ctx->a;
+	char path[PATH_MAX], name[PATH_MAX];
+	struct addr pa = {}, ab = {};
+	int r;
+
+	r = addr_display_socket_path(a->display, a->socket_dir, path, sizeof(path));
+	if (r < 0)
+		return log_error_errno(r, "Invalid socket directory '%s': %m", a->socket_dir);
+	r = addr_unix(path, &pa);
+	if (r < 0)
+		return log_error_errno(r, "Invalid socket path '%s': %m", path);
+	name[0] = '@';
+	r = addr_display_abstract_name(a->display, name + 1, sizeof(name) - 1);
+	if (r < 0 || (r = addr_unix(name, &ab)) < 0)
+		return log_error_errno(r, "Invalid abstract socket name: %m");
+
+	if (!a->no_path_socket) {
+		r = socket_dir_check(a->socket_dir);
+		if (r < 0)
+			return r;
+	}
+	r = lock_take(ctx);
+	if (r < 0)
+		return r;
+
+	/* Whatever we serve, a live server on either name owns the display:
+	 * libxcb would reach it first.  Check both before binding either. */
+	r = take_over(ctx, &ab, name, false);
+	if (r < 0)
+		return r;
+	r = take_over(ctx, &pa, path, !a->no_path_socket);
+	if (r < 0)
+		return r;
+
+	if (!a->no_abstract) {
+		r = listen_on(ctx, &ab, name);
+		if (r < 0)
+			return r;
+	}
+	if (!a->no_path_socket) {
+		r = listen_on(ctx, &pa, path);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int listen_address(struct run_ctx *ctx)
+{
+	const struct run_args *a = ctx->a;
+	char shown[ADDR_FORMAT_MAX];
+	int r;
+
+	if (a->listen.abstract)
+		(void)snprintf(shown, sizeof(shown), "@%.*s",
+			       (int)(a->listen.sa_len - offsetof(struct sockaddr_un, sun_path) - 1),
+			       a->listen.sa.un.sun_path + 1);
+	else
+		(void)strcpy_bounded(shown, sizeof(shown), a->listen.sa.un.sun_path);
+	r = take_over(ctx, &a->listen, shown, true);
+	if (r < 0)
+		return r;
+	return listen_on(ctx, &a->listen, shown);
+}
+
+/* systemd socket activation: LISTEN_PID is us, LISTEN_FDS counts the fds
+ * from 3.  Returns how many were taken (0: not activated) or -errno. */
+static int listen_systemd(struct run_ctx *ctx)
+{
+	const char *e_pid = getenv("LISTEN_PID"), *e_fds = getenv("LISTEN_FDS");
+	uint32_t pid, n;
+
+	if (!e_pid || !e_fds)
+		return 0;
+	if (parse_uint32(e_pid, false, 1, INT32_MAX, &pid) < 0 || (pid_t)pid != getpid()) {
+		log_debug("LISTEN_PID=%s is not this process: not socket-activated", e_pid);
+		return 0;
+	}
+	if (parse_uint32(e_fds, false, 0, RELAY_MAX_LISTEN, &n) < 0)
+		return log_error_errno(EINVAL, "Invalid LISTEN_FDS='%s' from systemd: expected 1-%u sockets",
+				       e_fds, RELAY_MAX_LISTEN);
+	for (int fd = 3; fd < 3 + (int)n; fd++) {
+		int type = 0, domain = 0, accepting = 0, flags;
+		socklen_t len = sizeof(int);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+			return log_error_errno(errno, "systemd passed fd %d, which is not a socket: %m", fd);
+		len = sizeof(int);
+		(void)getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+		len = sizeof(int);
+		(void)getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len);
+		if (type != SOCK_STREAM || domain != AF_UNIX || !accepting)
+			return log_error_errno(EINVAL, "systemd passed fd %d, which is not a listening UNIX stream socket:"
+					       " use ListenStream=/path or ListenStream=@name with Accept=no", fd);
+		flags = fcntl(fd, F_GETFL);
+		if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+			return log_error_errno(errno, "Cannot set up fd %d from systemd: %m", fd);
+		ctx->fds[ctx->n_fds++] = fd;
+	}
+	(void)unsetenv("LISTEN_PID");
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_FDNAMES");
+	ctx->activated = n > 0;
+	if (n > 0)
+		log_debug("socket-activated: serving %u socket(s) from systemd", n);
+	return (int)n;
+}
+
+static void run_cleanup(struct run_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->n_fds; i++)
+		ctx->fds[i] = safe_close(ctx->fds[i]);
+	ctx->n_fds = 0;
+	if (ctx->sock_created) {
+		struct stat st;
+
+		/* Only the socket we made: if it was replaced, leave it. */
+		if (lstat(ctx->sock_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		    st.st_dev == ctx->sock_dev && st.st_ino == ctx->sock_ino &&
+		    unlink(ctx->sock_path) < 0)
+			log_warning_errno(errno, "Cannot remove the socket '%s': %m", ctx->sock_path);
+		ctx->sock_created = false;
+	}
+	lock_release(ctx);
+}
+
+/* ---- engine ---- */
+
+#ifdef HAVE_LIBURING
+/* io_uring missing (ENOSYS), blocked by seccomp, a sysctl or an LSM
+ * (EPERM, EACCES), or lacking what the engine needs (EINVAL, EOPNOTSUPP):
+ * reasons to use epoll.  ENOMEM, EMFILE and the like are not: they would
+ * hit the epoll engine too, and hiding them helps nobody. */
+static bool probe_error_means_fallback(int r)
+{
+	return r == -ENOSYS || r == -EPERM || r == -EINVAL || r == -EOPNOTSUPP || r == -EACCES;
+}
+#endif
+
+static const struct relay_engine *engine_pick(enum run_engine want)
+{
+	if (want == RUN_ENGINE_EPOLL)
+		return &relay_engine_epoll;
+#ifdef HAVE_LIBURING
+	char why[256] = "";
+	int r = relay_engine_uring.probe(why, sizeof(why));
+
+	if (!*why)
+		(void)snprintf(why, sizeof(why), "io_uring does not work here (%s)", strerror(-r));
+	if (r == 0) {
+		log_debug("using the io_uring engine");
+		return &relay_engine_uring;
+	}
+	if (want == RUN_ENGINE_URING) {
+		log_error_errno(r, "Cannot use the io_uring engine: %s", why);
+		return NULL;
+	}
+	if (!probe_error_means_fallback(r)) {
+		log_error_errno(r, "Cannot set up io_uring: %s", why);
+		return NULL;
+	}
+	log_info("%s; using the epoll engine", why);
+	return &relay_engine_epoll;
+#else
+	if (want == RUN_ENGINE_URING) {
+		log_error("Cannot use the io_uring engine: this x410-vsock is built without liburing");
+		return NULL;
+	}
+	log_info("built without liburing; using the epoll engine");
+	return &relay_engine_epoll;
+#endif
+}
+
+/* ---- the command ---- */
+
+static void check_fd_limit(unsigned max_clients)
+{
+	struct rlimit rl;
+	/* Two fds per client, and a few of our own. */
+	rlim_t need = (rlim_t)max_clients * 2 + 16;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warning("the open file limit (%ju) is below what %u clients need (%ju): beyond it new clients"
+			    " wait; raise it with 'ulimit -n %ju' or lower --max-clients",
+			    (uintmax_t)rl.rlim_cur, max_clients, (uintmax_t)need, (uintmax_t)need);
+}
+
+static int signals_setup(int *ret_fd)
+{
+	sigset_t mask;
+	int fd;
+
+	/* Blocked from the start: a SIGTERM during setup waits in the
+	 * signalfd and stops the relay cleanly at its first loop. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return log_error_errno(errno, "Cannot block signals: %m");
+	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(errno, "Cannot create a signalfd: %m");
+	/* A peer that goes away must cost a connection, never the relay. */
+	(void)signal(SIGPIPE, SIG_IGN);
+	*ret_fd = fd;
+	return 0;
+}
+
+static void describe_upstream(const struct relay_config *cfg, char *buf, size_t size)
+{
+	if (cfg->upstream_is_x410)
+		(void)snprintf(buf, size, "X410 display %u (vsock %u:%u)", cfg->x410_display,
+			       cfg->upstream.sa.vm.svm_cid, cfg->upstream.sa.vm.svm_port);
+	else if (addr_format(&cfg->upstream, buf, size) < 0)
+		(void)strcpy_bounded(buf, size, "the upstream");
+}
 
 int cmd_run(int argc, char *argv[])
 {
-	log_error("'run' is not implemented yet");
-	return EXIT_USAGE;
+	struct run_args a;
+	struct relay_config cfg = {};
+	struct relay relay = {};
+	struct run_ctx ctx = { .a = &a };
+	const struct relay_engine *engine;
+	_cleanup_close_ int signal_fd = -1;
+	char upstream[ADDR_FORMAT_MAX + 64], served[ADDR_FORMAT_MAX], display_hint[32] = "";
+	int r;
+
+	r = run_parse_args(argc, argv, &a);
+	if (r != 0 || a.help)
+		return r;
+
+	if (geteuid() == 0)
+		log_warning("running as root is not needed: run the relay as the user whose X programs"
+			    " use it (as root, only root's programs may connect unless --allow-user says otherwise)");
+
+	/* Chosen before anything is created: --engine uring fails with
+	 * nothing to clean up. */
+	engine = engine_pick(a.engine);
+	if (!engine)
+		return EXIT_FAILED;
+
+	if (a.have_connect) {
+		cfg.upstream = a.connect;
+		if (cfg.upstream.warnings & ADDR_WARN_HVSOCK_CID)
+			log_warning("hv_sock connects only to CID 2 (the host): '--connect vsock:%u:...' works only"
+				    " with another VSOCK transport", cfg.upstream.sa.vm.svm_cid);
+		if (cfg.upstream.warnings & ADDR_WARN_HVSOCK_PORT)
+			log_warning("hv_sock ports stop at 2147483647 (0x7FFFFFFF): port %u works only with another"
+				    " VSOCK transport", cfg.upstream.sa.vm.svm_port);
+		r = addr_resolve(&cfg.upstream);
+		if (r < 0) {
+			log_error_errno(r, "Cannot resolve the host '%s' of --connect: %m", cfg.upstream.host);
+			return EXIT_FAILED;
+		}
+	} else {
+		addr_vsock(VMADDR_CID_HOST, addr_x410_port(a.x410_display), &cfg.upstream);
+		cfg.upstream_is_x410 = true;
+	}
+	cfg.x410_display = a.x410_display;
+	cfg.max_clients = a.max_clients;
+	cfg.connect_timeout_ms = a.connect_timeout_ms;
+	cfg.vsock_buffer = a.vsock_buffer;
+	cfg.policy = (struct relay_policy) {
+		.self_uid = geteuid(),
+		.any_user = a.any_user,
+		.uids = a.uids,
+		.n_uids = a.n_uids,
+		.gids = a.gids,
+		.n_gids = a.n_gids,
+	};
+	check_fd_limit(a.max_clients);
+
+	r = signals_setup(&signal_fd);
+	if (r < 0)
+		return EXIT_FAILED;
+
+	r = listen_systemd(&ctx);
+	if (r == 0) {
+		if (a.have_display)
+			r = listen_display(&ctx);
+		else
+			r = listen_address(&ctx);
+	} else if (r > 0 && a.have_display)
+		/* The .socket unit owns the sockets; the display number is
+		 * still ours, and X servers look at the lock. */
+		r = lock_take(&ctx);
+	if (r < 0) {
+		run_cleanup(&ctx);
+		return EXIT_FAILED;
+	}
+
+	for (size_t i = 0; i < ctx.n_fds; i++)
+		cfg.listen_fds[i] = ctx.fds[i];
+	cfg.n_listen = ctx.n_fds;
+	relay.cfg = &cfg;
+	relay.signal_fd = signal_fd;
+
+	describe_upstream(&cfg, upstream, sizeof(upstream));
+	if (a.have_display) {
+		(void)snprintf(served, sizeof(served), ":%u", a.display);
+		(void)snprintf(display_hint, sizeof(display_hint), "; export DISPLAY=:%u", a.display);
+	} else if (addr_format(&a.listen, served, sizeof(served)) < 0)
+		(void)strcpy_bounded(served, sizeof(served), a.listen_str);
+	log_info("serving %s -> %s%s", served, upstream, display_hint);
+	log_debug("engine %s, at most %u clients, connect timeout %" PRIu64 " ms, vsock buffer %u",
+		  engine->name, cfg.max_clients, cfg.connect_timeout_ms, cfg.vsock_buffer);
+
+	r = engine->run(&relay);
+	if (r < 0)
+		log_error_errno(r, "The %s engine failed: %m", engine->name);
+	else
+		relay_log_stats(&relay);
+	run_cleanup(&ctx);
+	return r < 0 ? EXIT_FAILED : EXIT_OK;
 }

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The relay's policy, shared by every engine: who may connect, how many,
+ * how the upstream socket is made, what a failure is called in the log, the
+ * counters and the signals.  The engines call in here and never decide any
+ * of it themselves, so that both behave the same.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#include "log.h"
+#include "relay.h"
+#include "util.h"
+
+/* The most supplementary groups SO_PEERGROUPS is asked for (NGROUPS_MAX is
+ * 65536, but a peer with more than this many groups is not worth a larger
+ * buffer on every accept). */
+#define PEER_GROUPS_MAX 256
+
+/* ---- rate limiting of the lines a peer can cause ---- */
+
+/* A client that connects in a loop must not be able to fill the log: each
+ * kind of per-client line is limited to a burst per interval, and the next
+ * line that passes says that some were left out. */
+struct ratelimit {
+	uint64_t interval_ms;
+	unsigned burst;
+	uint64_t begin_ms;
+	unsigned printed;
+	uint64_t suppressed;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* True when a line may be printed; *ret_suppressed is the number of lines
+ * left out since the last one printed. */
+static bool ratelimit_pass(struct ratelimit *rl, uint64_t *ret_suppressed)
+{
+	uint64_t now = now_ms();
+
+	*ret_suppressed = 0;
+	if (rl->begin_ms == 0 || now - rl->begin_ms >= rl->interval_ms) {
+		rl->begin_ms = now;
+		rl->printed = 0;
+	}
+	if (rl->printed >= rl->burst) {
+		rl->suppressed++;
+		return false;
+	}
+	rl->printed++;
+	*ret_suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return true;
+}
+
+static struct ratelimit rl_refused = { .interval_ms = 1000, .burst = 10 };
+static struct ratelimit rl_cap = { .interval_ms = 1000, .burst = 10 };
+/* Running out of fds lasts: say it once in a while, not at every pause. */
+static struct ratelimit rl_accept = { .interval_ms = 10000, .burst = 1 };
+
+/* ---- peers ---- */
+
+bool relay_policy_allows(const struct relay_policy *p, uid_t uid, const gid_t *gids, size_t n_gids)
+{
+	if (p->any_user || uid == 0 || uid == p->self_uid)
+		return true;
+	for (size_t i = 0; i < p->n_uids; i++)
+		if (p->uids[i] == uid)
+			return true;
+	for (size_t i = 0; i < p->n_gids; i++)
+		for (size_t j = 0; j < n_gids; j++)
+			if (p->gids[i] == gids[j])
+				return true;
+	return false;
+}
+
+/* The peer's primary and supplementary groups: SO_PEERGROUPS (Linux 4.13)
+ * when the kernel has it, else only the primary group from SO_PEERCRED. */
+static size_t peer_groups(int fd, gid_t primary, gid_t *gids, size_t size)
+{
+	socklen_t len = (socklen_t)((size - 1) * sizeof(gid_t));
+	size_t n = 0;
+
+	gids[n++] = primary;
+#ifdef SO_PEERGROUPS
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gids + 1, &len) == 0)
+		n += len / sizeof(gid_t);
+#endif
+	return n;
+}
+
+int relay_client_accepted(struct relay *r, int fd, uint64_t *ret_id)
+{
+	static uint64_t next_id = 1;
+	const struct relay_config *cfg = r->cfg;
+	struct ucred cred = {};
+	socklen_t len = sizeof(cred);
+	uint64_t id = next_id++, suppressed;
+
+	/* The check that protects the abstract socket, which has no file
+	 * permissions: made on every connection, whatever the socket's mode. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		int error = errno;
+
+		r->stats.refused++;
+		if (ratelimit_pass(&rl_refused, &suppressed))
+			log_warning_errno(error, "client #%" PRIu64 " refused: cannot read its credentials (SO_PEERCRED): %m",
+					  id);
+		(void)safe_close(fd);
+		return -EPERM;
+	}
+	if (!relay_policy_allows(&cfg->policy, cred.uid, NULL, 0)) {
+		gid_t gids[PEER_GROUPS_MAX];
+		size_t n = cfg->policy.n_gids > 0 ? peer_groups(fd, cred.gid, gids, ELEMENTSOF(gids)) : 0;
+
+		if (!relay_policy_allows(&cfg->policy, cred.uid, gids, n)) {
+			r->stats.refused++;
+			if (ratelimit_pass(&rl_refused, &suppressed))
+				log_warning("client #%" PRIu64 " refused: uid %u (pid %d) is not allowed to connect;"
+					    " allow it with --allow-user %u%s", id, (unsigned)cred.uid, (int)cred.pid,
+					    (unsigned)cred.uid, suppressed ? " (more refusals suppressed)" : "");
+			(void)safe_close(fd);
+			return -EPERM;
+		}
+	}
+	if (r->stats.clients_now >= cfg->max_clients) {
+		r->stats.refused++;
+		if (ratelimit_pass(&rl_cap, &suppressed))
+			log_warning("client #%" PRIu64 " refused: already serving %" PRIu64 " clients, the limit"
+				    " (raise it with --max-clients)%s", id, r->stats.clients_now,
+				    suppressed ? " (more refusals suppressed)" : "");
+		(void)safe_close(fd);
+		return -EUSERS;
+	}
+
+	r->stats.clients_now++;
+	r->stats.clients_total++;
+	log_debug("client #%" PRIu64 ": accepted (pid %d, uid %u)", id, (int)cred.pid, (unsigned)cred.uid);
+	*ret_id = id;
+	return 0;
+}
+
+/* The peer went away: how X clients usually end, not worth a warning. */
+static bool error_is_hangup(int error)
+{
+	return error == EPIPE || error == ECONNRESET || error == ENOTCONN || error == ESHUTDOWN;
+}
+
+void relay_client_closed(struct relay *r, const struct conn *c, int error)
+{
+	error = abs(error);
+	if (r->stats.clients_now > 0)
+		r->stats.clients_now--;
+	if (error == 0)
+		log_debug("client #%" PRIu64 ": closed", c->id);
+	else if (error_is_hangup(error))
+		log_debug_errno(error, "client #%" PRIu64 ": closed: %m", c->id);
+	else {
+		r->stats.errors++;
+		log_warning_errno(error, "client #%" PRIu64 ": connection ended by an error: %m", c->id);
+	}
+}
+
+bool relay_accept_failed(struct relay *r, int error)
+{
+	uint64_t suppressed;
+
+	error = abs(error);
+	switch (error) {
+	case ECONNABORTED:
+	case EPROTO:
+	case EPERM:      /* a firewall rule or LSM refused this one connection */
+	case EINTR:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case ENONET:
+	case EOPNOTSUPP:
+		log_debug_errno(error, "accept failed: %m");
+		return false;
+	case EMFILE:
+	case ENFILE:
+		if (ratelimit_pass(&rl_accept, &suppressed))
+			log_warning_errno(error, "out of file descriptors (%m): new clients wait;"
+					  " raise 'ulimit -n' or lower --max-clients");
+		return true;
+	default:
+		/* ENOBUFS, ENOMEM, and anything unexpected: pausing is what
+		 * keeps a persistent error from turning into a busy loop. */
+		if (ratelimit_pass(&rl_accept, &suppressed))
+			log_warning_errno(error, "accept failed: %m; pausing new clients for %u ms",
+					  RELAY_ACCEPT_PAUSE_MS);
+		return true;
+	}
+}
+
+/* ---- upstream ---- */
+
+int relay_upstream_socket(struct relay *r)
+{
+	const struct relay_config *cfg = r->cfg;
+	int family = addr_family(&cfg->upstream);
+	_cleanup_close_ int fd = -1;
+
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+
+	if (family == AF_VSOCK) {
+		/* hv_sock sizes its VMBus ring buffers from SO_SNDBUF and
+		 * SO_RCVBUF when the connection is made (hosts with VMBus 5.0
+		 * or later), so they must be set before connect(). */
+		if (cfg->vsock_buffer > 0) {
+			int size = (int)cfg->vsock_buffer;
+
+			if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
+				log_debug_errno(errno, "setsockopt(SO_SNDBUF, %d) on the vsock upstream: %m", size);
+			if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
+				log_debug_errno(errno, "setsockopt(SO_RCVBUF, %d) on the vsock upstream: %m", size);
+		}
+		/* The kernel's own connect timer (it also applies to
+		 * non-blocking connects); the engine keeps its own deadline. */
+		struct timeval tv = {
+			.tv_sec = (time_t)(cfg->connect_timeout_ms / 1000),
+			.tv_usec = (suseconds_t)(cfg->connect_timeout_ms % 1000 * 1000),
+		};
+		if (setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv)) < 0)
+			log_debug_errno(errno, "setsockopt(SO_VM_SOCKETS_CONNECT_TIMEOUT) on the vsock upstream: %m");
+	} else if (family == AF_INET || family == AF_INET6) {
+		/* X11 is request/reply: Nagle would delay every small request. */
+		int one = 1;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	return TAKE_FD(fd);
+}
+
+static void format_upstream(const struct relay_config *cfg, char *buf, size_t size)
+{
+	if (addr_format(&cfg->upstream, buf, size) < 0)
+		(void)strcpy_bounded(buf, size, "the upstream");
+}
+
+void relay_connect_failed(struct relay *r, uint64_t id, int error)
+{
+	const struct relay_config *cfg = r->cfg;
+	char where[ADDR_FORMAT_MAX];
+
+	error = abs(error);
+	r->stats.connect_failed++;
+	format_upstream(cfg, where, sizeof(where));
+
+	switch (cfg->upstream.kind) {
+	case ADDR_VSOCK: {
+		uint32_t cid = cfg->upstream.sa.vm.svm_cid, port = cfg->upstream.sa.vm.svm_port;
+		char timed_out[64] = "";
+
+		/* A timeout is worth saying: a host that never answers is not
+		 * one that refuses. */
+		if (error == ETIMEDOUT)
+			(void)snprintf(timed_out, sizeof(timed_out), "connect timed out after %" PRIu64 " ms: ",
+				       cfg->connect_timeout_ms);
+
+		switch (error) {
+		case ECONNRESET:
+		case ECONNREFUSED:
+		case ETIMEDOUT:
+			if (cfg->upstream_is_x410) {
+				char guid[ADDR_GUID_MAX];
+
+				addr_service_guid(port, guid);
+				for (char *p = guid; *p; p++)
+					if (*p >= 'A' && *p <= 'F')
+						*p = (char)(*p - 'A' + 'a');
+				log_error("client #%" PRIu64 ": %sX410 is not listening on vsock port %u (display %u):"
+					  " is X410 running with /listen hyperv and the registry key %s present?",
+					  id, timed_out, port, cfg->x410_display, guid);
+			} else
+				log_error_errno(error, "client #%" PRIu64 ": nobody is listening on %s (%m)", id, where);
+			return;
+		case ENODEV:
+		case EAFNOSUPPORT:
+		case ESOCKTNOSUPPORT:
+		case EPROTONOSUPPORT:
+			log_error_errno(error, "client #%" PRIu64 ": no VSOCK transport (%m): run 'sudo x410-vsock setup'", id);
+			return;
+		case ENETUNREACH:
+			log_error("client #%" PRIu64 ": %s is unreachable: hv_sock connects only to CID 2 (the host)"
+				  " and ports up to 2147483647 (0x7FFFFFFF); this is CID %u port %u", id, where, cid, port);
+			return;
+		case EACCES:
+		case EPERM:
+			log_error_errno(error, "client #%" PRIu64 ": not allowed to use AF_VSOCK (%m):"
+					" a seccomp profile or security module blocks it (containers do by default)", id);
+			return;
+		}
+		break;
+	}
+	case ADDR_UNIX:
+		switch (error) {
+		case ENOENT:
+		case ECONNREFUSED:
+			log_error_errno(error, "client #%" PRIu64 ": nobody is listening on %s (%m)", id, where);
+			return;
+		case EACCES:
+		case EPERM:
+			log_error_errno(error, "client #%" PRIu64 ": no permission to connect to %s (%m)", id, where);
+			return;
+		case EAGAIN:
+			log_error("client #%" PRIu64 ": %s is not accepting connections (its listen queue stayed full)",
+				  id, where);
+			return;
+		case ETIMEDOUT:
+			log_error("client #%" PRIu64 ": connecting to %s timed out after %" PRIu64 " ms", id, where,
+				  cfg->connect_timeout_ms);
+			return;
+		}
+		break;
+	case ADDR_TCP:
+		switch (error) {
+		case ECONNREFUSED:
+			log_error("client #%" PRIu64 ": nobody is listening on %s (connection refused)", id, where);
+			return;
+		case ETIMEDOUT:
+			log_error("client #%" PRIu64 ": connecting to %s timed out after %" PRIu64 " ms", id, where,
+				  cfg->connect_timeout_ms);
+			return;
+		case EHOSTUNREACH:
+		case ENETUNREACH:
+			log_error_errno(error, "client #%" PRIu64 ": %s is unreachable (%m)", id, where);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	if (error == EMFILE || error == ENFILE)
+		log_error_errno(error, "client #%" PRIu64 ": no file descriptor for its connection to %s (%m):"
+				" raise 'ulimit -n' or lower --max-clients", id, where);
+	else
+		log_error_errno(error, "client #%" PRIu64 ": cannot connect to %s: %m", id, where);
+}
+
+void relay_connected(struct relay *r, uint64_t id, int upstream_fd)
+{
+	char where[ADDR_FORMAT_MAX];
+
+	if (log_get_max_level() < LOG_DEBUG)
+		return;
+	format_upstream(r->cfg, where, sizeof(where));
+	if (r->cfg->upstream.kind == ADDR_VSOCK) {
+		int sndbuf = -1, rcvbuf = -1;
+		socklen_t len = sizeof(int);
+
+		(void)getsockopt(upstream_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
+		len = sizeof(int);
+		(void)getsockopt(upstream_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len);
+		log_debug("client #%" PRIu64 ": connected to %s (SO_SNDBUF=%d SO_RCVBUF=%d)", id, where, sndbuf, rcvbuf);
+	} else
+		log_debug("client #%" PRIu64 ": connected to %s", id, where);
+}
+
+bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, bool from_upstream, int error)
+{
+	error = abs(error);
+	/* A UNIX peer that closes with unread bytes in its own queue (an X
+	 * client exiting without reading its last events) makes our read
+	 * return ECONNRESET -- after every byte it sent.  Those bytes may
+	 * still be waiting in the relay for the other side: ending the
+	 * connection here would drop them.  It is the end of that stream;
+	 * the peer is gone, so the other direction ends with EPIPE. */
+	if (error == ECONNRESET)
+		return true;
+	/* Some kernels (around 6.17) return EIO or ENOMEM from hv_sock for
+	 * the read that follows the host's FIN instead of 0: also the end
+	 * of that stream, not an error that would cut the other direction. */
+	return from_upstream && r->cfg->upstream.kind == ADDR_VSOCK && (error == EIO || error == ENOMEM);
+}
+
+/* ---- signals and counters ---- */
+
+bool relay_handle_signals(struct relay *r)
+{
+	struct signalfd_siginfo si;
+
+	for (;;) {
+		ssize_t n = read(r->signal_fd, &si, sizeof(si));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;   /* EAGAIN: all consumed */
+		}
+		if ((size_t)n != sizeof(si))
+			break;
+		switch (si.ssi_signo) {
+		case SIGUSR1:
+			relay_log_stats(r);
+			break;
+		case SIGINT:
+		case SIGTERM:
+		case SIGHUP:
+			if (!r->stopping)
+				log_info("received %s: stopping", si.ssi_signo == SIGINT ? "SIGINT" :
+					 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGHUP");
+			r->stopping = true;
+			break;
+		default:
+			break;
+		}
+	}
+	return r->stopping;
+}
+
+void relay_log_stats(const struct relay *r)
+{
+	const struct relay_stats *s = &r->stats;
+
+	log_info("stats: clients %" PRIu64 " now, %" PRIu64 " total, %" PRIu64 " refused;"
+		 " %" PRIu64 " upstream connects failed, %" PRIu64 " errors;"
+		 " bytes %" PRIu64 " up, %" PRIu64 " down",
+		 s->clients_now, s->clients_total, s->refused, s->connect_failed, s->errors,
+		 s->bytes_up, s->bytes_down);
+}
