@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The relay: what `run` shares with its engines.
+ *
+ * run.c sets up everything that is not I/O mechanics -- options, the socket
+ * directory, listening sockets (or systemd's), the X lock file, signals --
+ * and relay.c holds the policy every engine applies the same way: who may
+ * connect, how many, how the upstream socket is made, what a failure is
+ * called in the log, the half-close rules and the counters.  An engine
+ * (relay_uring.c, relay_epoll.c) only moves bytes and events; it never
+ * decides semantics on its own.
+ *
+ * Semantics (DESIGN.md, the same in every engine):
+ *  - bytes are never lost, reordered or duplicated;
+ *  - a half-close is forwarded with shutdown(SHUT_WR) once everything read
+ *    before it has been written; the other direction goes on, no timer;
+ *  - a connection ends when both directions have ended, or on an error,
+ *    which ends only that connection;
+ *  - at most RELAY_HALF_MAX bytes are buffered per direction: a peer that
+ *    does not read stops the relay reading from the other side;
+ *  - a read error after data on vsock (some kernels return EIO/ENOMEM after
+ *    the host's FIN) is end of stream;
+ *  - an unreachable upstream closes the client at once, with one log line;
+ *  - EMFILE/ENFILE on accept pauses accepting (no spinning) until a
+ *    connection closes or RELAY_ACCEPT_PAUSE_MS passes;
+ *  - at most cfg->max_clients clients; more are closed with a log line.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "addr.h"
+
+#define RELAY_MAX_LISTEN 8
+/* Bytes buffered per direction before the relay stops reading the source. */
+#define RELAY_HALF_MAX (256u * 1024u)
+/* Size of one receive buffer (provided-buffer ring entry, epoll buffer). */
+#define RELAY_BUF_SIZE (64u * 1024u)
+#define RELAY_ACCEPT_PAUSE_MS 100
+
+struct relay_policy {
+	uid_t self_uid;
+	bool any_user;
+	uid_t *uids;            /* --allow-user, besides self_uid and root */
+	size_t n_uids;
+	gid_t *gids;            /* --allow-group */
+	size_t n_gids;
+};
+
+struct relay_config {
+	struct addr upstream;
+	bool upstream_is_x410;  /* the default vsock:host:6000+M: say "X410" in messages */
+	uint32_t x410_display;
+	int listen_fds[RELAY_MAX_LISTEN];  /* non-blocking, CLOEXEC */
+	size_t n_listen;
+	unsigned max_clients;
+	uint64_t connect_timeout_ms;
+	uint32_t vsock_buffer;  /* SO_SNDBUF/SO_RCVBUF on vsock upstreams, 0 = kernel default */
+	struct relay_policy policy;
+};
+
+struct relay_stats {
+	uint64_t clients_now;
+	uint64_t clients_total;
+	uint64_t refused;       /* peer not allowed, or over the cap */
+	uint64_t connect_failed;
+	uint64_t errors;        /* connections ended by an I/O error */
+	uint64_t bytes_up;      /* client -> upstream */
+	uint64_t bytes_down;    /* upstream -> client */
+};
+
+struct relay {
+	const struct relay_config *cfg;
+	struct relay_stats stats;
+	int signal_fd;          /* signalfd: SIGINT, SIGTERM, SIGUSR1 (blocked) */
+	bool stopping;
+};
+
+/* One direction of a connection, from a source fd to a sink fd. */
+struct half {
+	uint64_t pending;       /* read from the source, not yet written to the sink */
+	bool eof;               /* the source has ended */
+	bool shut;              /* shutdown(SHUT_WR) has been sent to the sink */
+};
+
+enum conn_state {
+	CONN_FREE = 0,
+	CONN_CONNECTING,        /* upstream connect in flight */
+	CONN_RELAYING,
+	CONN_CLOSING,           /* ended; waiting for in-flight operations */
+};
+
+/* The state both engines keep per client; an engine embeds it first in its
+ * own connection structure. */
+struct conn {
+	enum conn_state state;
+	int client_fd;
+	int upstream_fd;
+	struct half up;         /* client -> upstream */
+	struct half down;       /* upstream -> client */
+	uint64_t id;            /* for log lines: "client #id" */
+};
+
+/* ---- half-close rules (pure) ---- */
+
+/* May the engine read more from this half's source? */
+static inline bool half_may_read(const struct half *h)
+{
+	return !h->eof && h->pending < RELAY_HALF_MAX;
+}
+
+/* Everything before the source's end has been written: forward the end. */
+static inline bool half_should_shutdown(const struct half *h)
+{
+	return h->eof && h->pending == 0 && !h->shut;
+}
+
+/* Both directions have ended: the connection is done. */
+static inline bool conn_finished(const struct conn *c)
+{
+	return c->up.shut && c->down.shut;
+}
+
+/* ---- policy shared by the engines (relay.c) ---- */
+
+/* A client was accepted (fd non-blocking, CLOEXEC).  Checks the peer's
+ * credentials and the client cap; logs and closes the fd when refused.
+ * Returns 0 when the engine should serve it, -EPERM or -EUSERS when not. */
+int relay_client_accepted(struct relay *r, int fd, uint64_t *ret_id);
+
+/* A client connection has been closed by the engine (both fds closed). */
+void relay_client_closed(struct relay *r, const struct conn *c, int error);
+
+/* accept() failed with -error.  Logs (rate limited).  Returns true when the
+ * engine must pause accepting (EMFILE, ENFILE, ENOBUFS, ENOMEM) and resume
+ * after RELAY_ACCEPT_PAUSE_MS or when a connection closes; false for errors
+ * that concern only the one aborted client (ECONNABORTED, EPERM, ...). */
+bool relay_accept_failed(struct relay *r, int error);
+
+/* A new upstream socket: non-blocking, CLOEXEC, and for vsock with
+ * SO_SNDBUF/SO_RCVBUF (cfg->vsock_buffer) and SO_VM_SOCKETS_CONNECT_TIMEOUT
+ * set before connect().  Returns the fd or -errno. */
+int relay_upstream_socket(struct relay *r);
+
+/* The upstream connect of client #id failed with -error (or timed out:
+ * -ETIMEDOUT).  Logs one line in user terms. */
+void relay_connect_failed(struct relay *r, uint64_t id, int error);
+
+/* The upstream of client #id is connected.  Logs at debug level, with the
+ * effective vsock buffer sizes. */
+void relay_connected(struct relay *r, uint64_t id, int upstream_fd);
+
+/* A read from a source returned -error.  Returns true when it counts as the
+ * end of the stream (vsock: EIO/ENOMEM after data), false for a real error. */
+bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, bool from_upstream, int error);
+
+/* signal_fd is readable: consumes the signals.  Logs the stats line on
+ * SIGUSR1; sets r->stopping on SIGINT/SIGTERM.  Returns r->stopping. */
+bool relay_handle_signals(struct relay *r);
+
+void relay_log_stats(const struct relay *r);
+
+/* ---- engines ---- */
+
+struct relay_engine {
+	const char *name;       /* "uring", "epoll" */
+	/* Can this engine run here?  0, or -errno with a sentence in why
+	 * ("io_uring is disabled by kernel.io_uring_disabled=2").  Touches
+	 * nothing of the relay's. */
+	int (*probe)(char *why, size_t why_size);
+	/* Serve until r->stopping; close every connection; return 0 or -errno.
+	 * Never closes cfg->listen_fds or r->signal_fd (run.c owns them). */
+	int (*run)(struct relay *r);
+};
+
+extern const struct relay_engine relay_engine_epoll;
+#ifdef HAVE_LIBURING
+extern const struct relay_engine relay_engine_uring;
+#endif
