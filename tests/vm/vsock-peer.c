@@ -24,13 +24,16 @@
  *                        at the same time; prints "sent N hash H" and
  *                        "recv N hash H" (the hash of the bytes themselves)
  *   cat                  stdin to the socket (half-close at stdin's EOF),
- *                        the socket to stdout until EOF
+ *                        the socket to stdout until EOF; notes each EOF on stderr
  *   reply                read until EOF, then answer "got N bytes: DATA"
+ *   reply-after MS       the same, MS milliseconds after the EOF
  *   speak-first          send "hello from server", half-close at once, then
  *                        read until EOF and print "got N bytes after own shutdown: DATA"
  *   hold                 keep the connection open, read and discard, until EOF
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -267,6 +270,7 @@ static void end_output(int fd, bool sock)
 /* One direction of a byte pump: in -> buf -> out, with the half-close
  * forwarded once everything read has been written. */
 struct flow {
+	const char *eof_note;   /* printed to stderr at the source's EOF, if set */
 	int in, out;
 	bool in_sock, out_sock;
 	bool eof, done;
@@ -293,8 +297,11 @@ static int flow_step(struct flow *f, short in_events, short out_events)
 			return 0;
 		if (r < 0)
 			return (int)r;
-		if (r == 0)
+		if (r == 0) {
 			f->eof = true;
+			if (f->eof_note)
+				fprintf(stderr, "%s\n", f->eof_note);
+		}
 		f->len = (size_t)r;
 		f->off = 0;
 	}
@@ -315,14 +322,20 @@ static int flow_step(struct flow *f, short in_events, short out_events)
 	return 0;
 }
 
-/* Both directions between (a_in, a_out) and (b_in, b_out) until both ended. */
-static int pump(int a_in, int a_out, int b_in, int b_out)
+/* Both directions between (a_in, a_out) and (b_in, b_out) until both ended.
+ * With notes, each direction's EOF is reported on stderr as it happens, so
+ * that a test sees in which order the two ends closed. */
+static int pump(int a_in, int a_out, int b_in, int b_out, bool notes)
 {
 	static struct flow ab, ba;
 	struct flow *flows[2] = { &ab, &ba };
 
 	flow_init(&ab, a_in, b_out);
 	flow_init(&ba, b_in, a_out);
+	if (notes) {
+		ab.eof_note = "note: input ended";
+		ba.eof_note = "note: peer ended its side";
+	}
 	while (!ab.done || !ba.done) {
 		struct pollfd p[4];
 		int n = 0, idx[2][2];
@@ -454,14 +467,17 @@ static ssize_t read_to_eof(int fd, char *keep, size_t cap)
 	}
 }
 
-static int mode_reply(int fd)
+static int mode_reply(int fd, unsigned long delay_ms)
 {
 	char data[256] = "", msg[400];
 	ssize_t n = read_to_eof(fd, data, sizeof(data) - 1);
+	struct timespec ts = { .tv_sec = (time_t)(delay_ms / 1000), .tv_nsec = (long)(delay_ms % 1000) * 1000000 };
 	int len;
 
 	if (n < 0)
 		return (int)n;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 	len = snprintf(msg, sizeof(msg), "got %zd bytes: %s\n", n, data);
 	if (write(fd, msg, (size_t)len) != len)
 		return -errno;
@@ -493,7 +509,7 @@ struct mode {
 
 static const struct mode modes[] = {
 	{ "echo", 0 }, { "forward", 1 }, { "stream", 2 }, { "cat", 0 },
-	{ "reply", 0 }, { "speak-first", 0 }, { "hold", 0 },
+	{ "reply", 0 }, { "reply-after", 1 }, { "speak-first", 0 }, { "hold", 0 },
 };
 
 static void check_mode(int argc, char *argv[])
@@ -514,7 +530,7 @@ static int run_mode(int fd, char *argv[])
 	const char *m = argv[0];
 
 	if (strcmp(m, "echo") == 0)
-		return pump(fd, fd, fd, fd) ;
+		return pump(fd, fd, fd, fd, false);
 	if (strcmp(m, "forward") == 0) {
 		struct peer_addr a;
 		char buf[sizeof(a.un.sun_path) + 8];
@@ -527,16 +543,18 @@ static int run_mode(int fd, char *argv[])
 			fprintf(stderr, "%s: connect to '%s': %s\n", prog, argv[1], strerror(-up));
 			return up;
 		}
-		r = pump(fd, fd, up, up);
+		r = pump(fd, fd, up, up, false);
 		close(up);
 		return r;
 	}
 	if (strcmp(m, "stream") == 0)
 		return mode_stream(fd, parse_num(argv[1], UINT64_MAX, "byte count"), parse_num(argv[2], UINT64_MAX, "seed"));
 	if (strcmp(m, "cat") == 0)
-		return pump(STDIN_FILENO, STDOUT_FILENO, fd, fd);
+		return pump(STDIN_FILENO, STDOUT_FILENO, fd, fd, true);
 	if (strcmp(m, "reply") == 0)
-		return mode_reply(fd);
+		return mode_reply(fd, 0);
+	if (strcmp(m, "reply-after") == 0)
+		return mode_reply(fd, parse_num(argv[1], 60000, "milliseconds"));
 	if (strcmp(m, "speak-first") == 0)
 		return mode_speak_first(fd);
 	if (strcmp(m, "hold") == 0)

@@ -43,8 +43,8 @@ t_cid2() {
 	timeout 20 "$peer" listen -t 15 -r "$ready" 6000 reply >"$TEST_TMP/l.out" 2>"$TEST_TMP/l.err" &
 	track $!
 	wait_for 10 test -e "$ready" || { cat "$TEST_TMP/l.err" >&2; return 1; }
-	out=$(printf ping | timeout 10 "$peer" connect -t 8 vsock:host:6000 cat 2>&1)
-	[ "$out" = "got 4 bytes: ping" ] || { echo "# got: $out" >&2; return 1; }
+	out=$(printf ping | timeout 10 "$peer" connect -t 8 vsock:host:6000 cat 2>"$TEST_TMP/c.err")
+	[ "$out" = "got 4 bytes: ping" ] || { echo "# got: $out" >&2; cat "$TEST_TMP/c.err" >&2; return 1; }
 }
 check "a listener on VSOCK port 6000 is reached by a connect to CID 2" t_cid2
 
