@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "doctor", cmd_doctor, "Check every link from this machine to X410 and say what to fix" },
 	{ "setup", cmd_setup, "Load hv_sock now and at every boot (needs root)" },
 	{ "run", cmd_run, "Serve a local X display and relay its clients to X410" },
+	{ "regfile", cmd_regfile, "Print the Windows registry file that lets X410 listen on VSOCK" },
 };
 
 static const char *command_names(void)
@@ -77,6 +78,7 @@ int main(int argc, char *argv[])
 	};
 	int level = LOG_INFO, c;
 
+	log_open();
 	/* '+': stop at the command, whose options are its own. */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+vqhV", options, NULL)) >= 0) {

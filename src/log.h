@@ -12,7 +12,15 @@
  * Lines go to stderr as "x410-vsock: ERROR: ...", "x410-vsock: WARNING: ...",
  * "x410-vsock: ..." (notice/info) and "x410-vsock: DEBUG: ...".  "%m" in a
  * format expands to the error passed to the *_errno variants.
+ *
+ * Under systemd, when JOURNAL_STREAM names the stream stderr is connected
+ * to, every line starts with its syslog priority ("<3>x410-vsock: ERROR:
+ * ...") so that journald records its level.
  */
+
+/* Look at JOURNAL_STREAM and stderr again (main() calls it first; logging
+ * calls it by itself if nobody did). */
+void log_open(void);
 
 void log_set_max_level(int level);
 int log_get_max_level(void);
