@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libkmod wrapper: a module's state and loading it with its dependencies.
+ * Never logs; libkmod's own messages are kept in the context.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libkmod.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "module.h"
+#include "util.h"
+
+struct module_ctx {
+	struct kmod_ctx *kmod;
+	char root[PATH_MAX];            /* "" for the running system */
+	char release[sizeof(((struct utsname *)NULL)->release)];
+	char modules_dir[PATH_MAX];
+	char log[MODULE_LOG_LINES][MODULE_LOG_LINE_MAX];
+	size_t log_first, log_count;
+};
+
+static const char *const state_names[_MODULE_STATE_MAX] = {
+	[MODULE_STATE_BUILTIN] = "built-in",
+	[MODULE_STATE_LIVE] = "live",
+	[MODULE_STATE_COMING] = "coming",
+	[MODULE_STATE_GOING] = "going",
+	[MODULE_STATE_LOADABLE] = "loadable",
+	[MODULE_STATE_MISSING] = "missing",
+	[MODULE_STATE_NO_MODULES_DIR] = "no-modules-dir",
+};
+
+const char *module_state_to_string(enum module_state state)
+{
+	return (unsigned)state < _MODULE_STATE_MAX ? state_names[state] : NULL;
+}
+
+int module_name_normalize(const char *name, char *buf, size_t size)
+{
+	size_t n = strlen(name);
+
+	if (n == 0)
+		return -EINVAL;
+	if (n >= size)
+		return -ENAMETOOLONG;
+	for (size_t i = 0; i <= n; i++)
+		buf[i] = name[i] == '-' ? '_' : name[i];
+	return 0;
+}
+
+/* libkmod's messages are collected, never printed: only commands log. */
+static void collect_log(void *data, int priority, const char *file, int line, const char *fn,
+			const char *format, va_list args)
+{
+	struct module_ctx *ctx = data;
+	size_t slot;
+	char *s;
+
+	if (ctx->log_count < MODULE_LOG_LINES)
+		slot = (ctx->log_first + ctx->log_count++) % MODULE_LOG_LINES;
+	else {
+		slot = ctx->log_first;
+		ctx->log_first = (ctx->log_first + 1) % MODULE_LOG_LINES;
+	}
+	s = ctx->log[slot];
+	(void)vsnprintf(s, MODULE_LOG_LINE_MAX, format, args);
+	s[strcspn(s, "\n")] = 0;
+}
+
+size_t module_ctx_log_count(const struct module_ctx *ctx)
+{
+	return ctx->log_count;
+}
+
+const char *module_ctx_log_line(const struct module_ctx *ctx, size_t i)
+{
+	if (i >= ctx->log_count)
+		return NULL;
+	return ctx->log[(ctx->log_first + i) % MODULE_LOG_LINES];
+}
+
+const char *module_ctx_root(const struct module_ctx *ctx)
+{
+	return ctx->root;
+}
+
+const char *module_ctx_release(const struct module_ctx *ctx)
+{
+	return ctx->release;
+}
+
+const char *module_ctx_modules_dir(const struct module_ctx *ctx)
+{
+	return ctx->modules_dir;
+}
+
+static int set_root(struct module_ctx *ctx, const char *root)
+{
+	size_t n;
+
+	if (!root)
+		root = "";
+	n = strlen(root);
+	while (n > 0 && root[n - 1] == '/')
+		n--;
+	if (n >= sizeof(ctx->root))
+		return -ENAMETOOLONG;
+	memcpy(ctx->root, root, n);
+	ctx->root[n] = 0;
+	return 0;
+}
+
+int module_ctx_new(const char *root, struct module_ctx **ret)
+{
+	_cleanup_free_ struct module_ctx *ctx = NULL;
+	struct utsname u;
+	int r;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	r = set_root(ctx, root);
+	if (r < 0)
+		return r;
+	if (uname(&u) < 0)
+		return -errno;
+	r = strcpy_bounded(ctx->release, sizeof(ctx->release), u.release);
+	if (r < 0)
+		return r;
+
+	if (!ctx->root[0]) {
+		/* libkmod's own defaults: the distribution's module directory
+		 * and modprobe.d search path. */
+		ctx->kmod = kmod_new(NULL, NULL);
+	} else {
+		char dirname[PATH_MAX];
+		char paths[MODULES_LOAD_DIRS_MAX][PATH_MAX];
+		const char *config[MODULES_LOAD_DIRS_MAX + 1] = {};
+
+		r = snprintf_bounded(dirname, sizeof(dirname), "%s/lib/modules/%s", ctx->root, ctx->release);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < MODULES_LOAD_DIRS_MAX && modprobe_d_dirs[i]; i++) {
+			r = modules_load_root_path(ctx->root, modprobe_d_dirs[i], paths[i], sizeof(paths[i]));
+			if (r < 0)
+				return r;
+			config[i] = paths[i];
+		}
+		ctx->kmod = kmod_new(dirname, config);
+	}
+	if (!ctx->kmod)
+		return -ENOMEM;
+	kmod_set_log_fn(ctx->kmod, collect_log, ctx);
+	kmod_set_log_priority(ctx->kmod, LOG_INFO);
+
+	r = strcpy_bounded(ctx->modules_dir, sizeof(ctx->modules_dir), kmod_get_dirname(ctx->kmod));
+	if (r < 0) {
+		kmod_unref(ctx->kmod);
+		return r;
+	}
+
+	*ret = ctx;
+	ctx = NULL;
+	return 0;
+}
+
+struct module_ctx *module_ctx_free(struct module_ctx *ctx)
+{
+	if (!ctx)
+		return NULL;
+	kmod_unref(ctx->kmod);
+	free(ctx);
+	return NULL;
+}
+
+/* <root>/sys/module/NAME: initstate for a loaded module; a directory
+ * without initstate is a built-in module (it has parameters or a version).
+ * Returns 1 with *ret set, 0 when sysfs knows nothing, or -errno. */
+static int sysfs_state(struct module_ctx *ctx, const char *name, enum module_state *ret)
+{
+	char path[PATH_MAX], state[32];
+	struct stat st;
+	int r;
+
+	r = snprintf_bounded(path, sizeof(path), "%s/sys/module/%s/initstate", ctx->root, name);
+	if (r < 0)
+		return r;
+	r = read_one_line(path, state, sizeof(state));
+	if (r == 0) {
+		if (streq(state, "coming"))
+			*ret = MODULE_STATE_COMING;
+		else if (streq(state, "going"))
+			*ret = MODULE_STATE_GOING;
+		else
+			*ret = MODULE_STATE_LIVE;
+		return 1;
+	}
+	if (r != -ENOENT)
+		return r;
+
+	/* Without modules.builtin, libkmod reports this case as "coming". */
+	path[strlen(path) - strlen("/initstate")] = 0;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*ret = MODULE_STATE_BUILTIN;
+		return 1;
+	}
+	return 0;
+}
+
+/* The libkmod module of that exact name from a lookup (which may also
+ * return the targets of a modprobe.d alias). */
+static struct kmod_module *lookup_module(struct module_ctx *ctx, const char *name, int *ret_error)
+{
+	struct kmod_list *list = NULL, *l;
+	struct kmod_module *found = NULL;
+	int r;
+
+	r = kmod_module_new_from_lookup(ctx->kmod, name, &list);
+	if (r < 0) {
+		*ret_error = r;
+		return NULL;
+	}
+	kmod_list_foreach(l, list) {
+		struct kmod_module *m = kmod_module_get_module(l);
+
+		if (!found && streq(kmod_module_get_name(m), name))
+			found = m;
+		else
+			kmod_module_unref(m);
+	}
+	kmod_module_unref_list(list);
+	*ret_error = 0;
+	return found;
+}
+
+int module_state(struct module_ctx *ctx, const char *name, struct module_info *ret)
+{
+	struct kmod_module *mod;
+	struct stat st;
+	enum module_state state;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = module_name_normalize(name, ret->name, sizeof(ret->name));
+	if (r < 0)
+		return r;
+
+	r = sysfs_state(ctx, ret->name, &state);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		ret->state = state;
+		return 0;
+	}
+
+	if (stat(ctx->modules_dir, &st) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return -errno;
+		ret->state = MODULE_STATE_NO_MODULES_DIR;
+		return 0;
+	}
+
+	mod = lookup_module(ctx, ret->name, &r);
+	if (r < 0)
+		return r;
+	ret->state = MODULE_STATE_MISSING;
+	if (mod) {
+		const char *path = kmod_module_get_path(mod);
+
+		if (path) {
+			if (stat(path, &st) == 0) {
+				ret->state = MODULE_STATE_LOADABLE;
+				r = strcpy_bounded(ret->path, sizeof(ret->path), path);
+			}
+		} else if (kmod_module_get_initstate(mod) == KMOD_MODULE_BUILTIN)
+			/* Listed in modules.builtin: asked before libkmod looks at
+			 * /sys/module, so the root is respected. */
+			ret->state = MODULE_STATE_BUILTIN;
+		kmod_module_unref(mod);
+	}
+	return r < 0 ? r : 0;
+}
+
+/* print_action has no user data: the report being filled.  module_load()
+ * is not reentrant (nor is anything that calls it). */
+static struct module_load_report *probe_report;
+
+static void record_action(struct kmod_module *m, bool install, const char *options)
+{
+	struct module_load_report *rep = probe_report;
+
+	if (!rep)
+		return;
+	(void)strcpy_bounded(rep->culprit, sizeof(rep->culprit), kmod_module_get_name(m));
+	if (rep->n_inserted < MODULE_INSERTED_MAX &&
+	    strcpy_bounded(rep->inserted[rep->n_inserted], MODULE_NAME_MAX, kmod_module_get_name(m)) == 0)
+		rep->n_inserted++;
+}
+
+/* Is any of the list blacklisted?  Its name goes to ret_name. */
+static int find_blacklisted(struct module_ctx *ctx, const struct kmod_list *list, char *ret_name, size_t size)
+{
+	struct kmod_list *filtered = NULL;
+	const struct kmod_list *l;
+	int r;
+
+	r = kmod_module_apply_filter(ctx->kmod, KMOD_FILTER_BLACKLIST, list, &filtered);
+	if (r < 0)
+		return r;
+	r = 0;
+	kmod_list_foreach(l, list) {
+		struct kmod_module *m = kmod_module_get_module(l);
+		const struct kmod_list *f;
+		bool kept = false;
+
+		kmod_list_foreach(f, filtered) {
+			struct kmod_module *k = kmod_module_get_module(f);
+
+			kept = kept || k == m;
+			kmod_module_unref(k);
+		}
+		if (!kept) {
+			(void)strcpy_bounded(ret_name, size, kmod_module_get_name(m));
+			r = 1;
+		}
+		kmod_module_unref(m);
+		if (r)
+			break;
+	}
+	kmod_module_unref_list(filtered);
+	return r;
+}
+
+static int find_install_command(const struct kmod_list *list, struct module_load_report *rep)
+{
+	const struct kmod_list *l;
+
+	kmod_list_foreach(l, list) {
+		struct kmod_module *m = kmod_module_get_module(l);
+		const char *cmd = kmod_module_get_install_commands(m);
+
+		if (cmd) {
+			(void)strcpy_bounded(rep->culprit, sizeof(rep->culprit), kmod_module_get_name(m));
+			(void)snprintf(rep->command, sizeof(rep->command), "%s", cmd);
+		}
+		kmod_module_unref(m);
+		if (cmd)
+			return 1;
+	}
+	return 0;
+}
+
+int module_load(struct module_ctx *ctx, const char *name, unsigned flags, struct module_load_report *report)
+{
+	struct module_info info;
+	struct kmod_module *mod;
+	struct kmod_list *deps, *self = NULL;
+	unsigned probe_flags;
+	int r;
+
+	memset(report, 0, sizeof(*report));
+	r = module_state(ctx, name, &info);
+	if (r < 0)
+		return r;
+	(void)strcpy_bounded(report->culprit, sizeof(report->culprit), info.name);
+	switch (info.state) {
+	case MODULE_STATE_BUILTIN:
+	case MODULE_STATE_LIVE:
+	case MODULE_STATE_COMING:
+		return MODULE_LOAD_ALREADY;
+	case MODULE_STATE_MISSING:
+	case MODULE_STATE_NO_MODULES_DIR:
+		return -ENOENT;
+	default:
+		break;
+	}
+
+	mod = lookup_module(ctx, info.name, &r);
+	if (r < 0)
+		return r;
+	if (!mod)
+		return -ENOENT;
+
+	/* The blacklist and install commands are checked for the module and
+	 * every dependency here: libkmod's own blacklist check covers only the
+	 * module asked for, and would run install commands through a shell. */
+	r = kmod_module_new_from_lookup(ctx->kmod, info.name, &self);
+	if (r < 0)
+		goto out;
+	deps = kmod_module_get_dependencies(mod);
+	r = find_blacklisted(ctx, self, report->culprit, sizeof(report->culprit));
+	if (r == 0)
+		r = find_blacklisted(ctx, deps, report->culprit, sizeof(report->culprit));
+	if (r > 0)
+		r = MODULE_LOAD_BLACKLISTED;
+	else if (r == 0 && (find_install_command(deps, report) > 0 || find_install_command(self, report) > 0))
+		r = MODULE_LOAD_INSTALL_COMMAND;
+	kmod_module_unref_list(deps);
+	kmod_module_unref_list(self);
+	if (r != 0)
+		goto out;
+
+	probe_flags = KMOD_PROBE_APPLY_BLACKLIST | KMOD_PROBE_IGNORE_COMMAND;
+	if (flags & MODULE_LOAD_FLAG_DRY_RUN)
+		probe_flags |= KMOD_PROBE_DRY_RUN;
+	report->culprit[0] = 0;
+	probe_report = report;
+	r = kmod_module_probe_insert_module(mod, probe_flags, NULL, NULL, NULL, record_action);
+	probe_report = NULL;
+
+	if (r == KMOD_PROBE_APPLY_BLACKLIST) {
+		(void)strcpy_bounded(report->culprit, sizeof(report->culprit), info.name);
+		report->n_inserted = 0;
+		r = MODULE_LOAD_BLACKLISTED;
+	} else if (r == -EEXIST) {
+		r = MODULE_LOAD_ALREADY;
+	} else if (r < 0) {
+		/* The last module announced is the one that failed. */
+		if (report->n_inserted > 0)
+			report->n_inserted--;
+		if (!report->culprit[0])
+			(void)strcpy_bounded(report->culprit, sizeof(report->culprit), info.name);
+	} else if (r > 0) {
+		r = -EINVAL;
+	} else {
+		r = report->n_inserted > 0 ? MODULE_LOAD_DONE : MODULE_LOAD_ALREADY;
+		if (!report->culprit[0] || r == MODULE_LOAD_DONE)
+			(void)strcpy_bounded(report->culprit, sizeof(report->culprit), info.name);
+	}
+out:
+	kmod_module_unref(mod);
+	return r;
+}
+
+/* "KEYWORD NAME ..." lines of modprobe.d. */
+struct modprobe_find {
+	const char *root;
+	const char *keyword;
+	const char *name;
+	struct modules_load_hit *hit;
+};
+
+static int modprobe_find_one(const char *path, bool masked, void *userdata)
+{
+	struct modprobe_find *s = userdata;
+	_cleanup_close_ int fd = -1;
+	FILE *f;
+	char line[1024];
+	unsigned lineno = 0;
+	int found = 0;
+
+	if (masked)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	f = fdopen(fd, "re");
+	if (!f)
+		return -errno;
+	fd = -1;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *save = NULL, *kw, *mod;
+		char norm[MODULE_NAME_MAX];
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = 0;
+		kw = strtok_r(line, " \t", &save);
+		if (!kw || kw[0] == '#' || !streq(kw, s->keyword))
+			continue;
+		mod = strtok_r(NULL, " \t", &save);
+		if (!mod || module_name_normalize(mod, norm, sizeof(norm)) < 0 || !streq(norm, s->name))
+			continue;
+		memset(s->hit, 0, sizeof(*s->hit));
+		(void)strcpy_bounded(s->hit->path, sizeof(s->hit->path), path);
+		s->hit->line = lineno;
+		(void)snprintf(s->hit->text, sizeof(s->hit->text), "%s %s", kw, mod);
+		found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+int module_find_blacklist(const char *root, const char *name, struct modules_load_hit *ret)
+{
+	char norm[MODULE_NAME_MAX], path[PATH_MAX], cmdline[4096];
+	struct modprobe_find s = { root, "blacklist", norm, ret };
+	char *save = NULL;
+	int r;
+
+	r = module_name_normalize(name, norm, sizeof(norm));
+	if (r < 0)
+		return r;
+	r = modules_load_conf_files(root, modprobe_d_dirs, modprobe_find_one, &s);
+	if (r != 0)
+		return r;
+
+	/* kmod also honours modprobe.blacklist=A,B on the kernel command line. */
+	r = modules_load_root_path(root, "/proc/cmdline", path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (read_one_line(path, cmdline, sizeof(cmdline)) < 0)
+		return 0;
+	for (char *w = strtok_r(cmdline, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		char list[sizeof(cmdline)], *save2 = NULL;
+
+		if (!startswith(w, "modprobe.blacklist="))
+			continue;
+		(void)strcpy_bounded(list, sizeof(list), w + strlen("modprobe.blacklist="));
+		for (char *m = strtok_r(list, ",", &save2); m; m = strtok_r(NULL, ",", &save2)) {
+			char mnorm[MODULE_NAME_MAX];
+
+			if (module_name_normalize(m, mnorm, sizeof(mnorm)) < 0 || !streq(mnorm, norm))
+				continue;
+			memset(ret, 0, sizeof(*ret));
+			(void)strcpy_bounded(ret->path, sizeof(ret->path), path);
+			(void)snprintf(ret->text, sizeof(ret->text), "%s", w);
+			return 1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Boot-time module configuration: which file makes a module load at boot.
+ *
+ * modules-load.d(5): *.conf files in /etc/modules-load.d, /run/modules-load.d,
+ * /usr/local/lib/modules-load.d, /usr/lib/modules-load.d (and /lib/modules-load.d
+ * on split-/usr systems), in that precedence: a file in an earlier directory
+ * replaces every file of the same name in the later ones, and the files that
+ * remain are read in the order of their names.  One module name per line;
+ * empty lines and lines whose first non-blank character is '#' or ';' are
+ * comments.  A file that is a symbolic link to /dev/null masks its name.
+ *
+ * The same enumeration serves modprobe.d(5), which kmod reads with the same
+ * override rule.  Nothing here logs.  Paths given out include the root.
+ */
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MODULES_LOAD_FILES_MAX 256
+
+/* NULL-terminated directory lists, in precedence order (without a root),
+ * of at most MODULES_LOAD_DIRS_MAX entries. */
+#define MODULES_LOAD_DIRS_MAX 8
+extern const char *const modules_load_dirs[];
+extern const char *const modprobe_d_dirs[];
+
+struct modules_load_hit {
+	char path[PATH_MAX];    /* the file, with the root */
+	unsigned line;          /* 1-based; 0 when not about a line */
+	char text[256];         /* the line as written, without leading/trailing blanks */
+};
+
+/*
+ * Call fn(path, masked, userdata) for every effective "*.conf" file of dirs
+ * under root, in the order they are read (sorted by name).  masked is true for
+ * a file that is a symbolic link to /dev/null (or empty).  Missing directories
+ * are skipped.  A negative return from fn stops the walk and is returned;
+ * a positive one stops it and 1 is returned.  At most MODULES_LOAD_FILES_MAX
+ * files.  Returns 0, 1 or -errno.
+ */
+int modules_load_conf_files(const char *root, const char *const *dirs,
+			    int (*fn)(const char *path, bool masked, void *userdata), void *userdata);
+
+/*
+ * Does the buffer (the contents of one modules-load.d file) list module NAME?
+ * Names compare with '-' and '_' alike.  Returns the 1-based line number, or 0.
+ * The matching line, trimmed, goes to ret_text when given.
+ */
+unsigned modules_load_buffer_lists(const char *buf, size_t len, const char *name, char *ret_text, size_t text_size);
+
+/* The same for one file (following symbolic links); -errno when it cannot be read. */
+int modules_load_file_lists(const char *path, const char *name, struct modules_load_hit *ret);
+
+/*
+ * Which modules-load.d file loads module NAME at boot: the first effective
+ * file (in systemd's reading order) with a line naming it.
+ * Returns 1 (found, *ret filled), 0 (no file loads it) or -errno.
+ */
+int modules_load_find(const char *root, const char *name, struct modules_load_hit *ret);
+
+/*
+ * Is there an /etc/modules-style list (one module per line, optionally with
+ * arguments after it; '#' comments) at path that loads NAME?
+ * Returns 1, 0 or -errno (-ENOENT when the file does not exist).
+ */
+int modules_load_etc_modules_lists(const char *path, const char *name, struct modules_load_hit *ret);
+
+/* root + path into buf ("" and "/" mean no root); -ENAMETOOLONG. */
+int modules_load_root_path(const char *root, const char *path, char *buf, size_t size);
