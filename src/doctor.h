@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * doctor's view of the system: the facts the checks judge (doctor_system.c)
+ * and the small parsers behind them.  Everything here reads files below a
+ * root directory ("" is the running system) and never logs; the judging and
+ * the output are in doctor.c.
+ *
+ * Only a live system (no --root) is asked things the files cannot say:
+ * socket(AF_VSOCK) (created and closed at once, never connected), the local
+ * CID from /dev/vsock, io_uring_setup(), CPUID, kill(pid, 0).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+#define DOCTOR_TEXT_MAX 128
+
+/* ---- parsers (pure) ---- */
+
+/* "6.1.0-18-amd64", "4.9", "5.15.153.1-microsoft-standard-WSL2": the first
+ * three numbers (a missing patch level is 0).  -EINVAL otherwise. */
+int doctor_parse_kernel_release(const char *s, unsigned *ret_major, unsigned *ret_minor, unsigned *ret_patch);
+#define KERNEL_VERSION_CODE(a, b, c) (((unsigned)(a) << 16) + ((unsigned)(b) << 8) + MIN((unsigned)(c), 255u))
+
+enum doctor_wsl {
+	WSL_NONE = 0,
+	WSL_1,          /* "4.4.0-19041-Microsoft": a translation layer, no VM */
+	WSL_2,          /* "...-microsoft-standard-WSL2": a Hyper-V utility VM */
+};
+/* From /proc/sys/kernel/osrelease. */
+enum doctor_wsl doctor_classify_osrelease(const char *osrelease);
+
+/* The hypervisor that DMI names (sys_vendor, product_name), or NULL. */
+const char *doctor_dmi_hypervisor(const char *vendor, const char *product);
+/* The hypervisor of a CPUID leaf 0x40000000 signature (12 bytes), or NULL. */
+const char *doctor_cpuid_hypervisor(const char signature[static 12]);
+
+/* An X lock file's content ("%10d\n", as X servers write it): the PID.
+ * -EINVAL for anything else. */
+int doctor_parse_lock(const char *buf, size_t len, pid_t *ret_pid);
+
+/* One line of /proc/net/unix.  Returns 1 with *ret_listening and the path
+ * ("@name" for an abstract socket) when the line has a path, 0 when it has
+ * none (or is the header), -EINVAL when it is malformed. */
+int doctor_parse_unix_line(const char *line, bool *ret_listening, char *path, size_t size);
+
+/* ---- the system ---- */
+
+enum doctor_module {
+	DOCTOR_MOD_VSOCK,
+	DOCTOR_MOD_HVSOCK,
+	DOCTOR_MOD_VIRTIO,
+	DOCTOR_MOD_VMCI,
+	_DOCTOR_MOD_MAX,
+};
+extern const char *const doctor_module_names[_DOCTOR_MOD_MAX];
+
+enum doctor_transport {
+	TRANSPORT_NONE,
+	TRANSPORT_HVSOCK,
+	TRANSPORT_VIRTIO,
+	TRANSPORT_VMCI,
+	TRANSPORT_AMBIGUOUS,
+};
+const char *doctor_transport_name(enum doctor_transport t);
+
+#define DOCTOR_NOT_TRIED 1
+
+struct doctor_system {
+	/* The root: "" for the running system, else a directory. */
+	char root[256];
+	bool live;
+
+	/* 1. environment */
+	char osrelease[DOCTOR_TEXT_MAX];
+	enum doctor_wsl wsl;
+	int vmbus_devices;              /* -1: no /sys/bus/vmbus/devices */
+	char dmi_vendor[DOCTOR_TEXT_MAX], dmi_product[DOCTOR_TEXT_MAX], dmi_version[DOCTOR_TEXT_MAX];
+	bool dmi_hyperv;
+	const char *hypervisor;         /* "Hyper-V", "KVM", ...; NULL: none found */
+	const char *hypervisor_source;  /* "DMI", "CPUID", "/sys/hypervisor/type" */
+	bool cpuid_hypervisor_bit;      /* live x86 only */
+	char container[DOCTOR_TEXT_MAX];     /* "" or "docker", "podman", "lxc", ... */
+	const char *container_source;   /* the file that says so */
+
+	/* 2. kernel */
+	char release[DOCTOR_TEXT_MAX];
+	bool release_parsed;
+	unsigned kernel;                /* KERNEL_VERSION_CODE() */
+
+	/* 5. vsock */
+	bool module_present[_DOCTOR_MOD_MAX];   /* built in or live, per /sys/module */
+	int vsock_socket;               /* socket(AF_VSOCK): 0, -errno, DOCTOR_NOT_TRIED */
+	int64_t local_cid;              /* IOCTL_VM_SOCKETS_GET_LOCAL_CID; -1 unknown */
+	bool virtio_vsock_device;       /* a virtio device of type 19 (vsock) */
+	bool vmci_device;               /* /dev/vmci */
+	enum doctor_transport transport;
+
+	/* 6. io_uring */
+	int io_uring_disabled;          /* kernel.io_uring_disabled; -1: none */
+	int64_t io_uring_group;         /* kernel.io_uring_group; -1: none */
+	int io_uring_setup;             /* io_uring_setup(): 0, -errno, DOCTOR_NOT_TRIED */
+};
+
+/* Fill sys from the files below root (NULL or "/" for the running system). */
+int doctor_system_read(struct doctor_system *sys, const char *root);
+
+/* root + an absolute path. */
+int doctor_path(const struct doctor_system *sys, const char *path, char *buf, size_t size);
+
+/* Is a module in the kernel (built in or live) according to /sys/module? */
+bool doctor_module_in_kernel(const struct doctor_system *sys, const char *name);
+
+/* ---- displays ---- */
+
+enum doctor_dir_state {
+	DIR_MISSING,
+	DIR_OK,
+	DIR_NOT_DIR,            /* a symlink or something else than a directory */
+	DIR_FOREIGN_OWNER,      /* owned by someone else than root or us */
+	DIR_NOT_STICKY,         /* world-writable without the sticky bit */
+	DIR_NOT_WRITABLE,       /* root's, and we may not create sockets in it */
+	DIR_ERROR,
+};
+
+struct doctor_dir {
+	enum doctor_dir_state state;
+	mode_t mode;
+	uid_t uid;
+	bool readonly;          /* a read-only mount (WSLg) */
+	int error;              /* DIR_ERROR: -errno */
+};
+
+int doctor_dir_check(const struct doctor_system *sys, const char *dir, struct doctor_dir *ret);
+
+enum doctor_lock_state {
+	LOCK_NONE,
+	LOCK_LIVE,
+	LOCK_STALE,             /* the PID is gone */
+	LOCK_GARBLED,           /* not "%10d\n" */
+	LOCK_UNREADABLE,
+};
+
+enum doctor_sock_state {
+	SOCK_NONE,
+	SOCK_LIVE,              /* something listens on it */
+	SOCK_STALE,             /* a socket file nobody listens on */
+	SOCK_NOT_SOCKET,        /* something else is in the way */
+	SOCK_UNKNOWN,           /* could not tell (path too long, EACCES) */
+};
+
+struct doctor_display {
+	unsigned display;
+	enum doctor_lock_state lock;
+	pid_t pid;
+	char comm[32];          /* the lock holder's name, "" when unknown */
+	enum doctor_sock_state path;
+	bool abstract;          /* @/tmp/.X11-unix/XN is listening */
+};
+
+/* /proc/net/unix, read once, for the abstract names and listening paths. */
+struct doctor_unix_table {
+	char *data;
+	size_t size;
+};
+int doctor_unix_table_read(const struct doctor_system *sys, struct doctor_unix_table *ret);
+void doctor_unix_table_free(struct doctor_unix_table *t);
+/* Is path (or "@name") listed as a listening socket? */
+bool doctor_unix_table_listening(const struct doctor_unix_table *t, const char *path);
+
+int doctor_display_check(const struct doctor_system *sys, const struct doctor_unix_table *t,
+			 const char *socket_dir, const char *lock_dir, unsigned display,
+			 struct doctor_display *ret);
+bool doctor_display_free(const struct doctor_display *d);

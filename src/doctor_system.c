@@ -1,0 +1,802 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * doctor's facts: what the files below the root (and, on the live system
+ * only, a few harmless system calls) say about the chain to X410.  Nothing
+ * here connects anywhere over VSOCK: the guest-to-host transport is read
+ * from /sys/module and the local CID, never found out by trying.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/io_uring.h>
+#include <linux/vm_sockets.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include "addr.h"
+#include "doctor.h"
+#include "macro.h"
+#include "upstream.h"
+#include "util.h"
+
+/* Bounds for what we read: /proc/net/unix of a busy machine is long, but
+ * not this long. */
+#define UNIX_TABLE_MAX (16u * 1024u * 1024u)
+#define VIRTIO_ID_VSOCK "0x0013"
+
+const char *const doctor_module_names[_DOCTOR_MOD_MAX] = {
+	[DOCTOR_MOD_VSOCK] = "vsock",
+	[DOCTOR_MOD_HVSOCK] = "hv_sock",
+	[DOCTOR_MOD_VIRTIO] = "vmw_vsock_virtio_transport",
+	[DOCTOR_MOD_VMCI] = "vmw_vsock_vmci_transport",
+};
+
+const char *doctor_transport_name(enum doctor_transport t)
+{
+	switch (t) {
+	case TRANSPORT_NONE:
+		return "none";
+	case TRANSPORT_HVSOCK:
+		return "hv_sock";
+	case TRANSPORT_VIRTIO:
+		return "virtio";
+	case TRANSPORT_VMCI:
+		return "vmci";
+	case TRANSPORT_AMBIGUOUS:
+		return "ambiguous";
+	}
+	return "?";
+}
+
+/* ---------------------------------------------------------------- parsers */
+
+static int parse_decimal(const char **p, unsigned *ret)
+{
+	unsigned v = 0;
+
+	if (!isdigit((unsigned char)**p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)**p); (*p)++) {
+		if (v > 99999)
+			return -ERANGE;
+		v = v * 10 + (unsigned)(**p - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+int doctor_parse_kernel_release(const char *s, unsigned *ret_major, unsigned *ret_minor, unsigned *ret_patch)
+{
+	unsigned major, minor, patch = 0;
+
+	if (!s || parse_decimal(&s, &major) < 0 || *s++ != '.' || parse_decimal(&s, &minor) < 0)
+		return -EINVAL;
+	if (*s == '.') {
+		s++;
+		if (parse_decimal(&s, &patch) < 0)
+			return -EINVAL;
+	}
+	if (major > 255 || minor > 255)
+		return -EINVAL;
+	*ret_major = major;
+	*ret_minor = minor;
+	*ret_patch = patch;
+	return 0;
+}
+
+enum doctor_wsl doctor_classify_osrelease(const char *s)
+{
+	/* WSL2's kernels say "microsoft-standard" (and lately "-WSL2"); WSL1
+	 * fakes a release like "4.4.0-19041-Microsoft". */
+	if (strstr(s, "WSL2") || strstr(s, "microsoft-standard") || strstr(s, "microsoft"))
+		return WSL_2;
+	if (strstr(s, "Microsoft") || strstr(s, "WSL"))
+		return WSL_1;
+	return WSL_NONE;
+}
+
+static bool contains_nocase(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (; *s; s++)
+		if (strncasecmp(s, word, n) == 0)
+			return true;
+	return false;
+}
+
+const char *doctor_dmi_hypervisor(const char *vendor, const char *product)
+{
+	static const struct {
+		const char *word;
+		const char *name;
+	} table[] = {
+		{ "QEMU", "QEMU" },
+		{ "KVM", "KVM" },
+		{ "VMware", "VMware" },
+		{ "VirtualBox", "VirtualBox" },
+		{ "innotek", "VirtualBox" },
+		{ "Xen", "Xen" },
+		{ "Parallels", "Parallels" },
+		{ "Bochs", "Bochs" },
+		{ "BHYVE", "bhyve" },
+		{ "Amazon EC2", "Amazon EC2" },
+		{ "Google Compute Engine", "Google Compute Engine" },
+		{ "OpenStack", "OpenStack" },
+		{ "Apple Virtualization", "Apple Virtualization" },
+	};
+
+	/* Hyper-V (and Azure) guests: "Microsoft Corporation" "Virtual Machine";
+	 * Microsoft's hardware (Surface) says other things. */
+	if (streq(vendor, "Microsoft Corporation") && streq(product, "Virtual Machine"))
+		return "Hyper-V";
+	for (size_t i = 0; i < ELEMENTSOF(table); i++)
+		if (contains_nocase(vendor, table[i].word) || contains_nocase(product, table[i].word))
+			return table[i].name;
+	return NULL;
+}
+
+const char *doctor_cpuid_hypervisor(const char signature[static 12])
+{
+	static const struct {
+		const char sig[13];
+		const char *name;
+	} table[] = {
+		{ "KVMKVMKVM\0\0\0", "KVM" },
+		{ "Microsoft Hv", "Hyper-V" },
+		{ "VMwareVMware", "VMware" },
+		{ "XenVMMXenVMM", "Xen" },
+		{ "VBoxVBoxVBox", "VirtualBox" },
+		{ "TCGTCGTCGTCG", "QEMU (TCG)" },
+		{ "bhyve bhyve ", "bhyve" },
+		{ " lrpepyh  vr", "Parallels" },
+		{ "ACRNACRNACRN", "ACRN" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(table); i++)
+		if (memcmp(signature, table[i].sig, 12) == 0)
+			return table[i].name;
+	return NULL;
+}
+
+int doctor_parse_lock(const char *buf, size_t len, pid_t *ret_pid)
+{
+	size_t i = 0;
+	uint64_t pid = 0;
+	bool digits = false;
+
+	/* X servers write "%10d\n": leading blanks, the PID, a newline. */
+	while (i < len && buf[i] == ' ')
+		i++;
+	for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
+		pid = pid * 10 + (uint64_t)(buf[i] - '0');
+		if (pid > INT_MAX)
+			return -EINVAL;
+		digits = true;
+	}
+	if (i < len && buf[i] == '\n')
+		i++;
+	if (!digits || i != len || pid == 0)
+		return -EINVAL;
+	*ret_pid = (pid_t)pid;
+	return 0;
+}
+
+static bool is_hex(char c)
+{
+	return isxdigit((unsigned char)c);
+}
+
+/* Skip one field of hex digits and the blanks after it. */
+static const char *skip_hex_field(const char *p, unsigned long *ret)
+{
+	unsigned long v = 0;
+	const char *start = p;
+
+	for (; is_hex(*p); p++) {
+		if (v > (ULONG_MAX >> 4))
+			return NULL;
+		v = v * 16 + (unsigned long)(isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10));
+	}
+	if (p == start)
+		return NULL;
+	if (ret)
+		*ret = v;
+	return p;
+}
+
+int doctor_parse_unix_line(const char *line, bool *ret_listening, char *path, size_t size)
+{
+	/* "%pK: %08X %08X %08X %04X %02X %5lu[ path]": Num, RefCount, Protocol,
+	 * Flags, Type, St, Inode.  Flags has __SO_ACCEPTCON (1 << 16) on a
+	 * listening socket. */
+	const char *p = line;
+	unsigned long flags = 0;
+	size_t len;
+
+	if (startswith(line, "Num "))
+		return 0;
+	p = skip_hex_field(p, NULL);
+	if (!p || *p++ != ':')
+		return -EINVAL;
+	for (unsigned field = 0; field < 5; field++) {
+		if (*p != ' ')
+			return -EINVAL;
+		while (*p == ' ')
+			p++;
+		p = skip_hex_field(p, field == 2 ? &flags : NULL);
+		if (!p)
+			return -EINVAL;
+	}
+	/* The inode, decimal, right-aligned in 5 columns. */
+	if (*p != ' ')
+		return -EINVAL;
+	while (*p == ' ')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == 0 || *p == '\n')
+		return 0;
+	if (*p != ' ')
+		return -EINVAL;
+	p++;
+	len = strcspn(p, "\n");
+	if (len == 0)
+		return 0;
+	if (len >= size)
+		return -ENAMETOOLONG;
+	memcpy(path, p, len);
+	path[len] = 0;
+	*ret_listening = (flags & (1ul << 16)) != 0;
+	return 1;
+}
+
+/* ---------------------------------------------------------------- files */
+
+int doctor_path(const struct doctor_system *sys, const char *path, char *buf, size_t size)
+{
+	int r = snprintf_bounded(buf, size, "%s%s", sys->root, path);
+
+	return r < 0 ? r : 0;
+}
+
+static int read_line_at(const struct doctor_system *sys, const char *path, char *buf, size_t size)
+{
+	char full[PATH_MAX];
+	int r;
+
+	buf[0] = 0;
+	r = doctor_path(sys, path, full, sizeof(full));
+	if (r < 0)
+		return r;
+	r = read_one_line(full, buf, size);
+	if (r < 0) {
+		buf[0] = 0;
+		return r;
+	}
+	/* DMI strings come padded with blanks; control characters have no
+	 * business in a report line. */
+	for (size_t n = strlen(buf); n > 0 && isspace((unsigned char)buf[n - 1]); n--)
+		buf[n - 1] = 0;
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return 0;
+}
+
+static bool exists_at(const struct doctor_system *sys, const char *path)
+{
+	char full[PATH_MAX];
+	struct stat st;
+
+	if (doctor_path(sys, path, full, sizeof(full)) < 0)
+		return false;
+	return lstat(full, &st) == 0;
+}
+
+static int read_int_at(const struct doctor_system *sys, const char *path, int64_t *ret)
+{
+	char buf[32];
+	uint64_t v;
+	int r;
+
+	r = read_line_at(sys, path, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	r = parse_uint64(buf, false, 0, INT64_MAX, &v);
+	if (r < 0)
+		return r;
+	*ret = (int64_t)v;
+	return 0;
+}
+
+/* Entries of a directory below the root, without "." and ".."; -errno when
+ * it cannot be opened. */
+static int count_entries(const struct doctor_system *sys, const char *path)
+{
+	char full[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	int n = 0, r;
+
+	r = doctor_path(sys, path, full, sizeof(full));
+	if (r < 0)
+		return r;
+	d = opendir(full);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+bool doctor_module_in_kernel(const struct doctor_system *sys, const char *name)
+{
+	char path[PATH_MAX], state[32];
+
+	/* /sys/module/NAME exists for a loaded module, and for a built-in one
+	 * that has parameters or a version -- without "initstate". */
+	if (snprintf_bounded(path, sizeof(path), "/sys/module/%s", name) < 0 || !exists_at(sys, path))
+		return false;
+	if (snprintf_bounded(path, sizeof(path), "/sys/module/%s/initstate", name) < 0)
+		return false;
+	if (read_line_at(sys, path, state, sizeof(state)) < 0)
+		return true;
+	return streq(state, "live");
+}
+
+static bool virtio_vsock_device(const struct doctor_system *sys)
+{
+	char full[PATH_MAX], path[PATH_MAX], id[32];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if (doctor_path(sys, "/sys/bus/virtio/devices", full, sizeof(full)) < 0)
+		return false;
+	d = opendir(full);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf_bounded(path, sizeof(path), "/sys/bus/virtio/devices/%s/device", de->d_name) < 0)
+			continue;
+		found = read_line_at(sys, path, id, sizeof(id)) == 0 && streq(id, VIRTIO_ID_VSOCK);
+	}
+	closedir(d);
+	return found;
+}
+
+/* ---------------------------------------------------------------- facts */
+
+static void read_environment(struct doctor_system *sys)
+{
+	static const struct {
+		const char *path;
+		const char *name;       /* NULL: the file says */
+	} containers[] = {
+		{ "/.dockerenv", "docker" },
+		{ "/run/.containerenv", "podman" },
+		{ "/run/systemd/container", NULL },
+	};
+	char hv[32];
+	int n;
+
+	(void)read_line_at(sys, "/proc/sys/kernel/osrelease", sys->osrelease, sizeof(sys->osrelease));
+	sys->wsl = doctor_classify_osrelease(sys->osrelease);
+
+	n = count_entries(sys, "/sys/bus/vmbus/devices");
+	sys->vmbus_devices = n < 0 ? -1 : n;
+
+	(void)read_line_at(sys, "/sys/class/dmi/id/sys_vendor", sys->dmi_vendor, sizeof(sys->dmi_vendor));
+	(void)read_line_at(sys, "/sys/class/dmi/id/product_name", sys->dmi_product, sizeof(sys->dmi_product));
+	(void)read_line_at(sys, "/sys/class/dmi/id/product_version", sys->dmi_version, sizeof(sys->dmi_version));
+
+	sys->hypervisor = doctor_dmi_hypervisor(sys->dmi_vendor, sys->dmi_product);
+	if (sys->hypervisor) {
+		sys->hypervisor_source = "DMI";
+		sys->dmi_hyperv = streq(sys->hypervisor, "Hyper-V");
+	} else if (read_line_at(sys, "/sys/hypervisor/type", hv, sizeof(hv)) == 0 && streq(hv, "xen")) {
+		sys->hypervisor = "Xen";
+		sys->hypervisor_source = "/sys/hypervisor/type";
+	}
+#if defined(__x86_64__) || defined(__i386__)
+	/* CPUID describes the machine we run on: only for the live system. */
+	if (!sys->hypervisor && sys->live) {
+		unsigned a, b, c, d;
+
+		if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 31))) {
+			char sig[12];
+
+			sys->cpuid_hypervisor_bit = true;
+			__cpuid(0x40000000, a, b, c, d);
+			memcpy(sig, &b, 4);
+			memcpy(sig + 4, &c, 4);
+			memcpy(sig + 8, &d, 4);
+			sys->hypervisor = doctor_cpuid_hypervisor(sig);
+			if (!sys->hypervisor)
+				sys->hypervisor = "an unknown hypervisor";
+			sys->hypervisor_source = "CPUID";
+		}
+	}
+#endif
+
+	for (size_t i = 0; i < ELEMENTSOF(containers); i++) {
+		if (!exists_at(sys, containers[i].path))
+			continue;
+		if (containers[i].name)
+			(void)strcpy_bounded(sys->container, sizeof(sys->container), containers[i].name);
+		else if (read_line_at(sys, containers[i].path, sys->container, sizeof(sys->container)) < 0 ||
+			 !sys->container[0])
+			(void)strcpy_bounded(sys->container, sizeof(sys->container), "a container");
+		sys->container_source = containers[i].path;
+		break;
+	}
+}
+
+static void read_kernel(struct doctor_system *sys)
+{
+	unsigned a, b, c;
+
+	/* The running kernel's release is uname()'s; below another root, the
+	 * one its /proc says (they are the same file on a live system). */
+	if (sys->live) {
+		struct utsname u;
+
+		if (uname(&u) == 0)
+			(void)strcpy_bounded(sys->release, sizeof(sys->release), u.release);
+	}
+	if (!sys->release[0])
+		(void)strcpy_bounded(sys->release, sizeof(sys->release), sys->osrelease);
+	if (doctor_parse_kernel_release(sys->release, &a, &b, &c) == 0) {
+		sys->release_parsed = true;
+		sys->kernel = KERNEL_VERSION_CODE(a, b, c);
+	}
+}
+
+static void read_vsock(struct doctor_system *sys)
+{
+	unsigned n = 0;
+	enum doctor_transport found = TRANSPORT_NONE;
+	bool hv, virtio, vmci;
+
+	for (unsigned i = 0; i < _DOCTOR_MOD_MAX; i++)
+		sys->module_present[i] = doctor_module_in_kernel(sys, doctor_module_names[i]);
+	sys->virtio_vsock_device = virtio_vsock_device(sys);
+	sys->vmci_device = exists_at(sys, "/dev/vmci");
+	sys->vsock_socket = DOCTOR_NOT_TRIED;
+	sys->local_cid = -1;
+
+	if (sys->live) {
+		/* Created and closed: never connected, bound or listening. */
+		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		sys->vsock_socket = fd < 0 ? -errno : 0;
+		safe_close(fd);
+
+		/* The local CID of the guest-to-host transport: hv_sock has none
+		 * (VMADDR_CID_ANY), virtio and vmci have a real one. */
+		fd = open("/dev/vsock", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0) {
+			unsigned cid;
+
+			if (ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) == 0)
+				sys->local_cid = cid;
+			safe_close(fd);
+		}
+	}
+
+	/* A transport in the kernel is the guest-to-host one when it is the
+	 * only one there: from 5.5 only one may register for guest-to-host
+	 * (the second fails with EBUSY), before 5.5 only one at all.  vmci's
+	 * transport registers only with a VMCI device from 5.5 on, and takes
+	 * AF_VSOCK whatever the device before that. */
+	hv = sys->module_present[DOCTOR_MOD_HVSOCK];
+	virtio = sys->module_present[DOCTOR_MOD_VIRTIO];
+	vmci = sys->module_present[DOCTOR_MOD_VMCI] &&
+		(sys->vmci_device || (sys->release_parsed && sys->kernel < KERNEL_VERSION_CODE(5, 5, 0)));
+	if (sys->local_cid >= 0 && sys->local_cid != VMADDR_CID_ANY)
+		hv = false;
+	if (hv) {
+		n++;
+		found = TRANSPORT_HVSOCK;
+	}
+	if (virtio) {
+		n++;
+		found = TRANSPORT_VIRTIO;
+	}
+	if (vmci) {
+		n++;
+		found = TRANSPORT_VMCI;
+	}
+	if (n == 0 && sys->local_cid >= 0 && sys->local_cid != VMADDR_CID_ANY)
+		/* Someone has a CID, and it is not one we know. */
+		n = 2;
+	sys->transport = n > 1 ? TRANSPORT_AMBIGUOUS : found;
+}
+
+static void read_io_uring(struct doctor_system *sys)
+{
+	int64_t v;
+
+	sys->io_uring_disabled = read_int_at(sys, "/proc/sys/kernel/io_uring_disabled", &v) == 0 ? (int)MIN(v, 99) : -1;
+	sys->io_uring_group = read_int_at(sys, "/proc/sys/kernel/io_uring_group", &v) == 0 ? v : -1;
+	sys->io_uring_setup = DOCTOR_NOT_TRIED;
+	if (sys->live) {
+		struct io_uring_params p = {};
+		long fd = syscall(__NR_io_uring_setup, 1, &p);
+
+		sys->io_uring_setup = fd < 0 ? -errno : 0;
+		if (fd >= 0)
+			safe_close((int)fd);
+	}
+}
+
+int doctor_system_read(struct doctor_system *sys, const char *root)
+{
+	int r;
+
+	memset(sys, 0, sizeof(*sys));
+	if (!root || streq(root, "/") || !*root) {
+		sys->live = true;
+	} else {
+		r = strcpy_bounded(sys->root, sizeof(sys->root), root);
+		if (r < 0)
+			return r;
+		/* "/x/" and "/x" are the same root. */
+		for (size_t n = strlen(sys->root); n > 1 && sys->root[n - 1] == '/'; n--)
+			sys->root[n - 1] = 0;
+	}
+	read_environment(sys);
+	read_kernel(sys);
+	read_vsock(sys);
+	read_io_uring(sys);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- displays */
+
+int doctor_dir_check(const struct doctor_system *sys, const char *dir, struct doctor_dir *ret)
+{
+	char full[PATH_MAX];
+	struct statvfs vfs;
+	struct stat st;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = doctor_path(sys, dir, full, sizeof(full));
+	if (r < 0)
+		return r;
+	if (lstat(full, &st) < 0) {
+		ret->state = errno == ENOENT ? DIR_MISSING : DIR_ERROR;
+		ret->error = -errno;
+		return 0;
+	}
+	ret->mode = st.st_mode & 07777;
+	ret->uid = st.st_uid;
+	if (!S_ISDIR(st.st_mode)) {
+		ret->state = DIR_NOT_DIR;
+		return 0;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		ret->state = DIR_FOREIGN_OWNER;
+		return 0;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		ret->state = DIR_NOT_STICKY;
+		return 0;
+	}
+	if (statvfs(full, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+		ret->readonly = true;
+		ret->state = DIR_OK;
+		return 0;
+	}
+	ret->state = faccessat(AT_FDCWD, full, W_OK | X_OK, AT_EACCESS) == 0 ? DIR_OK : DIR_NOT_WRITABLE;
+	return 0;
+}
+
+int doctor_unix_table_read(const struct doctor_system *sys, struct doctor_unix_table *ret)
+{
+	char full[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	size_t cap = 64 * 1024;
+	char *data;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = doctor_path(sys, "/proc/net/unix", full, sizeof(full));
+	if (r < 0)
+		return r;
+	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	data = malloc(cap + 1);
+	if (!data)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t k;
+
+		if (ret->size == cap) {
+			char *bigger;
+
+			if (cap >= UNIX_TABLE_MAX)
+				break;
+			bigger = realloc(data, cap * 2 + 1);
+			if (!bigger) {
+				free(data);
+				return -ENOMEM;
+			}
+			data = bigger;
+			cap *= 2;
+		}
+		k = read(fd, data + ret->size, cap - ret->size);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = -errno;
+			free(data);
+			return r;
+		}
+		if (k == 0)
+			break;
+		ret->size += (size_t)k;
+	}
+	data[ret->size] = 0;
+	ret->data = data;
+	return 0;
+}
+
+void doctor_unix_table_free(struct doctor_unix_table *t)
+{
+	free(t->data);
+	t->data = NULL;
+	t->size = 0;
+}
+
+bool doctor_unix_table_listening(const struct doctor_unix_table *t, const char *path)
+{
+	char entry[256];
+	const char *line = t->data;
+
+	if (!line)
+		return false;
+	while (*line) {
+		const char *end = strchr(line, '\n');
+		char buf[512];
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		bool listening;
+
+		if (len < sizeof(buf)) {
+			memcpy(buf, line, len);
+			buf[len] = 0;
+			if (doctor_parse_unix_line(buf, &listening, entry, sizeof(entry)) == 1 &&
+			    listening && streq(entry, path))
+				return true;
+		}
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	return false;
+}
+
+static void lock_check(const struct doctor_system *sys, const char *lock_dir, struct doctor_display *d)
+{
+	char path[PATH_MAX], full[PATH_MAX], buf[64];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	if (addr_display_lock_path(d->display, lock_dir, path, sizeof(path)) < 0 ||
+	    doctor_path(sys, path, full, sizeof(full)) < 0) {
+		d->lock = LOCK_UNREADABLE;
+		return;
+	}
+	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		d->lock = errno == ENOENT ? LOCK_NONE : LOCK_UNREADABLE;
+		return;
+	}
+	n = read(fd, buf, sizeof(buf));
+	if (n < 0) {
+		d->lock = LOCK_UNREADABLE;
+		return;
+	}
+	if (doctor_parse_lock(buf, (size_t)n, &d->pid) < 0) {
+		d->lock = LOCK_GARBLED;
+		return;
+	}
+
+	if (sys->live) {
+		/* EPERM: alive, someone else's. */
+		d->lock = kill(d->pid, 0) == 0 || errno == EPERM ? LOCK_LIVE : LOCK_STALE;
+	} else {
+		(void)snprintf(path, sizeof(path), "/proc/%d", (int)d->pid);
+		d->lock = exists_at(sys, path) ? LOCK_LIVE : LOCK_STALE;
+	}
+	if (d->lock == LOCK_LIVE) {
+		(void)snprintf(path, sizeof(path), "/proc/%d/comm", (int)d->pid);
+		(void)read_line_at(sys, path, d->comm, sizeof(d->comm));
+		/* A name is a user string: keep it printable. */
+		for (char *c = d->comm; *c; c++)
+			if (!isprint((unsigned char)*c) || *c == '\'')
+				*c = '?';
+	}
+}
+
+static void path_check(const struct doctor_system *sys, const struct doctor_unix_table *t,
+		       const char *socket_dir, struct doctor_display *d)
+{
+	char path[PATH_MAX], full[PATH_MAX];
+	struct addr a;
+	struct stat st;
+	int fd;
+
+	if (addr_display_socket_path(d->display, socket_dir, path, sizeof(path)) < 0 ||
+	    doctor_path(sys, path, full, sizeof(full)) < 0) {
+		d->path = SOCK_UNKNOWN;
+		return;
+	}
+	if (lstat(full, &st) < 0) {
+		d->path = errno == ENOENT ? SOCK_NONE : SOCK_UNKNOWN;
+		return;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		d->path = SOCK_NOT_SOCKET;
+		return;
+	}
+	/* Listed as listening in our network namespace: live.  Otherwise ask
+	 * the socket itself (it may belong to another namespace). */
+	if (doctor_unix_table_listening(t, path)) {
+		d->path = SOCK_LIVE;
+		return;
+	}
+	if (addr_unix(full, &a) < 0) {
+		d->path = SOCK_UNKNOWN;
+		return;
+	}
+	fd = upstream_connect(&a, upstream_now_ms() + 1000);
+	if (fd >= 0) {
+		safe_close(fd);
+		d->path = SOCK_LIVE;
+	} else
+		d->path = fd == -ECONNREFUSED ? SOCK_STALE : fd == -ENOENT ? SOCK_NONE : SOCK_UNKNOWN;
+}
+
+int doctor_display_check(const struct doctor_system *sys, const struct doctor_unix_table *t,
+			 const char *socket_dir, const char *lock_dir, unsigned display,
+			 struct doctor_display *ret)
+{
+	char name[PATH_MAX + 1];
+
+	memset(ret, 0, sizeof(*ret));
+	ret->display = display;
+	lock_check(sys, lock_dir, ret);
+	path_check(sys, t, socket_dir, ret);
+	name[0] = '@';
+	if (addr_display_abstract_name(display, name + 1, sizeof(name) - 1) == 0)
+		ret->abstract = doctor_unix_table_listening(t, name);
+	return 0;
+}
+
+bool doctor_display_free(const struct doctor_display *d)
+{
+	return d->lock == LOCK_NONE && d->path == SOCK_NONE && !d->abstract;
+}

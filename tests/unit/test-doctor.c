@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: MIT */
+/* doctor's parsers (kernel release, osrelease, DMI and CPUID names, X lock
+ * files, /proc/net/unix lines) and its display checks against real files
+ * and real sockets in a scratch root. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "doctor.h"
+#include "upstream.h"
+
+static void test_kernel_release(void **state)
+{
+	static const struct {
+		const char *s;
+		int r;
+		unsigned a, b, c;
+	} cases[] = {
+		{ "6.1.0-18-amd64", 0, 6, 1, 0 },
+		{ "4.9", 0, 4, 9, 0 },
+		{ "4.9.0", 0, 4, 9, 0 },
+		{ "5.4.0-42-generic", 0, 5, 4, 0 },
+		{ "5.15.153.1-microsoft-standard-WSL2", 0, 5, 15, 153 },
+		{ "4.14.336", 0, 4, 14, 336 },
+		{ "6.18.44-fc-v595", 0, 6, 18, 44 },
+		{ "5.10-rc1", 0, 5, 10, 0 },
+		{ "", -EINVAL, 0, 0, 0 },
+		{ "6", -EINVAL, 0, 0, 0 },
+		{ "6.", -EINVAL, 0, 0, 0 },
+		{ "6.x", -EINVAL, 0, 0, 0 },
+		{ "v6.1", -EINVAL, 0, 0, 0 },
+		{ ".1.2", -EINVAL, 0, 0, 0 },
+		{ "256.1", -EINVAL, 0, 0, 0 },
+		{ "99999999999999999999.1", -EINVAL, 0, 0, 0 },
+		{ "6.1.", -EINVAL, 0, 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned a = 7, b = 7, c = 7;
+		int r = doctor_parse_kernel_release(cases[i].s, &a, &b, &c);
+
+		if (r != cases[i].r)
+			fail_msg("'%s': %d, expected %d", cases[i].s, r, cases[i].r);
+		if (r == 0 && (a != cases[i].a || b != cases[i].b || c != cases[i].c))
+			fail_msg("'%s': %u.%u.%u", cases[i].s, a, b, c);
+	}
+	assert_true(KERNEL_VERSION_CODE(4, 14, 0) > KERNEL_VERSION_CODE(4, 9, 400));
+	assert_true(KERNEL_VERSION_CODE(5, 5, 0) > KERNEL_VERSION_CODE(5, 4, 255));
+}
+
+static void test_osrelease(void **state)
+{
+	assert_int_equal(doctor_classify_osrelease("5.15.153.1-microsoft-standard-WSL2"), WSL_2);
+	assert_int_equal(doctor_classify_osrelease("4.19.128-microsoft-standard"), WSL_2);
+	assert_int_equal(doctor_classify_osrelease("6.6.36.3-microsoft-standard-WSL2+"), WSL_2);
+	assert_int_equal(doctor_classify_osrelease("4.4.0-19041-Microsoft"), WSL_1);
+	assert_int_equal(doctor_classify_osrelease("6.1.0-18-amd64"), WSL_NONE);
+	assert_int_equal(doctor_classify_osrelease(""), WSL_NONE);
+}
+
+static void test_hypervisor_names(void **state)
+{
+	char sig[12];
+
+	assert_string_equal(doctor_dmi_hypervisor("Microsoft Corporation", "Virtual Machine"), "Hyper-V");
+	assert_null(doctor_dmi_hypervisor("Microsoft Corporation", "Surface Laptop 5"));
+	assert_string_equal(doctor_dmi_hypervisor("QEMU", "Standard PC (Q35 + ICH9, 2009)"), "QEMU");
+	assert_string_equal(doctor_dmi_hypervisor("Red Hat", "KVM"), "KVM");
+	assert_string_equal(doctor_dmi_hypervisor("VMware, Inc.", "VMware7,1"), "VMware");
+	assert_string_equal(doctor_dmi_hypervisor("innotek GmbH", "VirtualBox"), "VirtualBox");
+	assert_string_equal(doctor_dmi_hypervisor("Xen", "HVM domU"), "Xen");
+	assert_null(doctor_dmi_hypervisor("Dell Inc.", "OptiPlex 7090"));
+	assert_null(doctor_dmi_hypervisor("", ""));
+
+	memcpy(sig, "KVMKVMKVM\0\0\0", 12);
+	assert_string_equal(doctor_cpuid_hypervisor(sig), "KVM");
+	memcpy(sig, "Microsoft Hv", 12);
+	assert_string_equal(doctor_cpuid_hypervisor(sig), "Hyper-V");
+	memcpy(sig, "XXXXXXXXXXXX", 12);
+	assert_null(doctor_cpuid_hypervisor(sig));
+}
+
+static void test_lock(void **state)
+{
+	static const struct {
+		const char *s;
+		int r;
+		pid_t pid;
+	} cases[] = {
+		{ "      4242\n", 0, 4242 },
+		{ "4242\n", 0, 4242 },
+		{ "4242", 0, 4242 },
+		{ "2147483647\n", 0, 2147483647 },
+		{ "", -EINVAL, 0 },
+		{ "\n", -EINVAL, 0 },
+		{ "         0\n", -EINVAL, 0 },
+		{ "2147483648\n", -EINVAL, 0 },
+		{ "99999999999999999999\n", -EINVAL, 0 },
+		{ "-1\n", -EINVAL, 0 },
+		{ "12 34\n", -EINVAL, 0 },
+		{ "1234\n\n", -EINVAL, 0 },
+		{ "1234x\n", -EINVAL, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t pid = 0;
+		int r = doctor_parse_lock(cases[i].s, strlen(cases[i].s), &pid);
+
+		if (r != cases[i].r || (r == 0 && pid != cases[i].pid))
+			fail_msg("'%s': %d %d", cases[i].s, r, (int)pid);
+	}
+	/* An embedded NUL is not a PID. */
+	{
+		pid_t pid;
+
+		assert_int_equal(doctor_parse_lock("12\0" "3\n", 5, &pid), -EINVAL);
+	}
+}
+
+static void test_unix_line(void **state)
+{
+	char path[128];
+	bool listening;
+
+	assert_int_equal(doctor_parse_unix_line("Num       RefCount Protocol Flags    Type St Inode Path", &listening, path, sizeof(path)), 0);
+	assert_int_equal(doctor_parse_unix_line("000000009f59e0df: 00000003 00000000 00000000 0001 03  1092", &listening, path, sizeof(path)), 0);
+	assert_int_equal(doctor_parse_unix_line("0000000000000000: 00000002 00000000 00010000 0001 01 23457 /tmp/.X11-unix/X0\n", &listening, path, sizeof(path)), 1);
+	assert_true(listening);
+	assert_string_equal(path, "/tmp/.X11-unix/X0");
+	assert_int_equal(doctor_parse_unix_line("0000000000000000: 00000002 00000000 00010000 0001 01 23456 @/tmp/.X11-unix/X0", &listening, path, sizeof(path)), 1);
+	assert_true(listening);
+	assert_string_equal(path, "@/tmp/.X11-unix/X0");
+	assert_int_equal(doctor_parse_unix_line("0000000000000000: 00000003 00000000 00000000 0001 03 23458 /run/a path with blanks", &listening, path, sizeof(path)), 1);
+	assert_false(listening);
+	assert_string_equal(path, "/run/a path with blanks");
+	/* Malformed. */
+	assert_int_equal(doctor_parse_unix_line("", &listening, path, sizeof(path)), -EINVAL);
+	assert_int_equal(doctor_parse_unix_line("garbage", &listening, path, sizeof(path)), -EINVAL);
+	assert_int_equal(doctor_parse_unix_line("00: 1 2", &listening, path, sizeof(path)), -EINVAL);
+	assert_int_equal(doctor_parse_unix_line("00: 1 2 3 4 5 x /p", &listening, path, sizeof(path)), -EINVAL);
+	assert_int_equal(doctor_parse_unix_line("00: 1 2 3 4 5 6/p", &listening, path, sizeof(path)), -EINVAL);
+	/* Too long for the buffer. */
+	assert_int_equal(doctor_parse_unix_line("00: 1 2 10000 4 5 6 /0123456789", &listening, path, 8), -ENAMETOOLONG);
+}
+
+/* ---- display checks below a scratch root ---- */
+
+static char root[256];
+
+static void write_file(const char *rel, const char *content)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs(content, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void make_dir(const char *rel, mode_t mode)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	assert_int_equal(mkdir(path, mode), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int setup_root(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(root, sizeof(root), "%s/test-doctor.XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(root))
+		return -1;
+	make_dir("/tmp", 01777);
+	make_dir("/proc", 0755);
+	make_dir("/proc/net", 0755);
+	return 0;
+}
+
+static int teardown_root(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_dir_states(void **state)
+{
+	struct doctor_system sys;
+	struct doctor_dir dir;
+	char path[PATH_MAX];
+
+	assert_int_equal(doctor_system_read(&sys, root), 0);
+	assert_false(sys.live);
+	assert_int_equal(doctor_dir_check(&sys, "/tmp/.X11-unix", &dir), 0);
+	assert_int_equal(dir.state, DIR_MISSING);
+
+	make_dir("/tmp/.X11-unix", 01777);
+	assert_int_equal(doctor_dir_check(&sys, "/tmp/.X11-unix", &dir), 0);
+	assert_int_equal(dir.state, DIR_OK);
+	assert_int_equal(dir.mode, 01777);
+
+	snprintf(path, sizeof(path), "%s/tmp/.X11-unix", root);
+	assert_int_equal(chmod(path, 0777), 0);
+	assert_int_equal(doctor_dir_check(&sys, "/tmp/.X11-unix", &dir), 0);
+	assert_int_equal(dir.state, DIR_NOT_STICKY);
+
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(symlink("/", path), 0);
+	assert_int_equal(doctor_dir_check(&sys, "/tmp/.X11-unix", &dir), 0);
+	assert_int_equal(dir.state, DIR_NOT_DIR);
+	assert_int_equal(unlink(path), 0);
+
+	if (geteuid() == 0) {
+		/* Owned by someone else than root or us. */
+		make_dir("/tmp/.X11-unix", 01777);
+		assert_int_equal(chown(path, 4242, 4242), 0);
+		assert_int_equal(doctor_dir_check(&sys, "/tmp/.X11-unix", &dir), 0);
+		assert_int_equal(dir.state, DIR_FOREIGN_OWNER);
+		assert_int_equal(dir.uid, 4242);
+		assert_int_equal(rmdir(path), 0);
+	}
+}
+
+static int listen_unix(const char *path, bool abstract)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	if (abstract) {
+		memcpy(sun.sun_path + 1, path, strlen(path));
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(path));
+	} else {
+		assert_true(strlen(path) < sizeof(sun.sun_path));
+		strcpy(sun.sun_path, path);
+		len = sizeof(sun);
+	}
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, len), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	return fd;
+}
+
+static void test_display_states(void **state)
+{
+	struct doctor_system sys;
+	struct doctor_unix_table t = {};
+	struct doctor_display d;
+	char path[PATH_MAX], pidtext[32];
+	int fd;
+
+	make_dir("/tmp/.X11-unix", 01777);
+	assert_int_equal(doctor_system_read(&sys, root), 0);
+
+	/* Nothing: free. */
+	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 7, &d), 0);
+	assert_true(doctor_display_free(&d));
+
+	/* A lock whose PID is in the root's /proc: live, with its name. */
+	write_file("/tmp/.X7-lock", "      4242\n");
+	make_dir("/proc/4242", 0755);
+	write_file("/proc/4242/comm", "Xvfb\n");
+	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 7, &d), 0);
+	assert_int_equal(d.lock, LOCK_LIVE);
+	assert_int_equal(d.pid, 4242);
+	assert_string_equal(d.comm, "Xvfb");
+	assert_false(doctor_display_free(&d));
+
+	/* A lock whose PID is not there: stale. */
+	write_file("/tmp/.X8-lock", "      4343\n");
+	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 8, &d), 0);
+	assert_int_equal(d.lock, LOCK_STALE);
+
+	/* Junk in a lock. */
+	write_file("/tmp/.X9-lock", "hello\n");
+	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 9, &d), 0);
+	assert_int_equal(d.lock, LOCK_GARBLED);
+
+	/* A regular file where the socket goes. */
+	write_file("/tmp/.X11-unix/X10", "");
+	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 10, &d), 0);
+	assert_int_equal(d.path, SOCK_NOT_SOCKET);
+
+	/* A real listening socket, not in the (empty) table: asked directly. */
+	snprintf(path, sizeof(path), "%s/tmp/.X11-unix/X11", root);
+	if (strlen(path) < sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		fd = listen_unix(path, false);
+		assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 11, &d), 0);
+		assert_int_equal(d.path, SOCK_LIVE);
+		close(fd);
+		/* Closed: the file stays, nobody listens. */
+		assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 11, &d), 0);
+		assert_int_equal(d.path, SOCK_STALE);
+		assert_false(doctor_display_free(&d));
+	}
+
+	/* The abstract name, from the root's /proc/net/unix. */
+	write_file("/proc/net/unix",
+		   "Num       RefCount Protocol Flags    Type St Inode Path\n"
+		   "0000000000000000: 00000002 00000000 00010000 0001 01 23456 @/tmp/.X11-unix/X12\n"
+		   "0000000000000000: 00000003 00000000 00000000 0001 03 23457 @/tmp/.X11-unix/X13\n");
+	assert_int_equal(doctor_unix_table_read(&sys, &t), 0);
+	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 12, &d), 0);
+	assert_true(d.abstract);
+	assert_false(doctor_display_free(&d));
+	/* Connected, not listening: does not count. */
+	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 13, &d), 0);
+	assert_false(d.abstract);
+	assert_true(doctor_display_free(&d));
+	doctor_unix_table_free(&t);
+
+	/* The live system: our own PID is alive, and a real abstract socket
+	 * shows in the real /proc/net/unix. */
+	assert_int_equal(doctor_system_read(&sys, NULL), 0);
+	assert_true(sys.live);
+	snprintf(pidtext, sizeof(pidtext), "%10d\n", (int)getpid());
+	write_file("/tmp/.X14-lock", pidtext);
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	assert_int_equal(doctor_display_check(&sys, &t, "/nonexistent", path, 14, &d), 0);
+	assert_int_equal(d.lock, LOCK_LIVE);
+	{
+		/* A child that has been reaped: its PID is gone. */
+		pid_t child = fork();
+
+		assert_true(child >= 0);
+		if (child == 0)
+			_exit(0);
+		assert_int_equal(waitpid(child, NULL, 0), child);
+		snprintf(pidtext, sizeof(pidtext), "%10d\n", (int)child);
+		write_file("/tmp/.X15-lock", pidtext);
+		assert_int_equal(doctor_display_check(&sys, &t, "/nonexistent", path, 15, &d), 0);
+		assert_int_equal(d.lock, LOCK_STALE);
+	}
+	{
+		char name[64];
+
+		snprintf(name, sizeof(name), "/x410-test-doctor/%d", (int)getpid());
+		fd = listen_unix(name, true);
+		assert_int_equal(doctor_unix_table_read(&sys, &t), 0);
+		snprintf(path, sizeof(path), "@%s", name);
+		assert_true(doctor_unix_table_listening(&t, path));
+		doctor_unix_table_free(&t);
+		close(fd);
+	}
+}
+
+static void test_upstream_connect(void **state)
+{
+	struct addr a;
+	char path[PATH_MAX];
+	uint64_t start;
+	int lfd, fd;
+
+	snprintf(path, sizeof(path), "%s/s", root);
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		skip();
+	assert_int_equal(addr_unix(path, &a), 0);
+	assert_int_equal(upstream_connect(&a, upstream_now_ms() + 1000), -ENOENT);
+
+	lfd = listen_unix(path, false);
+	fd = upstream_connect(&a, upstream_now_ms() + 1000);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	/* Nothing to read: the wait ends at the deadline. */
+	start = upstream_now_ms();
+	assert_int_equal(upstream_wait(fd, POLLIN, start + 150), -ETIMEDOUT);
+	assert_true(upstream_now_ms() - start >= 150);
+	close(fd);
+	close(lfd);
+	assert_int_equal(upstream_connect(&a, upstream_now_ms() + 1000), -ECONNREFUSED);
+	unlink(path);
+
+	/* An unresolved tcp name is refused before any socket. */
+	assert_int_equal(addr_parse("tcp:localhost:6000", &a, NULL), 0);
+	assert_int_equal(upstream_connect(&a, upstream_now_ms() + 1000), -EDESTADDRREQ);
+	/* A deadline already passed. */
+	assert_int_equal(addr_parse("tcp:127.0.0.1:1", &a, NULL), 0);
+	fd = upstream_connect(&a, upstream_now_ms());
+	assert_true(fd == -ECONNREFUSED || fd == -ETIMEDOUT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kernel_release),
+		cmocka_unit_test(test_osrelease),
+		cmocka_unit_test(test_hypervisor_names),
+		cmocka_unit_test(test_lock),
+		cmocka_unit_test(test_unix_line),
+		cmocka_unit_test_setup_teardown(test_dir_states, setup_root, teardown_root),
+		cmocka_unit_test_setup_teardown(test_display_states, setup_root, teardown_root),
+		cmocka_unit_test_setup_teardown(test_upstream_connect, setup_root, teardown_root),
+	};
+
+	return cmocka_run_group_tests_name("doctor", tests, NULL, NULL);
+}
