@@ -80,7 +80,10 @@ done
 for t in modprobe insmod rmmod lsmod depmod modinfo; do
 	ln -s ../bin/kmod "$stage/usr/sbin/$t"
 done
-# Xvfb's keyboard data; xkbcomp writes its output under /tmp.
+# /bin/sh: Xvfb runs xkbcomp through it.
+ln -s /busybox/busybox "$stage/usr/bin/sh"
+# Xvfb's keyboard data and where its compiled keymaps go.
+mkdir -p "$stage/var/lib/xkb" "$stage/var/tmp"
 mkdir -p "$stage/usr/share/X11"
 cp -a /usr/share/X11/xkb "$stage/usr/share/X11/"
 [ -f /usr/lib/xorg/protocol.txt ] && copy_file /usr/lib/xorg/protocol.txt

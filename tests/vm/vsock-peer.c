@@ -797,22 +797,59 @@ static void set_fifo_of(pid_t pid, int prio)
 		die("sched_setscheduler(SCHED_FIFO, %d): %s", prio, strerror(errno));
 }
 
+/* Finds the ksoftirqd threads: timers expire in softirq context, and once
+ * softirqs have been deferred to ksoftirqd (a SCHED_OTHER thread) they wait
+ * for it to run.  Returns how many were found. */
+static int find_ksoftirqd(pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		die("opendir /proc: %s", strerror(errno));
+	while ((de = readdir(d)) && n < max) {
+		char path[300], comm[64] = "";
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && strncmp(comm, "ksoftirqd/", 10) == 0)
+			pids[n++] = (pid_t)atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
 /* Busy for SECONDS at SCHED_FIFO PRIO: on one CPU, with RT throttling off,
- * no SCHED_OTHER task runs meanwhile — kworkers included, which deliver
- * vsock_loopback's packets.  CMD, if given, runs at PRIO + 10 meanwhile:
- * whenever it blocks, the busy loop (not a kworker) gets the CPU.  The
- * order matters: this process is real-time before it forks, and lifts the
- * child above itself before the child can do anything. */
+ * no SCHED_OTHER task runs meanwhile -- kworkers included, which deliver
+ * vsock_loopback's packets.  ksoftirqd is lifted above the busy loop
+ * meanwhile, so that timers still expire on time.  CMD, if given, runs at
+ * PRIO + 10: whenever it blocks, the busy loop (not a kworker) gets the CPU.
+ * The order matters: this process is real-time before it forks, and lifts
+ * the child above itself before the child can do anything. */
 static int cmd_spin(int argc, char *argv[])
 {
+	struct sched_param other = { .sched_priority = 0 };
+	pid_t softirqd[64];
 	double end;
-	int prio, status = 0;
+	int prio, status = 0, n_softirqd;
 	pid_t pid = 0;
 
 	if (argc < 3)
 		die("usage: spin SECONDS PRIO [CMD...]");
 	end = now() + (double)parse_num(argv[1], 30, "seconds");
-	prio = (int)parse_num(argv[2], 89, "priority");
+	prio = (int)parse_num(argv[2], 80, "priority");
+	n_softirqd = find_ksoftirqd(softirqd, 64);
+	if (n_softirqd == 0)
+		die("no ksoftirqd thread found");
+	for (int i = 0; i < n_softirqd; i++)
+		set_fifo_of(softirqd[i], prio + 5);
 	set_fifo_of(0, prio);
 	if (argc > 3) {
 		pid = fork();
@@ -827,6 +864,8 @@ static int cmd_spin(int argc, char *argv[])
 	}
 	while (now() < end)
 		;
+	for (int i = 0; i < n_softirqd; i++)
+		(void)sched_setscheduler(softirqd[i], SCHED_OTHER, &other);
 	if (pid > 0) {
 		if (waitpid(pid, &status, 0) < 0)
 			die("waitpid: %s", strerror(errno));
