@@ -349,26 +349,192 @@ static bool hv_skip(struct doctor *d, struct finding *f, const char *what)
 	return false;
 }
 
+/* A path module.c gave out, without the root, as the user knows it. */
+static const char *unroot(const struct doctor *d, const char *path)
+{
+	size_t n = strlen(d->sys.root);
+
+	if (n > 0 && strneq(path, d->sys.root, n) && path[n] == '/')
+		return path + n;
+	return path;
+}
+
+static void fix_modules_package(struct doctor *d, struct finding *f)
+{
+	const char *r = d->sys.release;
+
+	if (d->sys.container[0])
+		fix(f, "load it on the VM itself, outside the container: sudo modprobe hv_sock (or x410-vsock setup there)");
+	else
+		fix(f, "install the modules of kernel '%s' (Debian: linux-image-%s; Ubuntu: linux-modules-extra-%s), or boot a kernel built with CONFIG_HYPERV_VSOCKETS",
+		    r, r, r);
+}
+
 static void check_hv_sock(struct doctor *d, struct finding *f)
 {
+	const struct doctor_system *s = &d->sys;
+	const struct module_info *m = &s->module[DOCTOR_MOD_HVSOCK];
+	struct modules_load_hit bl;
+	char state[TEXT_MAX / 2], err[96];
+
 	f->id = "hv_sock";
 	strf(f->subject, sizeof(f->subject), "hv_sock");
-	/* TODO: module.c (libkmod) for built in / live / loadable / missing. */
-	if (hv_skip(d, f, ""))
+
+	if (s->module_error[DOCTOR_MOD_HVSOCK] < 0) {
+		data_str(f, "state", "unknown");
+		if (hv_skip(d, f, ""))
+			return;
+		set(f, CHECK_FAIL, "cannot tell whether it is in the kernel: %s",
+		    error_text(s->module_error[DOCTOR_MOD_HVSOCK], err, sizeof(err)));
+		fix(f, "sudo modprobe hv_sock");
 		return;
-	set(f, CHECK_SKIP, "module state not checked yet");
+	}
+	data_str(f, "state", module_state_to_string(m->state));
+	switch (m->state) {
+	case MODULE_STATE_BUILTIN:
+		strf(state, sizeof(state), "built into the kernel");
+		break;
+	case MODULE_STATE_LIVE:
+		strf(state, sizeof(state), "loaded");
+		break;
+	case MODULE_STATE_COMING:
+		strf(state, sizeof(state), "being loaded right now");
+		break;
+	case MODULE_STATE_GOING:
+		strf(state, sizeof(state), "being unloaded right now");
+		break;
+	case MODULE_STATE_LOADABLE:
+		strf(state, sizeof(state), "not loaded (the module is %s)", unroot(d, m->path));
+		data_str(f, "path", unroot(d, m->path));
+		break;
+	case MODULE_STATE_MISSING:
+		strf(state, sizeof(state), "not in the kernel, and no module for kernel '%s' in %s",
+		     s->release, unroot(d, s->modules_dir));
+		break;
+	case MODULE_STATE_NO_MODULES_DIR:
+	default:
+		strf(state, sizeof(state), "not in the kernel, and there is no %s", unroot(d, s->modules_dir));
+		break;
+	}
+	{
+		char prefix[TEXT_MAX / 2 + 4];
+
+		strf(prefix, sizeof(prefix), "%s; ", state);
+		if (hv_skip(d, f, prefix))
+			return;
+	}
+
+	switch (m->state) {
+	case MODULE_STATE_BUILTIN:
+	case MODULE_STATE_LIVE:
+		set(f, CHECK_OK, "%s", state);
+		return;
+	case MODULE_STATE_COMING:
+	case MODULE_STATE_GOING:
+		set(f, CHECK_WARN, "%s", state);
+		fix(f, "run x410-vsock doctor again in a moment");
+		return;
+	case MODULE_STATE_LOADABLE:
+		if (module_find_blacklist(s->root, "hv_sock", &bl) == 1) {
+			set(f, CHECK_FAIL, "%s, and blacklisted by %s line %u ('%s')", state, unroot(d, bl.path), bl.line, bl.text);
+			if (bl.line > 0)
+				fix(f, "delete line %u ('%s') of %s, then: sudo x410-vsock setup", bl.line, bl.text, unroot(d, bl.path));
+			else
+				fix(f, "remove hv_sock from modprobe.blacklist= on the kernel command line, then: sudo x410-vsock setup");
+			return;
+		}
+		set(f, CHECK_FAIL, "%s", state);
+		fix(f, "sudo x410-vsock setup (loads it now and at every boot; just now: sudo modprobe hv_sock)");
+		return;
+	case MODULE_STATE_MISSING:
+	case MODULE_STATE_NO_MODULES_DIR:
+	default:
+		set(f, CHECK_FAIL, "%s", state);
+		if (s->release_parsed && s->kernel < KERNEL_VERSION_CODE(4, 14, 0))
+			fix(f, "boot a kernel 4.14 or later, which has hv_sock (see kernel)");
+		else
+			fix_modules_package(d, f);
+		return;
+	}
 }
 
 static void check_boot(struct doctor *d, struct finding *f)
 {
+	const struct doctor_system *s = &d->sys;
+	const struct module_info *m = &s->module[DOCTOR_MOD_HVSOCK];
+	struct modules_load_hit hit, bl;
+	char path[PATH_MAX], err[96];
+	int r;
+
 	f->id = "boot";
 	strf(f->subject, sizeof(f->subject), "hv_sock at boot");
 	if (hv_skip(d, f, ""))
 		return;
-	set(f, CHECK_SKIP, "modules-load.d not checked yet");
+	if (s->module_error[DOCTOR_MOD_HVSOCK] < 0) {
+		set(f, CHECK_SKIP, "the state of hv_sock is unknown");
+		return;
+	}
+	if (s->container[0]) {
+		set(f, CHECK_SKIP, "in a container: the VM loads its modules at boot, not the container");
+		return;
+	}
+	if (m->state == MODULE_STATE_BUILTIN) {
+		data_bool(f, "at_boot", true);
+		set(f, CHECK_OK, "built into the kernel: there at every boot");
+		return;
+	}
+	if (m->state == MODULE_STATE_MISSING || m->state == MODULE_STATE_NO_MODULES_DIR) {
+		set(f, CHECK_SKIP, "there is no hv_sock module to load (see hv_sock)");
+		return;
+	}
+
+	r = modules_load_find(s->root, "hv_sock", &hit);
+	if (r == 0 && modules_load_root_path(s->root, "/etc/modules", path, sizeof(path)) == 0)
+		/* Debian's list, read by its kmod init script (and by systemd
+		 * through the modules-load.d/modules.conf symlink). */
+		r = modules_load_etc_modules_lists(path, "hv_sock", &hit) == 1 ? 1 : 0;
+	if (r < 0) {
+		set(f, CHECK_SKIP, "cannot read the modules-load.d directories: %s", error_text(r, err, sizeof(err)));
+		return;
+	}
+	if (r == 0) {
+		data_bool(f, "at_boot", false);
+		set(f, CHECK_WARN, "no modules-load.d file lists hv_sock: %s after a reboot",
+		    m->state == MODULE_STATE_LIVE ? "it will be missing" : "it will not be loaded");
+		fix(f, "sudo x410-vsock setup (writes /etc/modules-load.d/hv_sock.conf)");
+		return;
+	}
+	data_str(f, "file", unroot(d, hit.path));
+	if (module_find_blacklist(s->root, "hv_sock", &bl) == 1) {
+		data_bool(f, "at_boot", false);
+		set(f, CHECK_WARN, "listed in %s line %u, but blacklisted by %s line %u ('%s'): systemd-modules-load skips it",
+		    unroot(d, hit.path), hit.line, unroot(d, bl.path), bl.line, bl.text);
+		if (bl.line > 0)
+			fix(f, "delete line %u ('%s') of %s", bl.line, bl.text, unroot(d, bl.path));
+		else
+			fix(f, "remove hv_sock from modprobe.blacklist= on the kernel command line");
+		return;
+	}
+	data_bool(f, "at_boot", true);
+	set(f, CHECK_OK, "loaded at boot by %s (line %u)", unroot(d, hit.path), hit.line);
 }
 
 /* ---------------------------------------------------------------- 5. AF_VSOCK */
+
+/* The fix that brings hv_sock (and with it vsock) into the kernel. */
+static void fix_load_hv_sock(struct doctor *d, struct finding *f)
+{
+	const struct doctor_system *s = &d->sys;
+	enum module_state state = s->module[DOCTOR_MOD_HVSOCK].state;
+
+	if (s->module_error[DOCTOR_MOD_HVSOCK] == 0 &&
+	    (state == MODULE_STATE_MISSING || state == MODULE_STATE_NO_MODULES_DIR) && !s->container[0])
+		fix(f, "first make hv_sock available (see hv_sock), then: sudo x410-vsock setup");
+	else if (s->container[0])
+		fix(f, "load hv_sock on the VM itself, outside the container: sudo x410-vsock setup there");
+	else
+		fix(f, "sudo x410-vsock setup (loads hv_sock, which brings vsock)");
+}
 
 static void check_vsock(struct doctor *d, struct finding *f)
 {
@@ -384,7 +550,9 @@ static void check_vsock(struct doctor *d, struct finding *f)
 	if (s->vsock_socket != DOCTOR_NOT_TRIED)
 		data_bool(f, "socket", s->vsock_socket == 0);
 
-	if (s->vsock_socket == DOCTOR_NOT_TRIED)
+	if (!s->module_present[DOCTOR_MOD_VSOCK])
+		strf(sock, sizeof(sock), "the vsock core is not loaded");
+	else if (s->vsock_socket == DOCTOR_NOT_TRIED)
 		strf(sock, sizeof(sock), "socket() not tried (--root)");
 	else if (s->vsock_socket == 0)
 		strf(sock, sizeof(sock), "socket() works");
@@ -426,9 +594,12 @@ static void check_vsock(struct doctor *d, struct finding *f)
 		return;
 	}
 
-	if (s->vsock_socket == -EAFNOSUPPORT) {
-		set(f, CHECK_FAIL, "%s: no vsock in the kernel; %s", sock, transport);
-		fix(f, d->hv_needed ? "sudo x410-vsock setup (loads hv_sock, which brings vsock)" : "sudo modprobe vsock");
+	if (!s->module_present[DOCTOR_MOD_VSOCK] || s->vsock_socket == -EAFNOSUPPORT) {
+		set(f, CHECK_FAIL, "%s%s; %s", sock, s->vsock_socket == -EAFNOSUPPORT ? ": no vsock in the kernel" : "", transport);
+		if (d->hv_needed)
+			fix_load_hv_sock(d, f);
+		else
+			fix(f, "sudo modprobe vsock");
 		return;
 	}
 	if (s->vsock_socket == -EPERM || s->vsock_socket == -EACCES) {
@@ -439,7 +610,7 @@ static void check_vsock(struct doctor *d, struct finding *f)
 	}
 	if (s->vsock_socket < 0) {
 		set(f, CHECK_FAIL, "%s; %s", sock, transport);
-		fix(f, "sudo x410-vsock setup");
+		fix_load_hv_sock(d, f);
 		return;
 	}
 	if (!d->hv_needed) {
@@ -454,7 +625,7 @@ static void check_vsock(struct doctor *d, struct finding *f)
 		return;
 	case TRANSPORT_NONE:
 		set(f, CHECK_FAIL, "%s; %s: hv_sock is not in the kernel", sock, transport);
-		fix(f, "sudo x410-vsock setup");
+		fix_load_hv_sock(d, f);
 		return;
 	case TRANSPORT_VIRTIO:
 	case TRANSPORT_VMCI:
@@ -723,8 +894,8 @@ static void check_display(struct doctor *d, struct finding *f)
 			char lock[PATH_MAX], path[PATH_MAX];
 
 			data_bool(f, "free", true);
-			set(f, status == CHECK_FAIL ? CHECK_FAIL : CHECK_WARN, "left over from a dead server: %s (run takes them over); %s",
-			    state, dirtext);
+			set(f, status == CHECK_FAIL ? CHECK_FAIL : CHECK_WARN, "left over by a server that is gone: %s; run takes %s over; %s",
+			    state, dd.lock != LOCK_NONE && dd.path == SOCK_STALE ? "them" : "it", dirtext);
 			(void)addr_display_lock_path(d->display, d->lock_dir, lock, sizeof(lock));
 			(void)addr_display_socket_path(d->display, d->socket_dir, path, sizeof(path));
 			fix(f, "optional, run does it by itself: rm -f%s%s%s%s",

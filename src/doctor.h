@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "macro.h"
+#include "module.h"
 
 #define DOCTOR_TEXT_MAX 128
 
@@ -94,9 +95,16 @@ struct doctor_system {
 	bool release_parsed;
 	unsigned kernel;                /* KERNEL_VERSION_CODE() */
 
+	/* 3./5. modules, from module.c (libkmod and /sys/module) */
+	struct module_info module[_DOCTOR_MOD_MAX];
+	int module_error[_DOCTOR_MOD_MAX];      /* -errno when the state is unknown */
+	bool module_present[_DOCTOR_MOD_MAX];   /* built in or live */
+	char modules_dir[PATH_MAX];             /* /lib/modules/RELEASE, with the root */
+
 	/* 5. vsock */
-	bool module_present[_DOCTOR_MOD_MAX];   /* built in or live, per /sys/module */
-	int vsock_socket;               /* socket(AF_VSOCK): 0, -errno, DOCTOR_NOT_TRIED */
+	/* socket(AF_VSOCK): 0, -errno, DOCTOR_NOT_TRIED (--root, or no vsock
+	 * core: the socket would make the kernel load modules for it) */
+	int vsock_socket;
 	int64_t local_cid;              /* IOCTL_VM_SOCKETS_GET_LOCAL_CID; -1 unknown */
 	bool virtio_vsock_device;       /* a virtio device of type 19 (vsock) */
 	bool vmci_device;               /* /dev/vmci */
@@ -108,14 +116,13 @@ struct doctor_system {
 	int io_uring_setup;             /* io_uring_setup(): 0, -errno, DOCTOR_NOT_TRIED */
 };
 
-/* Fill sys from the files below root (NULL or "/" for the running system). */
+/* Fill sys from the files below root (NULL or "/" for the running system).
+ * The kernel release is uname()'s, as for module.c. */
 int doctor_system_read(struct doctor_system *sys, const char *root);
 
 /* root + an absolute path. */
 int doctor_path(const struct doctor_system *sys, const char *path, char *buf, size_t size);
 
-/* Is a module in the kernel (built in or live) according to /sys/module? */
-bool doctor_module_in_kernel(const struct doctor_system *sys, const char *name);
 
 /* ---- displays ---- */
 

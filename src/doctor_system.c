@@ -347,21 +347,6 @@ static int count_entries(const struct doctor_system *sys, const char *path)
 	return n;
 }
 
-bool doctor_module_in_kernel(const struct doctor_system *sys, const char *name)
-{
-	char path[PATH_MAX], state[32];
-
-	/* /sys/module/NAME exists for a loaded module, and for a built-in one
-	 * that has parameters or a version -- without "initstate". */
-	if (snprintf_bounded(path, sizeof(path), "/sys/module/%s", name) < 0 || !exists_at(sys, path))
-		return false;
-	if (snprintf_bounded(path, sizeof(path), "/sys/module/%s/initstate", name) < 0)
-		return false;
-	if (read_line_at(sys, path, state, sizeof(state)) < 0)
-		return true;
-	return streq(state, "live");
-}
-
 static bool virtio_vsock_device(const struct doctor_system *sys)
 {
 	char full[PATH_MAX], path[PATH_MAX], id[32];
@@ -454,16 +439,13 @@ static void read_environment(struct doctor_system *sys)
 
 static void read_kernel(struct doctor_system *sys)
 {
+	struct utsname u;
 	unsigned a, b, c;
 
-	/* The running kernel's release is uname()'s; below another root, the
-	 * one its /proc says (they are the same file on a live system). */
-	if (sys->live) {
-		struct utsname u;
-
-		if (uname(&u) == 0)
-			(void)strcpy_bounded(sys->release, sizeof(sys->release), u.release);
-	}
+	/* uname(), also below another root: module.c looks for the modules of
+	 * this release, and the two must agree. */
+	if (uname(&u) == 0)
+		(void)strcpy_bounded(sys->release, sizeof(sys->release), u.release);
 	if (!sys->release[0])
 		(void)strcpy_bounded(sys->release, sizeof(sys->release), sys->osrelease);
 	if (doctor_parse_kernel_release(sys->release, &a, &b, &c) == 0) {
@@ -472,25 +454,47 @@ static void read_kernel(struct doctor_system *sys)
 	}
 }
 
+static int read_modules(struct doctor_system *sys)
+{
+	_cleanup_module_ctx_ struct module_ctx *ctx = NULL;
+	int r;
+
+	r = module_ctx_new(sys->root, &ctx);
+	if (r < 0)
+		return r;
+	(void)strcpy_bounded(sys->modules_dir, sizeof(sys->modules_dir), module_ctx_modules_dir(ctx));
+	for (unsigned i = 0; i < _DOCTOR_MOD_MAX; i++) {
+		r = module_state(ctx, doctor_module_names[i], &sys->module[i]);
+		sys->module_error[i] = r < 0 ? r : 0;
+		sys->module_present[i] = r == 0 && (sys->module[i].state == MODULE_STATE_BUILTIN ||
+						    sys->module[i].state == MODULE_STATE_LIVE);
+	}
+	return 0;
+}
+
 static void read_vsock(struct doctor_system *sys)
 {
 	unsigned n = 0;
 	enum doctor_transport found = TRANSPORT_NONE;
 	bool hv, virtio, vmci;
 
-	for (unsigned i = 0; i < _DOCTOR_MOD_MAX; i++)
-		sys->module_present[i] = doctor_module_in_kernel(sys, doctor_module_names[i]);
 	sys->virtio_vsock_device = virtio_vsock_device(sys);
 	sys->vmci_device = exists_at(sys, "/dev/vmci");
 	sys->vsock_socket = DOCTOR_NOT_TRIED;
 	sys->local_cid = -1;
 
-	if (sys->live) {
+	/* Without the vsock core, socket(AF_VSOCK) would make the kernel load
+	 * modules for "net-pf-40" (hv_sock, vmci's transport, ...): doctor
+	 * changes nothing, so it does not ask then. */
+	if (sys->live && sys->module_present[DOCTOR_MOD_VSOCK]) {
 		/* Created and closed: never connected, bound or listening. */
 		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 		sys->vsock_socket = fd < 0 ? -errno : 0;
 		safe_close(fd);
+	}
+	if (sys->live && sys->module_present[DOCTOR_MOD_VSOCK]) {
+		int fd;
 
 		/* The local CID of the guest-to-host transport: hv_sock has none
 		 * (VMADDR_CID_ANY), virtio and vmci have a real one. */
@@ -567,6 +571,9 @@ int doctor_system_read(struct doctor_system *sys, const char *root)
 	}
 	read_environment(sys);
 	read_kernel(sys);
+	r = read_modules(sys);
+	if (r < 0)
+		return r;
 	read_vsock(sys);
 	read_io_uring(sys);
 	return 0;

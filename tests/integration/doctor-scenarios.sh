@@ -1,0 +1,98 @@
+#!/bin/bash
+# doctor against fake systems: a committed fake root per scenario
+# (tests/rootfs/doctor-*), read with --root under the LD_PRELOAD shim that
+# fakes uname (tests/preload).  Each scenario's text output must match its
+# golden file (tests/golden/doctor-*.txt) byte for byte, and its --json
+# output must be valid JSON with the expected status per check and the same
+# exit status.  X410_UPDATE_GOLDEN=1 rewrites the golden files instead.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/preload/lib-shim.sh"
+
+command -v jq >/dev/null || skip "jq is missing (scripts/bootstrap installs it)"
+shim_init
+
+GOLDEN=$top_srcdir/tests/golden
+
+# scenario NAME ROOT STATUS 'id=status ...' ARGS...: tests/rootfs/doctor-ROOT
+# with ARGS must print tests/golden/doctor-NAME.txt and exit with STATUS.
+scenario() {
+	local name=$1 rootname=$2 status=$3 statuses=$4; shift 4
+	local root release golden=$GOLDEN/doctor-$name.txt
+	root=$(rootfs_make "doctor-$rootname") || return 1
+	# git keeps neither empty directories nor modes: the X socket
+	# directory is made here, as a system has it.
+	mkdir -p "$root/tmp/.X11-unix" && chmod 1777 "$root/tmp" "$root/tmp/.X11-unix" || return 1
+	release=$(cat "$root/proc/sys/kernel/osrelease") || return 1
+
+	X410_SHIM_UNAME_R=$release shim_run "$status" "$root" doctor --root "$root" "$@" || return 1
+	if [ -n "${X410_UPDATE_GOLDEN:-}" ]; then
+		cp "$OUT" "$golden"
+	elif ! diff -u "$golden" "$OUT" >"$TEST_TMP/diff"; then
+		sed 's/^/# /' "$TEST_TMP/diff" >&2
+		return 1
+	fi
+	[ ! -s "$ERR" ] || { sed 's/^/# stderr: /' "$ERR" >&2; return 1; }
+
+	X410_SHIM_UNAME_R=$release shim_run "$status" "$root" doctor --root "$root" --json "$@" || return 1
+	jq -e . "$OUT" >/dev/null || { echo "# --json is not JSON" >&2; sed 's/^/# /' "$OUT" >&2; return 1; }
+	local got
+	got=$(jq -r '[.checks[] | "\(.id)=\(.status)"] | join(" ")' "$OUT")
+	[ "$got" = "$statuses" ] || { echo "# statuses: $got" >&2; echo "# expected: $statuses" >&2; return 1; }
+	[ "$(jq -r .exit_status "$OUT")" = "$status" ] || { echo "# exit_status in JSON differs" >&2; return 1; }
+	# The text and the JSON say the same: one line per check, in order.
+	got=$(jq -r '.checks[] | .status' "$OUT" | tr '\n' ' ')
+	local text
+	text=$(sed -n 's/^\[ OK \] .*/ok/p;s/^\[WARN\] .*/warn/p;s/^\[FAIL\] .*/fail/p;s/^\[SKIP\] .*/skip/p' "$golden" | tr '\n' ' ')
+	[ "$got" = "$text" ] || { echo "# JSON statuses '$got' vs text '$text'" >&2; return 1; }
+}
+
+check "Hyper-V, hv_sock loaded and configured: all OK, X410 not probed under --root" \
+	scenario hyperv-loaded hyperv-loaded 0 \
+	"environment=ok kernel=ok hv_sock=ok boot=ok vsock=ok io_uring=ok display=ok x410=skip"
+
+check "--connect unix: to nobody: the hv_sock checks are not needed, the probe fails with the registry key and .reg" \
+	scenario hyperv-loaded-connect hyperv-loaded 1 \
+	"environment=ok kernel=ok hv_sock=skip boot=skip vsock=skip io_uring=ok display=ok x410=fail" \
+	--connect unix:@/x410-vsock-test/nobody-listens-here :3
+
+check "Hyper-V, hv_sock loadable but not loaded: FAIL with 'setup' as the fix" \
+	scenario hyperv-loadable hyperv-loadable 1 \
+	"environment=ok kernel=ok hv_sock=fail boot=warn vsock=fail io_uring=ok display=ok x410=skip"
+
+check "WSL2: hv_sock built in, no /lib/modules is no crash" \
+	scenario wsl2 wsl2 0 \
+	"environment=ok kernel=ok hv_sock=ok boot=ok vsock=ok io_uring=ok display=ok x410=skip"
+
+check "hv_sock missing for this kernel: FAIL with the package to install" \
+	scenario missing missing 1 \
+	"environment=ok kernel=ok hv_sock=fail boot=skip vsock=fail io_uring=ok display=ok x410=skip"
+
+check "kernel 4.9: older than hv_sock, no io_uring" \
+	scenario kernel-4.9 kernel-4.9 1 \
+	"environment=ok kernel=fail hv_sock=fail boot=skip vsock=fail io_uring=warn display=ok x410=skip"
+
+check "kernel 5.4: one vsock transport only, epoll engine" \
+	scenario kernel-5.4 kernel-5.4 0 \
+	"environment=ok kernel=warn hv_sock=ok boot=ok vsock=ok io_uring=warn display=ok x410=skip"
+
+check "KVM/QEMU: not Hyper-V, hv_sock checks skipped, X410 not probed" \
+	scenario kvm kvm 1 \
+	"environment=fail kernel=ok hv_sock=skip boot=skip vsock=skip io_uring=ok display=ok x410=skip"
+
+check "container on Hyper-V: AF_VSOCK warning, hv_sock to be loaded on the VM" \
+	scenario container container 1 \
+	"environment=warn kernel=ok hv_sock=fail boot=skip vsock=fail io_uring=ok display=ok x410=skip"
+
+check "io_uring disabled by sysctl (=2): epoll engine" \
+	scenario io-uring-disabled io-uring-disabled 0 \
+	"environment=ok kernel=ok hv_sock=ok boot=ok vsock=ok io_uring=warn display=ok x410=skip"
+
+check "display :5 taken by a live lock (and :0 by an abstract socket): FAIL, free displays suggested" \
+	scenario display-live-lock display-live-lock 1 \
+	"environment=ok kernel=ok hv_sock=ok boot=ok vsock=ok io_uring=ok display=fail x410=skip" :5
+
+check "display :5 with a stale lock: WARN, run takes it over" \
+	scenario display-stale-lock display-stale-lock 0 \
+	"environment=ok kernel=ok hv_sock=ok boot=ok vsock=ok io_uring=ok display=warn x410=skip" :5
+
+finish
