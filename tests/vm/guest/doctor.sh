@@ -42,7 +42,11 @@ check "kernel: [ OK ] with the guest's release" t_kernel
 
 hv=$(line hv_sock)
 if echo "$hv" | grep -Eqi 'loadable|loaded|live|built.?in|missing'; then
-	t_hv() { echo "$hv" | grep -qi loadable && echo "$hv" | grep -Eqi 'not a Hyper-V|no VMBus|unusable|cannot'; }
+	# Loadable: "loadable", or the module file of this kernel named.
+	t_hv() {
+		echo "$hv" | grep -Eqi "loadable|/lib/modules/$(uname -r)/kernel/net/vmw_vsock/hv_sock\.ko" &&
+		echo "$hv" | grep -Eqi 'not a Hyper-V|no VMBus|unusable|cannot'
+	}
 	check "hv_sock: loadable (a module file for this kernel) but unusable here" t_hv
 else
 	skip_check "hv_sock: loadable but unusable: not built yet: doctor reports no module state for hv_sock here ('$hv')"
