@@ -4,4 +4,4 @@
 # runs the relay with its production default upstream vsock:host:6000
 # against stand-ins for X410, on both engines.
 . "$top_srcdir/tests/vm/lib-vm.sh"
-vm_boot vsock.sh relay.sh sockopt.sh
+vm_boot vsock.sh relay.sh

@@ -467,6 +467,33 @@ static ssize_t read_to_eof(int fd, char *keep, size_t cap)
 	}
 }
 
+/* One direction only, so plain blocking I/O: the peer reads meanwhile. */
+static int mode_echo(int fd)
+{
+	static uint8_t buf[BUF_SIZE];
+
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		for (ssize_t off = 0; off < r;) {
+			ssize_t w = write(fd, buf + off, (size_t)(r - off));
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -errno;
+			off += w;
+		}
+	}
+	return shutdown(fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
 static int mode_reply(int fd, unsigned long delay_ms)
 {
 	char data[256] = "", msg[400];
@@ -530,7 +557,7 @@ static int run_mode(int fd, char *argv[])
 	const char *m = argv[0];
 
 	if (strcmp(m, "echo") == 0)
-		return pump(fd, fd, fd, fd, false);
+		return mode_echo(fd);
 	if (strcmp(m, "forward") == 0) {
 		struct peer_addr a;
 		char buf[sizeof(a.un.sun_path) + 8];

@@ -8,6 +8,8 @@
 #   @@@ x410-vm END NAME STATUS
 #   @@@ x410-vm VERDICT CODE     0 all passed, 1 a check failed, 2 a script broke
 # then ends the VM through isa-debug-exit with CODE (qemu exits 2*CODE+1).
+# Debian's busybox runs its own applets before PATH ("standalone shell"):
+# host tools are called here by full path.
 export PATH=/usr/bin:/usr/sbin:/busybox
 /busybox/mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
@@ -37,13 +39,16 @@ verdict=0
 echo "x410-vm: kernel $(uname -r), tests: $tests"
 for t in $tests; do
 	echo "x410-vm: running $t"
+	started=$(/usr/bin/date +%s%N)
 	report BEGIN "$t"
 	# Everything the script prints goes out at once, so that a crash
 	# still leaves what came before it in the log.
 	status=$( { timeout -k 5 "$per_test" bash "/tests/vm/guest/$t" 2>&1; echo $? >/tmp/results/$t.status; } |
 		tee "/tmp/results/$t" >"$results"; cat /tmp/results/$t.status)
 	report END "$t" "$status"
-	echo "x410-vm: $t ended with status $status"
+	took="$t took $(( ($(/usr/bin/date +%s%N) - started) / 1000000 )) ms"
+	echo "$took" >"$results"
+	echo "x410-vm: $t ended with status $status; $took"
 	if [ "$status" != 0 ]; then
 		verdict=2
 	elif grep -Eq '^(not ok|Bail out!)' "/tmp/results/$t" && [ $verdict = 0 ]; then
