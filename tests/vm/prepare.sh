@@ -21,7 +21,7 @@ die() { echo "vm-prepare: ERROR: $*" >&2; exit 1; }
 [ $# -eq 1 ] || die "usage: $0 ENV-FILE"
 env_file=$1
 
-cache=${VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/x410-vsock-vm}
+cache=${VMTEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/x410-vsock-vm}
 meta_pkg=linux-image-cloud-amd64
 
 [ "$(uname -m)" = x86_64 ] || die "the guest is an x86_64 Debian cloud kernel; this machine is $(uname -m)"
