@@ -481,6 +481,9 @@ static int modprobe_find_one(const char *path, bool masked, void *userdata)
 		memset(s->hit, 0, sizeof(*s->hit));
 		(void)strcpy_bounded(s->hit->path, sizeof(s->hit->path), path);
 		s->hit->line = lineno;
+		/* The whole line, as written (strtok_r cut it at the name). */
+		if (save && *save)
+			save[-1] = ' ';
 		(void)snprintf(s->hit->text, sizeof(s->hit->text), "%s %s", kw, mod);
 		found = 1;
 	}
@@ -488,17 +491,28 @@ static int modprobe_find_one(const char *path, bool masked, void *userdata)
 	return found;
 }
 
+int module_find_modprobe_line(const char *root, const char *keyword, const char *name, struct modules_load_hit *ret)
+{
+	char norm[MODULE_NAME_MAX];
+	struct modprobe_find s = { root, keyword, norm, ret };
+	int r;
+
+	r = module_name_normalize(name, norm, sizeof(norm));
+	if (r < 0)
+		return r;
+	return modules_load_conf_files(root, modprobe_d_dirs, modprobe_find_one, &s);
+}
+
 int module_find_blacklist(const char *root, const char *name, struct modules_load_hit *ret)
 {
 	char norm[MODULE_NAME_MAX], path[PATH_MAX], cmdline[4096];
-	struct modprobe_find s = { root, "blacklist", norm, ret };
 	char *save = NULL;
 	int r;
 
 	r = module_name_normalize(name, norm, sizeof(norm));
 	if (r < 0)
 		return r;
-	r = modules_load_conf_files(root, modprobe_d_dirs, modprobe_find_one, &s);
+	r = module_find_modprobe_line(root, "blacklist", norm, ret);
 	if (r != 0)
 		return r;
 

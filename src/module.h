@@ -112,5 +112,12 @@ int module_load(struct module_ctx *ctx, const char *name, unsigned flags, struct
  */
 int module_find_blacklist(const char *root, const char *name, struct modules_load_hit *ret);
 
+/*
+ * The first "KEYWORD NAME ..." line ("blacklist", "install", "options" ...)
+ * of the modprobe.d directories under root, for saying where a setting comes
+ * from.  ret->text is the line.  Returns 1, 0 or -errno.
+ */
+int module_find_modprobe_line(const char *root, const char *keyword, const char *name, struct modules_load_hit *ret);
+
 /* "hv-sock" -> "hv_sock"; -ENAMETOOLONG when it does not fit. */
 int module_name_normalize(const char *name, char *buf, size_t size);

@@ -2,8 +2,8 @@
 # See tests/preload/README.
 #
 #   shim_init                  check the shim works here (or skip/bail out); call once
-#   root=$(rootfs_make NAME)   a writable copy of tests/rootfs/NAME, with its
-#                              fake kernel modules built and indexed by depmod
+#   rootfs_make NAME           $ROOT: a writable copy of tests/rootfs/NAME, with
+#                              its fake kernel modules built and indexed by depmod
 #   shim_run STATUS ROOT ARGS  run x410-vsock under the shim on ROOT (like run_x:
 #                              $OUT, $ERR; the shim's record in $SHIM_LOG)
 #
@@ -67,18 +67,48 @@ fake_module() {
 	echo "$out"
 }
 
-# rootfs_make NAME [DEST]: copy tests/rootfs/NAME; every
-# lib/modules/RELEASE/modules.fake in it ("PATH.ko: DEP ..." lines, '#'
-# comments) becomes real files plus the depmod indexes.
-rootfs_make() {
-	local name=$1 dest=${2:-$TEST_TMP/root-$1}
+# Copy tests/rootfs/NAME into dest: first the tree its x410-base file names
+# (recursively), then its own files over it; then delete the paths its
+# x410-remove file lists and make the links x410-symlinks lists ("PATH TARGET").
+rootfs_copy() {
+	local name=$1 dest=$2
 	local src=$top_srcdir/tests/rootfs/$name
 	[ -d "$src" ] || fatal "no fake root '$src'"
-	rm -rf "$dest"
-	mkdir -p "$dest"
+	if [ -f "$src/x410-base" ]; then
+		rootfs_copy "$(cat "$src/x410-base")" "$dest"
+	fi
 	cp -R "$src/." "$dest/" || fatal "cannot copy '$src'"
 	chmod -R u+w "$dest"
-	local spec dir rel path deps ko
+	if [ -f "$src/x410-remove" ]; then
+		local p
+		while read -r p; do
+			[ -n "$p" ] && rm -rf "${dest:?}/$p"
+		done <"$src/x410-remove"
+	fi
+	# Symbolic links are made here: 'make dist' (tar -h) would turn
+	# committed ones into copies of their targets.
+	if [ -f "$src/x410-symlinks" ]; then
+		local l t
+		while read -r l t; do
+			[ -n "$l" ] || continue
+			mkdir -p "$dest/$(dirname "$l")"
+			rm -rf "${dest:?}/$l"
+			ln -s "$t" "$dest/$l"
+		done <"$src/x410-symlinks"
+	fi
+	rm -f "$dest/x410-base" "$dest/x410-remove" "$dest/x410-symlinks"
+}
+
+# rootfs_make NAME [DEST]: a writable copy of the fake root NAME in $ROOT
+# (default $TEST_TMP/root-NAME).  Every lib/modules/RELEASE/modules.fake in
+# it ("PATH.ko: DEPENDENCY ..." lines, '#' comments) becomes module files
+# plus the indexes depmod makes of them.
+rootfs_make() {
+	local name=$1 dest=${2:-$TEST_TMP/root-$1}
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	rootfs_copy "$name" "$dest"
+	local spec dir rel path deps ko f
 	for spec in "$dest"/lib/modules/*/modules.fake; do
 		[ -f "$spec" ] || continue
 		dir=${spec%/modules.fake}
@@ -96,7 +126,7 @@ rootfs_make() {
 		"$SHIM_DEPMOD" -b "$dest" "$rel" 2>"$TEST_TMP/depmod.err" ||
 			fatal "depmod failed for '$name': $(cat "$TEST_TMP/depmod.err")"
 	done
-	echo "$dest"
+	ROOT=$dest
 }
 
 # shim_run STATUS ROOT ARGS...
