@@ -500,7 +500,7 @@ static void read_vsock(struct doctor_system *sys)
 		 * (VMADDR_CID_ANY), virtio and vmci have a real one. */
 		fd = open("/dev/vsock", O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0) {
-			unsigned cid;
+			unsigned cid = VMADDR_CID_ANY;
 
 			if (ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) == 0)
 				sys->local_cid = cid;

@@ -47,12 +47,13 @@ ssize_t x11probe_reply_size(const uint8_t *buf, size_t len)
 }
 
 /* Copy a server string for display: printable ASCII kept, anything else
- * as '?', trailing NULs (padding) dropped, truncated to fit. */
+ * as '?', trailing NULs (padding) and line ends dropped (Xorg's reasons end
+ * in "\n"), truncated to fit. */
 static void copy_text(char *dst, const uint8_t *src, size_t n)
 {
 	size_t i;
 
-	while (n > 0 && src[n - 1] == 0)
+	while (n > 0 && (src[n - 1] == 0 || src[n - 1] == '\n' || src[n - 1] == '\r' || src[n - 1] == ' '))
 		n--;
 	n = MIN(n, (size_t)X11PROBE_TEXT_MAX - 1);
 	for (i = 0; i < n; i++)

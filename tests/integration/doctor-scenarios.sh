@@ -18,7 +18,8 @@ GOLDEN=$top_srcdir/tests/golden
 scenario() {
 	local name=$1 rootname=$2 status=$3 statuses=$4; shift 4
 	local root release golden=$GOLDEN/doctor-$name.txt
-	root=$(rootfs_make "doctor-$rootname") || return 1
+	rootfs_make "doctor-$rootname" || return 1
+	root=$ROOT
 	# git keeps neither empty directories nor modes: the X socket
 	# directory is made here, as a system has it.
 	mkdir -p "$root/tmp/.X11-unix" && chmod 1777 "$root/tmp" "$root/tmp/.X11-unix" || return 1
