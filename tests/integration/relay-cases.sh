@@ -72,6 +72,8 @@ relay_cleanup() {
 trap relay_cleanup EXIT
 
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+# fds_at_most PID N: for wait_for, which must re-read the count on every try.
+fds_at_most() { [ "$(fd_count "$1")" -le "$2" ]; }
 # CPU time in clock ticks, the process's own and its reaped children's (socat forks).
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }'; }
 rss_kb() {
@@ -227,13 +229,16 @@ stop_relay() {
 # log_lines: how many lines the relay has logged so far.
 log_lines() { wc -l <"$RELAY_LOG"; }
 
+# log_grew N: the relay has logged more than N lines (for wait_for).
+log_grew() { [ "$(log_lines)" -gt "$1" ]; }
+
 # new_log_lines FROM: the lines logged after line FROM.
 new_log_lines() { tail -n +"$(( $1 + 1 ))" "$RELAY_LOG"; }
 
 # relay_fds_back BASE: the relay's fd count returns to BASE within 3 s.
 relay_fds_back() {
 	[ -n "$STANDIN" ] && return 0
-	wait_for 3 test "$(fd_count "$RELAY_PID")" -le "$1" && return 0
+	wait_for 3 fds_at_most "$RELAY_PID" "$1" && return 0
 	diag "the relay has $(fd_count "$RELAY_PID") fds, $1 before:"
 	ls -l "/proc/$RELAY_PID/fd" | sed 's/^/#   /' >&2
 	return 1
@@ -426,7 +431,7 @@ c_client_killed() {
 	kill -9 "$cpid"
 	wait "$cpid" 2>/dev/null
 	relay_fds_back "$base" || return 1
-	wait_for 3 test "$(fd_count "$SRV_PID")" -le "$sbase" ||
+	wait_for 3 fds_at_most "$SRV_PID" "$sbase" ||
 		{ diag "the upstream connection stayed open ($(fd_count "$SRV_PID") fds, $sbase before)"; return 1; }
 	probe "$RELAY_ADDR" --expect served || return 1
 	stop_relay && stop_server "$SRV_PID" up
@@ -481,7 +486,7 @@ c_fd_exhaustion() {
 	RELAY_PREFIX="prlimit --nofile=64:64 --"
 	start_relay "$UP" || return 1
 	bg exhaust "$TT/tt-client" exhaust --connect "$RELAY_ADDR" --clients 100 --stall-ms 3000 \
-		--max-drops 2 --ready "$CASE_DIR/exhaust.ready" --timeout 60
+		--ready "$CASE_DIR/exhaust.ready" --timeout 60
 	local cpid=$BG_PID t0 t1
 	wait_for 20 test -s "$CASE_DIR/exhaust.ready" ||
 		{ diag "the 100 clients could not connect: $(cat "$CASE_DIR/exhaust.err")"; return 1; }
@@ -548,7 +553,7 @@ c_sigusr1() {
 	local before line
 	before=$(log_lines)
 	kill -USR1 "$RELAY_PID"
-	wait_for 2 test "$(log_lines)" -gt "$before" || { diag "no stats line after SIGUSR1"; return 1; }
+	wait_for 2 log_grew "$before" || { diag "no stats line after SIGUSR1"; return 1; }
 	sleep 0.3
 	[ "$(log_lines)" -eq $((before + 1)) ] || { diag "more than one line after SIGUSR1:"; new_log_lines "$before" | sed 's/^/#   /' >&2; return 1; }
 	line=$(new_log_lines "$before")
@@ -632,10 +637,11 @@ c_live_lock() {
 	mkdir -p "$RELAY_DIR"
 	chmod 1777 "$RELAY_DIR"
 	bg holder sleep 60
-	printf '%10d\n' "$BG_PID" >"$RELAY_DIR/.X7-lock"
+	local holder=$BG_PID
+	printf '%10d\n' "$holder" >"$RELAY_DIR/.X7-lock"
 	start_server up --in discard || return 1
-	refused_start "a lock held by live PID $BG_PID" || return 1
-	[ "$(cat "$RELAY_DIR/.X7-lock")" = "$(printf '%10d' "$BG_PID")" ] || { diag "the lock was changed"; return 1; }
+	refused_start "a lock held by live PID $holder" || return 1
+	[ "$(cat "$RELAY_DIR/.X7-lock")" = "$(printf '%10d' "$holder")" ] || { diag "the lock was changed"; return 1; }
 	[ ! -e "$RELAY_DIR/X7" ] || { diag "a socket was left behind"; return 1; }
 }
 

@@ -152,7 +152,8 @@ t_churn() {
 	before=$(ls /proc/"$ECHO"/fd | wc -l)
 	client churn --connect "unix:$TEST_TMP/echo.sock" --count 500 &&
 	grep -Eq '^count=500 seconds=[0-9.]+ cps=[0-9]+$' "$TEST_TMP/client.out" || return 1
-	wait_for 2 test "$(ls /proc/"$ECHO"/fd | wc -l)" -le "$before"
+	fds_at_most() { [ "$(ls /proc/"$1"/fd | wc -l)" -le "$2" ]; }
+	wait_for 2 fds_at_most "$ECHO" "$before"
 }
 check "churn: 500 cycles, the server's fds come back" t_churn
 
