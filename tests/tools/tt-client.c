@@ -202,6 +202,8 @@ static int mode_bulk(void)
 		printf("cut=1 why=%s sent=%llu received=%llu seconds=%.3f\n",
 		       cut_why ? cut_why : (shut ? "EOF" : "EOF before our EOF"),
 		       (unsigned long long)sent, (unsigned long long)received, secs);
+		free(sbuf);
+		free(rbuf);
 		return 0;
 	}
 	if (!shut)
