@@ -789,7 +789,12 @@ static int mode_exhaust(void)
 	if (phase1 == n)
 		tt_die("all %zu clients were served in phase 1: the fd limit was never reached", n);
 	/* Phase 2: release the served clients; the rest must be served now. */
-	tt_phase("phase 2 (the rest must be served)");
+	static char phase2[160];
+
+	snprintf(phase2, sizeof(phase2),
+		 "phase 2 (the rest must be served): %zu served in phase 1, 0 since, %zu waiting",
+		 phase1, n - nserved - ndropped);
+	tt_phase(phase2);
 	for (size_t i = 0; i < n; i++)
 		if (served[i] && pfds[i].fd >= 0) {
 			close(pfds[i].fd);
@@ -810,6 +815,9 @@ static int mode_exhaust(void)
 				nserved++;
 				close(pfds[i].fd);
 				pfds[i].fd = -1;
+				snprintf(phase2, sizeof(phase2),
+					 "phase 2 (the rest must be served): %zu served in phase 1, %zu since, %zu waiting",
+					 phase1, nserved - phase1, n - nserved - ndropped);
 			} else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
 				tt_die("client %zu was closed in phase 2 (%s)", i, k == 0 ? "EOF" : strerror(errno));
 			}
