@@ -127,6 +127,7 @@ start_server_at() {
 stop_server() {
 	kill "$1" 2>/dev/null || true
 	local s=0
+	wait_gone "$1" 5 || { diag "tt-server $2 ignored SIGTERM"; kill -9 "$1" 2>/dev/null; }
 	wait "$1" 2>/dev/null || s=$?
 	[ "$s" = 0 ] || diag "tt-server $2 exited with $s: $(cat "$CASE_DIR/$2.err")"
 	return "$s"

@@ -21,7 +21,12 @@ server() {
 # stop_server PID: SIGTERM; its exit status says whether it saw wrong data.
 stop_server() {
 	kill "$1" 2>/dev/null
-	local s=0
+	local s=0 i
+	for i in $(seq 1 250); do
+		grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null || [ ! -e "/proc/$1" ] && break
+		sleep 0.02
+	done
+	kill -9 "$1" 2>/dev/null
 	wait "$1" || s=$?
 	return "$s"
 }

@@ -631,13 +631,23 @@ static int mode_hold(void)
 		tt_write_ready(arg.ready, 0);
 	tt_phase(arg.expect_close ? "waiting for the peer to close every held client" : "holding");
 	deadline = arg.hold_ms ? tt_now_ns() + arg.hold_ms * 1000000u : UINT64_MAX;
+	/* SIGTERM/SIGINT are blocked except inside ppoll(): one that arrives
+	 * between the check of got_term and the wait is not lost. */
+	sigset_t block, waitmask;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	(void)sigprocmask(SIG_BLOCK, &block, &waitmask);
 	while (!got_term && closed < n) {
-		uint64_t now = tt_now_ns();
-		int timeout = deadline == UINT64_MAX ? -1 : (int)((deadline > now ? deadline - now : 0) / 1000000u);
+		uint64_t now = tt_now_ns(), left;
+		struct timespec ts;
 
 		if (deadline != UINT64_MAX && now >= deadline)
 			break;
-		if (poll(pfds, n, timeout) < 0) {
+		left = deadline == UINT64_MAX ? 0 : deadline - now;
+		ts = (struct timespec) { .tv_sec = (time_t)(left / 1000000000u), .tv_nsec = (long)(left % 1000000000u) };
+		if (ppoll(pfds, n, deadline == UINT64_MAX ? NULL : &ts, &waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			tt_die("poll: %m");
@@ -941,8 +951,11 @@ int main(int argc, char *argv[])
 	if (arg.fast && arg.echo && !arg.discard)
 		tt_die("--fast sends bytes that cannot be checked: use it with --discard");
 	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
+	if (fn == mode_hold) {
+		/* hold ends cleanly on SIGTERM; every other mode just dies. */
+		(void)sigaction(SIGTERM, &sa, NULL);
+		(void)sigaction(SIGINT, &sa, NULL);
+	}
 	(void)signal(SIGPIPE, SIG_IGN);
 	tt_parse_addr(arg.connect, &target);
 	tt_deadline(arg.timeout);
