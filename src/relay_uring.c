@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -182,6 +183,7 @@ struct engine {
 	bool accept_paused;
 	bool fds_freed;         /* a connection closed in this batch */
 	uint32_t n_held;        /* clients waiting for a descriptor */
+	uint32_t n_upstreams;   /* connections holding an upstream socket */
 	bool accept_timer;
 	bool trim_timer;
 	bool stop_timer;
@@ -714,6 +716,8 @@ static void conn_free(struct engine *e, struct uconn *u)
 {
 	half_release(e, &u->half[0]);
 	half_release(e, &u->half[1]);
+	if (u->c.upstream_fd >= 0)
+		e->n_upstreams--;
 	u->c.client_fd = safe_close(u->c.client_fd);
 	u->c.upstream_fd = safe_close(u->c.upstream_fd);
 	relay_client_closed(e->r, &u->c, u->error);
@@ -912,6 +916,7 @@ static void conn_connect(struct engine *e, struct uconn *u)
 		return;
 	}
 	u->c.upstream_fd = ufd;
+	e->n_upstreams++;
 	r = fd_set_blocking(ufd);
 	if (r < 0) {
 		relay_connect_failed(e->r, u->c.id, r);
@@ -955,6 +960,20 @@ static void fds_freed(struct engine *e)
 		conn_connect(e, u);
 		if (u->held)
 			break;     /* still none: wait for the next chance */
+	}
+	if (e->n_held > 0 && e->n_upstreams == 0) {
+		/* Waiting clients hold every descriptor and no connection
+		 * will ever free one: give up on one, so that the others can
+		 * go on. */
+		for (uint32_t i = e->slots_used; i > 0; i--) {
+			struct uconn *u = &e->conns[i - 1];
+
+			if (u->c.state == CONN_CONNECTING && u->held) {
+				relay_connect_failed(e->r, u->c.id, -EMFILE);
+				conn_end(e, u, 0);
+				break;
+			}
+		}
 	}
 	if (e->n_held == 0 && e->accept_paused)
 		accept_resume(e);
@@ -1484,6 +1503,22 @@ static int engine_init(struct engine *e, struct relay *r)
 		pool_free(e);
 		io_uring_queue_exit(&e->ring);
 		return -ENOMEM;
+	}
+
+	/* A multishot accept takes every client waiting in the backlog at
+	 * once, each with a descriptor, before the first upstream socket is
+	 * made: with fewer descriptors than max_clients needs, accepting one
+	 * at a time lets each client get its upstream before the next one is
+	 * taken. */
+	if (e->multishot_accept) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur < 2 * (rlim_t)cfg->max_clients + 32) {
+			e->multishot_accept = false;
+			log_debug("io_uring: the open file limit (%llu) is below what %u clients need: accepting one at a time",
+				  (unsigned long long)rl.rlim_cur, cfg->max_clients);
+		}
 	}
 
 	e->n_listeners = MIN(cfg->n_listen, (size_t)RELAY_MAX_LISTEN);
