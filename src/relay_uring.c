@@ -151,6 +151,12 @@ struct listener {
 	unsigned errors;        /* consecutive errors */
 };
 
+enum {
+	BUF_STACK,              /* held by the engine, unused */
+	BUF_RING,               /* in the kernel's ring */
+	BUF_LENT,               /* holds received bytes */
+};
+
 /* The provided buffers (multishot receive only). */
 struct pool {
 	struct io_uring_buf_ring *br;
@@ -161,9 +167,11 @@ struct pool {
 	uint32_t len[URING_NBUF];       /* bytes received into each */
 	uint16_t stack[URING_NBUF];     /* held here, most recently used on top */
 	uint8_t dirty[URING_NBUF];      /* touched since the last trim */
+	uint8_t where[URING_NBUF];      /* BUF_* */
 	unsigned n_free;
 	unsigned in_ring;               /* given to the kernel, not yet used */
 	unsigned target;                /* how many in_ring should be */
+	bool unregistered;              /* the ring could not be registered again */
 	uint64_t lent_total;            /* buffers received into, ever */
 	uint64_t lent_at_trim_arm;
 };
@@ -355,6 +363,7 @@ static char *pool_buf(const struct engine *e, uint16_t bid)
 
 static void pool_put(struct engine *e, uint16_t bid)
 {
+	e->pool.where[bid] = BUF_STACK;
 	e->pool.stack[e->pool.n_free++] = bid;
 }
 
@@ -365,9 +374,26 @@ static uint16_t pool_taken(struct engine *e, const struct io_uring_cqe *cqe)
 
 	if (e->pool.in_ring > 0)
 		e->pool.in_ring--;
+	e->pool.where[bid] = BUF_LENT;
 	e->pool.dirty[bid] = 1;
 	e->pool.lent_total++;
 	return bid;
+}
+
+static int pool_register(struct engine *e)
+{
+	struct io_uring_buf_reg reg = {
+		.ring_addr = (uint64_t)(uintptr_t)e->pool.br,
+		.ring_entries = URING_NBUF,
+		.bgid = URING_BGID,
+	};
+
+#if HAVE_DECL_IO_URING_BUF_RING_INIT
+	io_uring_buf_ring_init(e->pool.br);
+#else
+	e->pool.br->tail = 0;
+#endif
+	return io_uring_register_buf_ring(&e->ring, &reg, 0);
 }
 
 /* Keep the kernel's ring as full as the target, from the top of the stack
@@ -380,11 +406,17 @@ static void pool_refill(struct engine *e)
 
 	if (!p->br)
 		return;
+	if (p->unregistered) {
+		if (pool_register(e) < 0)
+			return;
+		p->unregistered = false;
+	}
 	while (p->in_ring < p->target && p->n_free > 0) {
 		uint16_t bid = p->stack[--p->n_free];
 
 		io_uring_buf_ring_add(p->br, pool_buf(e, bid), RELAY_BUF_SIZE, bid,
 				      (int)(URING_NBUF - 1), (int)added++);
+		p->where[bid] = BUF_RING;
 		p->in_ring++;
 	}
 	if (added > 0)
@@ -397,16 +429,61 @@ static void pool_grow(struct engine *e)
 	e->pool.target = MIN(URING_NBUF, e->pool.target * 2);
 }
 
+
+/*
+ * Take back the buffers the kernel's ring holds: the kernel may write into
+ * those at any time, so they can be given back to the kernel's memory only
+ * once the ring is unregistered.  It is registered again at once, empty;
+ * a receive that looks for a buffer meanwhile fails with ENOBUFS and is
+ * re-armed like any other.
+ */
+static int pool_reclaim_ring(struct engine *e)
+{
+	struct pool *p = &e->pool;
+	int r;
+
+	r = io_uring_unregister_buf_ring(&e->ring, URING_BGID);
+	if (r < 0)
+		return r;
+	for (unsigned bid = URING_NBUF; bid > 0; bid--)
+		if (p->where[bid - 1] == BUF_RING)
+			pool_put(e, (uint16_t)(bid - 1));
+	p->in_ring = 0;
+	r = pool_register(e);
+	if (r < 0) {
+		/* Retried by pool_refill(); receives wait meanwhile. */
+		p->unregistered = true;
+		return r;
+	}
+	return 0;
+}
+
+/* Any buffer the engine does not hold data in that was written to? */
+static bool pool_dirty_idle(const struct engine *e)
+{
+	for (unsigned bid = 0; bid < URING_NBUF; bid++)
+		if (e->pool.dirty[bid] && e->pool.where[bid] != BUF_LENT)
+			return true;
+	return false;
+}
+
 /* Give back the memory of buffers that sat unused since the trim timer
- * was armed.  Only buffers on the stack: those in the kernel's ring may be
- * written at any time. */
+ * was armed, and shrink the ring to its base size. */
 static void pool_trim(struct engine *e)
 {
 	struct pool *p = &e->pool;
 	unsigned trimmed = 0;
+	int r;
 
 	if (p->lent_total != p->lent_at_trim_arm)
 		return;          /* busy: try again later */
+	for (unsigned bid = 0; bid < URING_NBUF; bid++)
+		if (p->dirty[bid] && p->where[bid] == BUF_RING) {
+			r = pool_reclaim_ring(e);
+			if (r < 0)
+				log_debug_errno(r, "io_uring: cannot take back the buffer ring: %m");
+			break;
+		}
 	for (unsigned i = 0; i < p->n_free; i++) {
 		uint16_t bid = p->stack[i];
 
@@ -420,14 +497,6 @@ static void pool_trim(struct engine *e)
 	p->target = URING_RING_BASE;
 	if (trimmed > 0)
 		log_debug("io_uring: gave back %u idle buffers", trimmed);
-}
-
-static bool pool_has_dirty_free(const struct engine *e)
-{
-	for (unsigned i = 0; i < e->pool.n_free; i++)
-		if (e->pool.dirty[e->pool.stack[i]])
-			return true;
-	return false;
 }
 
 static void pool_free(struct engine *e)
@@ -448,7 +517,6 @@ static void pool_free(struct engine *e)
 static int pool_setup(struct engine *e)
 {
 	struct pool *p = &e->pool;
-	struct io_uring_buf_reg reg = {};
 	void *m;
 	int r;
 
@@ -457,13 +525,7 @@ static int pool_setup(struct engine *e)
 	if (m == MAP_FAILED)
 		return -errno;
 	p->br = m;
-#if HAVE_DECL_IO_URING_BUF_RING_INIT
-	io_uring_buf_ring_init(p->br);
-#endif
-	reg.ring_addr = (uint64_t)(uintptr_t)p->br;
-	reg.ring_entries = URING_NBUF;
-	reg.bgid = URING_BGID;
-	r = io_uring_register_buf_ring(&e->ring, &reg, 0);
+	r = pool_register(e);
 	if (r < 0) {
 		(void)munmap(p->br, p->br_bytes);
 		p->br = NULL;
@@ -1000,7 +1062,7 @@ static void trim_arm(struct engine *e)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!e->buf_ring || e->trim_timer || e->stopping || !pool_has_dirty_free(e))
+	if (!e->buf_ring || e->trim_timer || e->stopping || !pool_dirty_idle(e))
 		return;
 	sqe = engine_sqe(e, 1);
 	if (!sqe)
