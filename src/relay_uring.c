@@ -852,13 +852,13 @@ static void accept_arm(struct engine *e, size_t i)
 		return;
 	if (l->multishot) {
 #if HAVE_DECL_IO_URING_PREP_MULTISHOT_ACCEPT
-		io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
 #else
-		io_uring_prep_accept(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		io_uring_prep_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
 		sqe->ioprio |= IORING_ACCEPT_MULTISHOT;
 #endif
 	} else
-		io_uring_prep_accept(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		io_uring_prep_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
 	sqe_data(sqe, OP_ACCEPT, (uint32_t)i, 0);
 	l->armed = true;
 	op_begin(e, NULL);
@@ -893,7 +893,8 @@ static void accept_pause(struct engine *e)
 }
 
 /*
- * The relay's sockets are blocking for io_uring's sake.  The ring never
+ * The relay's sockets are blocking for io_uring's sake (clients are accepted
+ * so, which relay_client_accepted() does not mind).  The ring never
  * blocks on them: it tries every request non-blocking first and waits for
  * readiness itself.  But a request that was woken and still finds nothing
  * to do is handed to a kernel worker thread, which does a plain blocking
@@ -902,11 +903,8 @@ static void accept_pause(struct engine *e)
  */
 static int fd_set_blocking(int fd)
 {
-	int flags = fcntl(fd, F_GETFL);
-
-	if (flags < 0)
-		return -errno;
-	if ((flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+	/* A socket has no other status flag that F_SETFL could change. */
+	if (fcntl(fd, F_SETFL, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -939,11 +937,6 @@ static void client_start(struct engine *e, int fd)
 	u->c.state = CONN_CONNECTING;
 	u->c.client_fd = fd;
 	u->c.id = id;
-	r = fd_set_blocking(fd);
-	if (r < 0) {
-		conn_end(e, u, r);
-		return;
-	}
 	conn_connect(e, u);
 }
 
