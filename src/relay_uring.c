@@ -74,7 +74,9 @@
  * space, touched only as traffic needs it).  The kernel's ring starts with
  * URING_RING_BASE of them and grows each time it runs dry. */
 #define URING_NBUF 256u
+#ifndef URING_RING_BASE
 #define URING_RING_BASE 8u
+#endif
 #define URING_BGID 0
 /* Buffers unused for this long are given back to the kernel. */
 #define URING_TRIM_MS 2000u
@@ -1185,6 +1187,35 @@ static void on_recv_error(struct engine *e, struct uconn *u, unsigned d, int res
 	conn_update(e, u);
 }
 
+/*
+ * A direction's sink stopped reading (EPIPE, ECONNRESET): this direction can
+ * deliver nothing more, so what it holds is dropped and it counts as ended;
+ * but the other direction may still have its last bytes to read from that
+ * same peer, and the connection ends when that one does (as in the epoll
+ * engine).
+ */
+static void half_sink_gone(struct engine *e, struct uconn *u, unsigned d, int res)
+{
+	struct half *h = half_of(u, d);
+	struct uhalf *uh = &u->half[d];
+
+	uint16_t bid;
+
+	log_debug_errno(res, "client #%" PRIu64 ": %s stopped reading: %m", u->c.id,
+			d == DIR_UP ? "upstream" : "client");
+	while ((bid = uring_bufq_pop(&uh->q, e->pool.next)) != URING_BID_NONE)
+		pool_put(e, bid);
+	/* The plain path's own buffer stays until the connection ends. */
+	uh->len = uh->off = 0;
+	h->pending = 0;
+	h->eof = h->shut = true;
+	if (uh->recv == RECV_ARMED) {
+		cancel_request(e, uring_ud_pack(OP_RECV_UP + d, slot_of(e, u), u->gen));
+		uh->recv = RECV_CANCELLING;
+	}
+	conn_update(e, u);
+}
+
 /* Completions with res < 0. */
 static void engine_error(struct engine *e, unsigned op, uint32_t slot, struct uconn *u,
 			 const struct io_uring_cqe *cqe)
@@ -1230,6 +1261,10 @@ static void engine_error(struct engine *e, unsigned op, uint32_t slot, struct uc
 		if (res == -EAGAIN || res == -EINTR) {
 			/* Nothing was sent: send again. */
 			conn_update(e, u);
+			break;
+		}
+		if (res == -EPIPE || res == -ECONNRESET) {
+			half_sink_gone(e, u, op - OP_SEND_UP, res);
 			break;
 		}
 		log_debug_errno(res, "client #%" PRIu64 ": send to the %s failed: %m",
@@ -1281,7 +1316,11 @@ static void engine_success(struct engine *e, unsigned op, uint32_t slot, struct 
 
 		if (u->c.state != CONN_RELAYING)
 			break;
-		if (res == 0)
+		if (half_of(u, d)->shut) {
+			/* Its sink is gone (half_sink_gone()): nowhere to go. */
+			if (res > 0 && e->buf_ring)
+				pool_put(e, pool_taken(e, cqe));
+		} else if (res == 0)
 			half_of(u, d)->eof = true;
 		else
 			half_received(e, u, d, cqe);
