@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -73,7 +74,9 @@
  * space, touched only as traffic needs it).  The kernel's ring starts with
  * URING_RING_BASE of them and grows each time it runs dry. */
 #define URING_NBUF 256u
+#ifndef URING_RING_BASE
 #define URING_RING_BASE 8u
+#endif
 #define URING_BGID 0
 /* Buffers unused for this long are given back to the kernel. */
 #define URING_TRIM_MS 2000u
@@ -150,6 +153,12 @@ struct listener {
 	unsigned errors;        /* consecutive errors */
 };
 
+enum {
+	BUF_STACK,              /* held by the engine, unused */
+	BUF_RING,               /* in the kernel's ring */
+	BUF_LENT,               /* holds received bytes */
+};
+
 /* The provided buffers (multishot receive only). */
 struct pool {
 	struct io_uring_buf_ring *br;
@@ -160,9 +169,11 @@ struct pool {
 	uint32_t len[URING_NBUF];       /* bytes received into each */
 	uint16_t stack[URING_NBUF];     /* held here, most recently used on top */
 	uint8_t dirty[URING_NBUF];      /* touched since the last trim */
+	uint8_t where[URING_NBUF];      /* BUF_* */
 	unsigned n_free;
 	unsigned in_ring;               /* given to the kernel, not yet used */
 	unsigned target;                /* how many in_ring should be */
+	bool unregistered;              /* the ring could not be registered again */
 	uint64_t lent_total;            /* buffers received into, ever */
 	uint64_t lent_at_trim_arm;
 };
@@ -182,6 +193,7 @@ struct engine {
 	bool accept_paused;
 	bool fds_freed;         /* a connection closed in this batch */
 	uint32_t n_held;        /* clients waiting for a descriptor */
+	uint32_t n_upstreams;   /* connections holding an upstream socket */
 	bool accept_timer;
 	bool trim_timer;
 	bool stop_timer;
@@ -353,6 +365,7 @@ static char *pool_buf(const struct engine *e, uint16_t bid)
 
 static void pool_put(struct engine *e, uint16_t bid)
 {
+	e->pool.where[bid] = BUF_STACK;
 	e->pool.stack[e->pool.n_free++] = bid;
 }
 
@@ -363,9 +376,26 @@ static uint16_t pool_taken(struct engine *e, const struct io_uring_cqe *cqe)
 
 	if (e->pool.in_ring > 0)
 		e->pool.in_ring--;
+	e->pool.where[bid] = BUF_LENT;
 	e->pool.dirty[bid] = 1;
 	e->pool.lent_total++;
 	return bid;
+}
+
+static int pool_register(struct engine *e)
+{
+	struct io_uring_buf_reg reg = {
+		.ring_addr = (uint64_t)(uintptr_t)e->pool.br,
+		.ring_entries = URING_NBUF,
+		.bgid = URING_BGID,
+	};
+
+#if HAVE_DECL_IO_URING_BUF_RING_INIT
+	io_uring_buf_ring_init(e->pool.br);
+#else
+	e->pool.br->tail = 0;
+#endif
+	return io_uring_register_buf_ring(&e->ring, &reg, 0);
 }
 
 /* Keep the kernel's ring as full as the target, from the top of the stack
@@ -378,11 +408,17 @@ static void pool_refill(struct engine *e)
 
 	if (!p->br)
 		return;
+	if (p->unregistered) {
+		if (pool_register(e) < 0)
+			return;
+		p->unregistered = false;
+	}
 	while (p->in_ring < p->target && p->n_free > 0) {
 		uint16_t bid = p->stack[--p->n_free];
 
 		io_uring_buf_ring_add(p->br, pool_buf(e, bid), RELAY_BUF_SIZE, bid,
 				      (int)(URING_NBUF - 1), (int)added++);
+		p->where[bid] = BUF_RING;
 		p->in_ring++;
 	}
 	if (added > 0)
@@ -395,16 +431,61 @@ static void pool_grow(struct engine *e)
 	e->pool.target = MIN(URING_NBUF, e->pool.target * 2);
 }
 
+
+/*
+ * Take back the buffers the kernel's ring holds: the kernel may write into
+ * those at any time, so they can be given back to the kernel's memory only
+ * once the ring is unregistered.  It is registered again at once, empty;
+ * a receive that looks for a buffer meanwhile fails with ENOBUFS and is
+ * re-armed like any other.
+ */
+static int pool_reclaim_ring(struct engine *e)
+{
+	struct pool *p = &e->pool;
+	int r;
+
+	r = io_uring_unregister_buf_ring(&e->ring, URING_BGID);
+	if (r < 0)
+		return r;
+	for (unsigned bid = URING_NBUF; bid > 0; bid--)
+		if (p->where[bid - 1] == BUF_RING)
+			pool_put(e, (uint16_t)(bid - 1));
+	p->in_ring = 0;
+	r = pool_register(e);
+	if (r < 0) {
+		/* Retried by pool_refill(); receives wait meanwhile. */
+		p->unregistered = true;
+		return r;
+	}
+	return 0;
+}
+
+/* Any buffer the engine does not hold data in that was written to? */
+static bool pool_dirty_idle(const struct engine *e)
+{
+	for (unsigned bid = 0; bid < URING_NBUF; bid++)
+		if (e->pool.dirty[bid] && e->pool.where[bid] != BUF_LENT)
+			return true;
+	return false;
+}
+
 /* Give back the memory of buffers that sat unused since the trim timer
- * was armed.  Only buffers on the stack: those in the kernel's ring may be
- * written at any time. */
+ * was armed, and shrink the ring to its base size. */
 static void pool_trim(struct engine *e)
 {
 	struct pool *p = &e->pool;
 	unsigned trimmed = 0;
+	int r;
 
 	if (p->lent_total != p->lent_at_trim_arm)
 		return;          /* busy: try again later */
+	for (unsigned bid = 0; bid < URING_NBUF; bid++)
+		if (p->dirty[bid] && p->where[bid] == BUF_RING) {
+			r = pool_reclaim_ring(e);
+			if (r < 0)
+				log_debug_errno(r, "io_uring: cannot take back the buffer ring: %m");
+			break;
+		}
 	for (unsigned i = 0; i < p->n_free; i++) {
 		uint16_t bid = p->stack[i];
 
@@ -418,14 +499,6 @@ static void pool_trim(struct engine *e)
 	p->target = URING_RING_BASE;
 	if (trimmed > 0)
 		log_debug("io_uring: gave back %u idle buffers", trimmed);
-}
-
-static bool pool_has_dirty_free(const struct engine *e)
-{
-	for (unsigned i = 0; i < e->pool.n_free; i++)
-		if (e->pool.dirty[e->pool.stack[i]])
-			return true;
-	return false;
 }
 
 static void pool_free(struct engine *e)
@@ -446,7 +519,6 @@ static void pool_free(struct engine *e)
 static int pool_setup(struct engine *e)
 {
 	struct pool *p = &e->pool;
-	struct io_uring_buf_reg reg = {};
 	void *m;
 	int r;
 
@@ -455,13 +527,7 @@ static int pool_setup(struct engine *e)
 	if (m == MAP_FAILED)
 		return -errno;
 	p->br = m;
-#if HAVE_DECL_IO_URING_BUF_RING_INIT
-	io_uring_buf_ring_init(p->br);
-#endif
-	reg.ring_addr = (uint64_t)(uintptr_t)p->br;
-	reg.ring_entries = URING_NBUF;
-	reg.bgid = URING_BGID;
-	r = io_uring_register_buf_ring(&e->ring, &reg, 0);
+	r = pool_register(e);
 	if (r < 0) {
 		(void)munmap(p->br, p->br_bytes);
 		p->br = NULL;
@@ -714,6 +780,8 @@ static void conn_free(struct engine *e, struct uconn *u)
 {
 	half_release(e, &u->half[0]);
 	half_release(e, &u->half[1]);
+	if (u->c.upstream_fd >= 0)
+		e->n_upstreams--;
 	u->c.client_fd = safe_close(u->c.client_fd);
 	u->c.upstream_fd = safe_close(u->c.upstream_fd);
 	relay_client_closed(e->r, &u->c, u->error);
@@ -786,13 +854,13 @@ static void accept_arm(struct engine *e, size_t i)
 		return;
 	if (l->multishot) {
 #if HAVE_DECL_IO_URING_PREP_MULTISHOT_ACCEPT
-		io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
 #else
-		io_uring_prep_accept(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		io_uring_prep_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
 		sqe->ioprio |= IORING_ACCEPT_MULTISHOT;
 #endif
 	} else
-		io_uring_prep_accept(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		io_uring_prep_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
 	sqe_data(sqe, OP_ACCEPT, (uint32_t)i, 0);
 	l->armed = true;
 	op_begin(e, NULL);
@@ -827,7 +895,8 @@ static void accept_pause(struct engine *e)
 }
 
 /*
- * The relay's sockets are blocking for io_uring's sake.  The ring never
+ * The relay's sockets are blocking for io_uring's sake (clients are accepted
+ * so, which relay_client_accepted() does not mind).  The ring never
  * blocks on them: it tries every request non-blocking first and waits for
  * readiness itself.  But a request that was woken and still finds nothing
  * to do is handed to a kernel worker thread, which does a plain blocking
@@ -836,11 +905,8 @@ static void accept_pause(struct engine *e)
  */
 static int fd_set_blocking(int fd)
 {
-	int flags = fcntl(fd, F_GETFL);
-
-	if (flags < 0)
-		return -errno;
-	if ((flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+	/* A socket has no other status flag that F_SETFL could change. */
+	if (fcntl(fd, F_SETFL, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -873,11 +939,6 @@ static void client_start(struct engine *e, int fd)
 	u->c.state = CONN_CONNECTING;
 	u->c.client_fd = fd;
 	u->c.id = id;
-	r = fd_set_blocking(fd);
-	if (r < 0) {
-		conn_end(e, u, r);
-		return;
-	}
 	conn_connect(e, u);
 }
 
@@ -912,6 +973,7 @@ static void conn_connect(struct engine *e, struct uconn *u)
 		return;
 	}
 	u->c.upstream_fd = ufd;
+	e->n_upstreams++;
 	r = fd_set_blocking(ufd);
 	if (r < 0) {
 		relay_connect_failed(e->r, u->c.id, r);
@@ -956,6 +1018,20 @@ static void fds_freed(struct engine *e)
 		if (u->held)
 			break;     /* still none: wait for the next chance */
 	}
+	if (e->n_held > 0 && e->n_upstreams == 0) {
+		/* Waiting clients hold every descriptor and no connection
+		 * will ever free one: give up on one, so that the others can
+		 * go on. */
+		for (uint32_t i = e->slots_used; i > 0; i--) {
+			struct uconn *u = &e->conns[i - 1];
+
+			if (u->c.state == CONN_CONNECTING && u->held) {
+				relay_connect_failed(e->r, u->c.id, -EMFILE);
+				conn_end(e, u, 0);
+				break;
+			}
+		}
+	}
 	if (e->n_held == 0 && e->accept_paused)
 		accept_resume(e);
 }
@@ -981,7 +1057,7 @@ static void trim_arm(struct engine *e)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!e->buf_ring || e->trim_timer || e->stopping || !pool_has_dirty_free(e))
+	if (!e->buf_ring || e->trim_timer || e->stopping || !pool_dirty_idle(e))
 		return;
 	sqe = engine_sqe(e, 1);
 	if (!sqe)
@@ -1111,6 +1187,35 @@ static void on_recv_error(struct engine *e, struct uconn *u, unsigned d, int res
 	conn_update(e, u);
 }
 
+/*
+ * A direction's sink stopped reading (EPIPE, ECONNRESET): this direction can
+ * deliver nothing more, so what it holds is dropped and it counts as ended;
+ * but the other direction may still have its last bytes to read from that
+ * same peer, and the connection ends when that one does (as in the epoll
+ * engine).
+ */
+static void half_sink_gone(struct engine *e, struct uconn *u, unsigned d, int res)
+{
+	struct half *h = half_of(u, d);
+	struct uhalf *uh = &u->half[d];
+
+	uint16_t bid;
+
+	log_debug_errno(res, "client #%" PRIu64 ": %s stopped reading: %m", u->c.id,
+			d == DIR_UP ? "upstream" : "client");
+	while ((bid = uring_bufq_pop(&uh->q, e->pool.next)) != URING_BID_NONE)
+		pool_put(e, bid);
+	/* The plain path's own buffer stays until the connection ends. */
+	uh->len = uh->off = 0;
+	h->pending = 0;
+	h->eof = h->shut = true;
+	if (uh->recv == RECV_ARMED) {
+		cancel_request(e, uring_ud_pack(OP_RECV_UP + d, slot_of(e, u), u->gen));
+		uh->recv = RECV_CANCELLING;
+	}
+	conn_update(e, u);
+}
+
 /* Completions with res < 0. */
 static void engine_error(struct engine *e, unsigned op, uint32_t slot, struct uconn *u,
 			 const struct io_uring_cqe *cqe)
@@ -1156,6 +1261,10 @@ static void engine_error(struct engine *e, unsigned op, uint32_t slot, struct uc
 		if (res == -EAGAIN || res == -EINTR) {
 			/* Nothing was sent: send again. */
 			conn_update(e, u);
+			break;
+		}
+		if (res == -EPIPE || res == -ECONNRESET) {
+			half_sink_gone(e, u, op - OP_SEND_UP, res);
 			break;
 		}
 		log_debug_errno(res, "client #%" PRIu64 ": send to the %s failed: %m",
@@ -1207,7 +1316,11 @@ static void engine_success(struct engine *e, unsigned op, uint32_t slot, struct 
 
 		if (u->c.state != CONN_RELAYING)
 			break;
-		if (res == 0)
+		if (half_of(u, d)->shut) {
+			/* Its sink is gone (half_sink_gone()): nowhere to go. */
+			if (res > 0 && e->buf_ring)
+				pool_put(e, pool_taken(e, cqe));
+		} else if (res == 0)
 			half_of(u, d)->eof = true;
 		else
 			half_received(e, u, d, cqe);
@@ -1484,6 +1597,22 @@ static int engine_init(struct engine *e, struct relay *r)
 		pool_free(e);
 		io_uring_queue_exit(&e->ring);
 		return -ENOMEM;
+	}
+
+	/* A multishot accept takes every client waiting in the backlog at
+	 * once, each with a descriptor, before the first upstream socket is
+	 * made: with fewer descriptors than max_clients needs, accepting one
+	 * at a time lets each client get its upstream before the next one is
+	 * taken. */
+	if (e->multishot_accept) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur < 2 * (rlim_t)cfg->max_clients + 32) {
+			e->multishot_accept = false;
+			log_debug("io_uring: the open file limit (%llu) is below what %u clients need: accepting one at a time",
+				  (unsigned long long)rl.rlim_cur, cfg->max_clients);
+		}
 	}
 
 	e->n_listeners = MIN(cfg->n_listen, (size_t)RELAY_MAX_LISTEN);
