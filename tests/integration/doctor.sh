@@ -224,7 +224,15 @@ else
 	check "socket(AF_VSOCK) blocked with EPERM is reported (JSON)" t_vsock_eperm
 	check "socket(AF_VSOCK) failing with EAFNOSUPPORT is reported" t_vsock_eafnosupport
 fi
+t_uring_not_built() {
+	run_x 1 doctor --json || run_x 0 doctor --json || return 1
+	jq -e '.checks[] | select(.id == "io_uring") | (.status == "warn") and (.data.engine == "epoll")' "$OUT" >/dev/null
+}
 case $uring_here in
+"[WARN] io_uring: x410-vsock is built without liburing"*)
+	check "an epoll-only build says so and names the epoll engine (JSON)" t_uring_not_built
+	skip_check "built without liburing: nothing to block"
+	;;
 "[ OK ] io_uring: io_uring_setup() works"*)
 	check "io_uring_setup() blocked with EPERM: WARN, epoll engine, with a fix" t_uring_eperm
 	check "io_uring_setup() blocked with ENOSYS: WARN, epoll engine" t_uring_enosys
