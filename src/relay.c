@@ -31,12 +31,11 @@
 /* ---- rate limiting of the lines a peer can cause ---- */
 
 /* A client that connects in a loop must not be able to fill the log: each
- * kind of per-client line is limited to RATELIMIT_BURST per second, and the
- * next line that passes says how many were left out. */
-#define RATELIMIT_BURST 10
-#define RATELIMIT_INTERVAL_MS 1000
-
+ * kind of per-client line is limited to a burst per interval, and the next
+ * line that passes says that some were left out. */
 struct ratelimit {
+	uint64_t interval_ms;
+	unsigned burst;
 	uint64_t begin_ms;
 	unsigned printed;
 	uint64_t suppressed;
@@ -57,11 +56,11 @@ static bool ratelimit_pass(struct ratelimit *rl, uint64_t *ret_suppressed)
 	uint64_t now = now_ms();
 
 	*ret_suppressed = 0;
-	if (rl->begin_ms == 0 || now - rl->begin_ms >= RATELIMIT_INTERVAL_MS) {
+	if (rl->begin_ms == 0 || now - rl->begin_ms >= rl->interval_ms) {
 		rl->begin_ms = now;
 		rl->printed = 0;
 	}
-	if (rl->printed >= RATELIMIT_BURST) {
+	if (rl->printed >= rl->burst) {
 		rl->suppressed++;
 		return false;
 	}
@@ -71,7 +70,10 @@ static bool ratelimit_pass(struct ratelimit *rl, uint64_t *ret_suppressed)
 	return true;
 }
 
-static struct ratelimit rl_refused, rl_cap, rl_accept;
+static struct ratelimit rl_refused = { .interval_ms = 1000, .burst = 10 };
+static struct ratelimit rl_cap = { .interval_ms = 1000, .burst = 10 };
+/* Running out of fds lasts: say it once in a while, not at every pause. */
+static struct ratelimit rl_accept = { .interval_ms = 10000, .burst = 1 };
 
 /* ---- peers ---- */
 
@@ -197,8 +199,8 @@ bool relay_accept_failed(struct relay *r, int error)
 	case EMFILE:
 	case ENFILE:
 		if (ratelimit_pass(&rl_accept, &suppressed))
-			log_warning_errno(error, "accept failed: %m; pausing new clients for %u ms"
-					  " (raise 'ulimit -n' or lower --max-clients)", RELAY_ACCEPT_PAUSE_MS);
+			log_warning_errno(error, "out of file descriptors (%m): new clients wait;"
+					  " raise 'ulimit -n' or lower --max-clients");
 		return true;
 	default:
 		/* ENOBUFS, ENOMEM, and anything unexpected: pausing is what
@@ -269,6 +271,13 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error)
 	switch (cfg->upstream.kind) {
 	case ADDR_VSOCK: {
 		uint32_t cid = cfg->upstream.sa.vm.svm_cid, port = cfg->upstream.sa.vm.svm_port;
+		char timed_out[64] = "";
+
+		/* A timeout is worth saying: a host that never answers is not
+		 * one that refuses. */
+		if (error == ETIMEDOUT)
+			(void)snprintf(timed_out, sizeof(timed_out), "connect timed out after %" PRIu64 " ms: ",
+				       cfg->connect_timeout_ms);
 
 		switch (error) {
 		case ECONNRESET:
@@ -281,9 +290,9 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error)
 				for (char *p = guid; *p; p++)
 					if (*p >= 'A' && *p <= 'F')
 						*p = (char)(*p - 'A' + 'a');
-				log_error("client #%" PRIu64 ": X410 is not listening on vsock port %u (display %u):"
+				log_error("client #%" PRIu64 ": %sX410 is not listening on vsock port %u (display %u):"
 					  " is X410 running with /listen hyperv and the registry key %s present?",
-					  id, port, cfg->x410_display, guid);
+					  id, timed_out, port, cfg->x410_display, guid);
 			} else
 				log_error_errno(error, "client #%" PRIu64 ": nobody is listening on %s (%m)", id, where);
 			return;
@@ -320,7 +329,8 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error)
 				  id, where);
 			return;
 		case ETIMEDOUT:
-			log_error("client #%" PRIu64 ": connecting to %s timed out", id, where);
+			log_error("client #%" PRIu64 ": connecting to %s timed out after %" PRIu64 " ms", id, where,
+				  cfg->connect_timeout_ms);
 			return;
 		}
 		break;
@@ -330,7 +340,8 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error)
 			log_error("client #%" PRIu64 ": nobody is listening on %s (connection refused)", id, where);
 			return;
 		case ETIMEDOUT:
-			log_error("client #%" PRIu64 ": connecting to %s timed out", id, where);
+			log_error("client #%" PRIu64 ": connecting to %s timed out after %" PRIu64 " ms", id, where,
+				  cfg->connect_timeout_ms);
 			return;
 		case EHOSTUNREACH:
 		case ENETUNREACH:
@@ -341,7 +352,11 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error)
 	default:
 		break;
 	}
-	log_error_errno(error, "client #%" PRIu64 ": cannot connect to %s: %m", id, where);
+	if (error == EMFILE || error == ENFILE)
+		log_error_errno(error, "client #%" PRIu64 ": no file descriptor for its connection to %s (%m):"
+				" raise 'ulimit -n' or lower --max-clients", id, where);
+	else
+		log_error_errno(error, "client #%" PRIu64 ": cannot connect to %s: %m", id, where);
 }
 
 void relay_connected(struct relay *r, uint64_t id, int upstream_fd)
@@ -366,10 +381,17 @@ void relay_connected(struct relay *r, uint64_t id, int upstream_fd)
 bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, bool from_upstream, int error)
 {
 	error = abs(error);
+	/* A UNIX peer that closes with unread bytes in its own queue (an X
+	 * client exiting without reading its last events) makes our read
+	 * return ECONNRESET -- after every byte it sent.  Those bytes may
+	 * still be waiting in the relay for the other side: ending the
+	 * connection here would drop them.  It is the end of that stream;
+	 * the peer is gone, so the other direction ends with EPIPE. */
+	if (error == ECONNRESET)
+		return true;
 	/* Some kernels (around 6.17) return EIO or ENOMEM from hv_sock for
-	 * the read that follows the host's FIN instead of 0.  A relay that
-	 * called it an error would drop nothing, but would end the other
-	 * direction too early: treat it as the end of that stream. */
+	 * the read that follows the host's FIN instead of 0: also the end
+	 * of that stream, not an error that would cut the other direction. */
 	return from_upstream && r->cfg->upstream.kind == ADDR_VSOCK && (error == EIO || error == ENOMEM);
 }
 

@@ -150,7 +150,10 @@ void relay_client_closed(struct relay *r, const struct conn *c, int error);
 /* accept() failed with -error.  Logs (rate limited).  Returns true when the
  * engine must pause accepting (EMFILE, ENFILE, ENOBUFS, ENOMEM) and resume
  * after RELAY_ACCEPT_PAUSE_MS or when a connection closes; false for errors
- * that concern only the one aborted client (ECONNABORTED, EPERM, ...). */
+ * that concern only the one aborted client (ECONNABORTED, EPERM, ...).
+ * The epoll engine also calls it when relay_upstream_socket() fails with
+ * EMFILE/ENFILE for a client already accepted (which then waits for an fd
+ * until its connect deadline instead of being dropped). */
 bool relay_accept_failed(struct relay *r, int error);
 
 /* A new upstream socket: non-blocking, CLOEXEC, and for vsock with
@@ -167,7 +170,11 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error);
 void relay_connected(struct relay *r, uint64_t id, int upstream_fd);
 
 /* A read from a source returned -error.  Returns true when it counts as the
- * end of the stream (vsock: EIO/ENOMEM after data), false for a real error. */
+ * end of the stream, false for a real error: ECONNRESET (a UNIX peer closed
+ * with unread data; the bytes it sent have all been read before this, and
+ * those still pending must be delivered), and on vsock EIO/ENOMEM (some
+ * kernels' answer after the host's FIN).  After ECONNRESET the peer is
+ * gone: the direction towards it can end too (its sends fail with EPIPE). */
 bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, bool from_upstream, int error);
 
 /* signal_fd is readable: consumes the signals.  Logs the stats line on

@@ -68,7 +68,7 @@ struct econn {
 	uint64_t deadline_ms;   /* end of the upstream connect */
 	uint64_t retry_ms;      /* retry a unix connect refused with EAGAIN, 0 = no */
 	struct link all;        /* every live connection */
-	struct link connecting; /* CONN_CONNECTING, by deadline */
+	struct link connecting; /* in e->connecting (by deadline) or e->waiting */
 	struct link ready;      /* has input left after its share */
 	struct link dead;       /* closed in this loop, freed at its end */
 };
@@ -115,8 +115,14 @@ struct engine {
 	struct efd signal;
 	bool accept_paused;
 	uint64_t resume_ms;
+	bool fds_freed;         /* a connection closed in this loop */
+	uint64_t wait_retry_ms; /* next try for the clients waiting for an fd */
 	size_t n_retrying;
-	struct link all, connecting, ready, dead;
+	/* waiting: accepted clients whose upstream socket() failed with
+	 * EMFILE/ENFILE, in arrival order.  They have no deadline yet (as
+	 * little as the clients still in the listen backlog): their connect
+	 * timeout starts when they get their socket. */
+	struct link all, connecting, waiting, ready, dead;
 	char *pool[POOL_MAX];
 	size_t n_pool;
 };
@@ -207,8 +213,11 @@ static void conn_close(struct engine *e, struct econn *ec, int error)
 	relay_client_closed(e->r, &ec->c, error);
 	/* Events for it may still be in this loop's batch: free it later. */
 	list_add_tail(&e->dead, &ec->dead);
-	/* A closed connection freed two fds: accepting may work again. */
-	accept_pause(e, false);
+	/* A closed connection freed two fds: for the clients waiting for
+	 * one first, in order; accepting resumes when none is left. */
+	e->fds_freed = true;
+	if (list_empty(&e->waiting))
+		accept_pause(e, false);
 }
 
 static void free_dead(struct engine *e)
@@ -303,8 +312,18 @@ static int half_pump(struct engine *e, struct econn *ec, unsigned dir, bool *mor
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			src->readable = false;
 		} else if (relay_read_error_is_eof(e->r, &ec->c, dir == DIR_DOWN, -errno)) {
-			log_debug_errno(errno, "client #%" PRIu64 ": upstream read error taken as its end: %m", ec->c.id);
+			log_debug_errno(errno, "client #%" PRIu64 ": %s read error taken as its end: %m", ec->c.id,
+					dir == DIR_UP ? "client" : "upstream");
 			h->eof = true;
+			if (errno == ECONNRESET) {
+				/* The source is gone for good: nothing more can
+				 * be delivered to it. */
+				struct half *back = dir == DIR_UP ? &ec->c.down : &ec->c.up;
+
+				half_release(e, ec, !dir);
+				back->pending = 0;
+				back->eof = back->shut = true;
+			}
 		} else
 			return -errno;
 		if (h->pending == 0)
@@ -390,10 +409,41 @@ static void conn_try_connect(struct engine *e, struct econn *ec)
 		conn_connected(e, ec);
 }
 
+/* Make the upstream socket and start connecting.  Returns false when the
+ * client must keep waiting for an fd. */
+static bool conn_open_upstream(struct engine *e, struct econn *ec)
+{
+	int up = relay_upstream_socket(e->r);
+
+	if (up == -EMFILE || up == -ENFILE) {
+		/* Out of fds with the client already accepted: it waits for
+		 * one rather than being dropped, and no new client is
+		 * accepted (which would take the fd it waits for). */
+		if (!linked(&ec->connecting))
+			list_add_tail(&e->waiting, &ec->connecting);
+		e->wait_retry_ms = now_ms() + RELAY_ACCEPT_PAUSE_MS;
+		if (relay_accept_failed(e->r, up))
+			accept_pause(e, true);
+		return false;
+	}
+	list_del(&ec->connecting);
+	if (up < 0) {
+		conn_connect_failed(e, ec, up);
+		return true;
+	}
+	/* The timeout is the upstream's: it starts now.  Appending keeps
+	 * the list sorted by deadline, as the timeout is the same for all. */
+	ec->deadline_ms = now_ms() + e->r->cfg->connect_timeout_ms;
+	list_add_tail(&e->connecting, &ec->connecting);
+	ec->c.upstream_fd = ec->upstream.fd = up;
+	conn_try_connect(e, ec);
+	return true;
+}
+
 static void conn_start(struct engine *e, int fd, uint64_t id)
 {
 	struct econn *ec = calloc(1, sizeof(*ec));
-	int up, r;
+	int r;
 
 	if (!ec) {
 		struct conn c = { .id = id };
@@ -409,8 +459,6 @@ static void conn_start(struct engine *e, int fd, uint64_t id)
 	ec->client = (struct efd) { .kind = EFD_CLIENT, .fd = fd, .conn = ec, .writable = true };
 	ec->upstream = (struct efd) { .kind = EFD_UPSTREAM, .fd = -1, .conn = ec };
 	list_add_tail(&e->all, &ec->all);
-	ec->deadline_ms = now_ms() + e->r->cfg->connect_timeout_ms;
-	list_add_tail(&e->connecting, &ec->connecting);
 
 	/* Edge-triggered: the engine remembers readiness itself.  RDHUP
 	 * reports a half-close as readable; the read then says 0.  What the
@@ -420,13 +468,12 @@ static void conn_start(struct engine *e, int fd, uint64_t id)
 		conn_close(e, ec, r);
 		return;
 	}
-	up = relay_upstream_socket(e->r);
-	if (up < 0) {
-		conn_connect_failed(e, ec, up);
+	if (!list_empty(&e->waiting)) {
+		/* Others wait for an fd already: after them. */
+		list_add_tail(&e->waiting, &ec->connecting);
 		return;
 	}
-	ec->c.upstream_fd = ec->upstream.fd = up;
-	conn_try_connect(e, ec);
+	(void)conn_open_upstream(e, ec);
 }
 
 /* The upstream socket reported something while connecting. */
@@ -517,7 +564,9 @@ static int next_timeout(struct engine *e, uint64_t now)
 	}
 	if (e->n_retrying > 0)
 		next = MIN(next, now + CONNECT_RETRY_MS);
-	if (e->accept_paused)
+	if (!list_empty(&e->waiting))
+		next = MIN(next, e->wait_retry_ms);
+	else if (e->accept_paused)
 		next = MIN(next, e->resume_ms);
 	if (next == UINT64_MAX)
 		return -1;
@@ -529,8 +578,18 @@ static void run_timers(struct engine *e)
 	uint64_t now = now_ms();
 	struct link *l, *next;
 
-	if (e->accept_paused && now >= e->resume_ms)
+	/* Clients waiting for an fd, oldest first, when one may be free. */
+	if (!list_empty(&e->waiting) && (e->fds_freed || now >= e->wait_retry_ms)) {
+		while (!list_empty(&e->waiting))
+			if (!conn_open_upstream(e, container_of(e->waiting.next, struct econn, connecting)))
+				break;
+		if (list_empty(&e->waiting))
+			accept_pause(e, false);
+	}
+	e->fds_freed = false;
+	if (e->accept_paused && now >= e->resume_ms && list_empty(&e->waiting))
 		accept_pause(e, false);
+
 	/* Deadlines are in start order: the constant timeout keeps the list
 	 * sorted, so only its head can have expired before the rest. */
 	for (l = e->connecting.next; l != &e->connecting; l = next) {
@@ -538,7 +597,9 @@ static void run_timers(struct engine *e)
 
 		next = l->next;
 		if (ec->deadline_ms <= now) {
-			conn_connect_failed(e, ec, -ETIMEDOUT);
+			/* Say what kept it from connecting: a full listen
+			 * queue, or no answer. */
+			conn_connect_failed(e, ec, ec->retry_ms ? -EAGAIN : -ETIMEDOUT);
 			continue;
 		}
 		if (e->n_retrying == 0)
@@ -587,6 +648,7 @@ static int epoll_run(struct relay *r)
 	e->r = r;
 	list_init(&e->all);
 	list_init(&e->connecting);
+	list_init(&e->waiting);
 	list_init(&e->ready);
 	list_init(&e->dead);
 

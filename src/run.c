@@ -70,8 +70,8 @@ static void help(void)
 	       "otherwise; every connection is checked with SO_PEERCRED.  A stale lock file or\n"
 	       "socket is taken over; a live server on the display is never touched.  Under\n"
 	       "systemd socket activation (LISTEN_FDS) the passed sockets are served instead.\n"
-	       "SIGINT or SIGTERM stops the relay and removes its socket and lock file;\n"
-	       "SIGUSR1 logs one line of statistics.\n",
+	       "SIGINT, SIGTERM or SIGHUP stops the relay and removes its socket and lock\n"
+	       "file; SIGUSR1 logs one line of statistics.\n",
 	       X11_UNIX_DIR, X11_LOCK_DIR, RUN_MAX_CLIENTS_MAX, RUN_DEFAULT_MAX_CLIENTS);
 }
 
@@ -185,6 +185,32 @@ static int check_dir_arg(const char *opt, const char *dir)
 	if (!*dir)
 		return usage_error("run", "Invalid --%s '': the directory is empty", opt);
 	return 0;
+}
+
+static bool same_unix(const struct addr *x, const struct addr *y)
+{
+	return x->kind == ADDR_UNIX && y->kind == ADDR_UNIX && x->abstract == y->abstract &&
+	       x->sa_len == y->sa_len && memcmp(&x->sa.un, &y->sa.un, x->sa_len) == 0;
+}
+
+bool run_relays_to_itself(const struct run_args *a)
+{
+	char path[PATH_MAX] = "@";
+	struct addr own;
+
+	if (a->connect.kind != ADDR_UNIX)
+		return false;
+	if (a->have_listen)
+		return same_unix(&a->connect, &a->listen);
+	if (!a->have_display)
+		return false;
+	if (!a->no_abstract && addr_display_abstract_name(a->display, path + 1, sizeof(path) - 1) == 0 &&
+	    addr_unix(path, &own) == 0 && same_unix(&a->connect, &own))
+		return true;
+	/* The same file under another spelling (a/../X5) is not caught
+	 * here: it would be refused by the client cap, not loop forever. */
+	return !a->no_path_socket && addr_display_socket_path(a->display, a->socket_dir, path, sizeof(path)) == 0 &&
+	       addr_unix(path, &own) == 0 && same_unix(&a->connect, &own);
 }
 
 int run_parse_args(int argc, char *argv[], struct run_args *a)
@@ -334,6 +360,13 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 					   " 107 bytes", a->socket_dir);
 		if (addr_display_lock_path(a->display, a->lock_dir, path, sizeof(path)) < 0)
 			return usage_error("run", "Invalid --lock-dir '%s': the path is too long", a->lock_dir);
+	}
+	if (a->have_connect && run_relays_to_itself(a)) {
+		char shown[ADDR_FORMAT_MAX];
+
+		if (addr_format(&a->connect, shown, sizeof(shown)) < 0)
+			shown[0] = 0;
+		return usage_error("run", "--connect '%s' is the relay's own socket: it would relay to itself", shown);
 	}
 	return 0;
 }
@@ -528,7 +561,8 @@ static int lock_take(struct run_ctx *ctx)
 			break;
 		/* Left by an earlier process with our PID. */
 		if (errno != EEXIST || attempt > 0 || unlink(tmp) < 0)
-			return log_error_errno(errno, "Cannot create the lock file '%s': %m", tmp);
+			return log_error_errno(errno, "Cannot create the lock file in '%s': %m%s", a->lock_dir,
+					       errno == EACCES ? " (use --lock-dir DIR)" : "");
 	}
 	(void)snprintf(content, sizeof(content), "%10d\n", (int)getpid());
 	if (write(fd, content, LOCK_LEN) != LOCK_LEN) {
@@ -635,7 +669,8 @@ static int socket_dir_check(const char *dir)
 	}
 	if (S_ISLNK(st.st_mode))
 		return log_error_errno(ELOOP, "The socket directory '%s' is a symbolic link: refusing it"
-				       " (it must be a real directory)", dir);
+				       " (it must be a real directory); under WSLg use --no-path-socket,"
+				       " the abstract socket is enough", dir);
 	if (!S_ISDIR(st.st_mode))
 		return log_error_errno(ENOTDIR, "The socket directory '%s' is not a directory", dir);
 	if (st.st_uid == 0) {
@@ -677,6 +712,9 @@ static int listen_on(struct run_ctx *ctx, const struct addr *a, const char *show
 			(void)umask(old_umask);
 		if (r == -EADDRINUSE)
 			return display_in_use(ctx, "'%s' is taken by another process", shown);
+		if (!a->abstract && (r == -EACCES || r == -EROFS || r == -EPERM))
+			return log_error_errno(r, "Cannot create the socket '%s': %m (use --socket-dir DIR, or"
+					       " --no-path-socket to serve only the abstract socket)", shown);
 		return log_error_errno(r, "Cannot listen on '%s': %m", shown);
 	}
 	if (!a->abstract) {

@@ -58,6 +58,9 @@ struct run_args {
  * printing the one-line error and the Try line. */
 int run_parse_args(int argc, char *argv[], struct run_args *ret);
 
+/* Would --connect reach one of the relay's own listening sockets? */
+bool run_relays_to_itself(const struct run_args *a);
+
 /* The PID in an X lock file's content ("%10d\n", as X servers write it;
  * also without the padding or the newline).  -EINVAL when it is not one. */
 int run_lock_parse(const char *buf, size_t len, pid_t *ret_pid);
