@@ -957,6 +957,8 @@ static void conn_connect(struct engine *e, struct uconn *u)
 		if (!u->held) {
 			u->held = true;
 			e->n_held++;
+			/* The log line (rate limited) of running out of fds. */
+			(void)relay_accept_failed(e->r, ufd);
 		}
 		accept_pause(e);
 		return;
