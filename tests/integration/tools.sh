@@ -21,7 +21,12 @@ server() {
 # stop_server PID: SIGTERM; its exit status says whether it saw wrong data.
 stop_server() {
 	kill "$1" 2>/dev/null
-	local s=0
+	local s=0 i
+	for i in $(seq 1 250); do
+		grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null || [ ! -e "/proc/$1" ] && break
+		sleep 0.02
+	done
+	kill -9 "$1" 2>/dev/null
 	wait "$1" || s=$?
 	return "$s"
 }
@@ -152,7 +157,8 @@ t_churn() {
 	before=$(ls /proc/"$ECHO"/fd | wc -l)
 	client churn --connect "unix:$TEST_TMP/echo.sock" --count 500 &&
 	grep -Eq '^count=500 seconds=[0-9.]+ cps=[0-9]+$' "$TEST_TMP/client.out" || return 1
-	wait_for 2 test "$(ls /proc/"$ECHO"/fd | wc -l)" -le "$before"
+	fds_at_most() { [ "$(ls /proc/"$1"/fd | wc -l)" -le "$2" ]; }
+	wait_for 2 fds_at_most "$ECHO" "$before"
 }
 check "churn: 500 cycles, the server's fds come back" t_churn
 

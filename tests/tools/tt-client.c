@@ -202,6 +202,8 @@ static int mode_bulk(void)
 		printf("cut=1 why=%s sent=%llu received=%llu seconds=%.3f\n",
 		       cut_why ? cut_why : (shut ? "EOF" : "EOF before our EOF"),
 		       (unsigned long long)sent, (unsigned long long)received, secs);
+		free(sbuf);
+		free(rbuf);
 		return 0;
 	}
 	if (!shut)
@@ -629,13 +631,23 @@ static int mode_hold(void)
 		tt_write_ready(arg.ready, 0);
 	tt_phase(arg.expect_close ? "waiting for the peer to close every held client" : "holding");
 	deadline = arg.hold_ms ? tt_now_ns() + arg.hold_ms * 1000000u : UINT64_MAX;
+	/* SIGTERM/SIGINT are blocked except inside ppoll(): one that arrives
+	 * between the check of got_term and the wait is not lost. */
+	sigset_t block, waitmask;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	(void)sigprocmask(SIG_BLOCK, &block, &waitmask);
 	while (!got_term && closed < n) {
-		uint64_t now = tt_now_ns();
-		int timeout = deadline == UINT64_MAX ? -1 : (int)((deadline > now ? deadline - now : 0) / 1000000u);
+		uint64_t now = tt_now_ns(), left;
+		struct timespec ts;
 
 		if (deadline != UINT64_MAX && now >= deadline)
 			break;
-		if (poll(pfds, n, timeout) < 0) {
+		left = deadline == UINT64_MAX ? 0 : deadline - now;
+		ts = (struct timespec) { .tv_sec = (time_t)(left / 1000000000u), .tv_nsec = (long)(left % 1000000000u) };
+		if (ppoll(pfds, n, deadline == UINT64_MAX ? NULL : &ts, &waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			tt_die("poll: %m");
@@ -787,7 +799,12 @@ static int mode_exhaust(void)
 	if (phase1 == n)
 		tt_die("all %zu clients were served in phase 1: the fd limit was never reached", n);
 	/* Phase 2: release the served clients; the rest must be served now. */
-	tt_phase("phase 2 (the rest must be served)");
+	static char phase2[160];
+
+	snprintf(phase2, sizeof(phase2),
+		 "phase 2 (the rest must be served): %zu served in phase 1, 0 since, %zu waiting",
+		 phase1, n - nserved - ndropped);
+	tt_phase(phase2);
 	for (size_t i = 0; i < n; i++)
 		if (served[i] && pfds[i].fd >= 0) {
 			close(pfds[i].fd);
@@ -808,6 +825,9 @@ static int mode_exhaust(void)
 				nserved++;
 				close(pfds[i].fd);
 				pfds[i].fd = -1;
+				snprintf(phase2, sizeof(phase2),
+					 "phase 2 (the rest must be served): %zu served in phase 1, %zu since, %zu waiting",
+					 phase1, nserved - phase1, n - nserved - ndropped);
 			} else if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
 				tt_die("client %zu was closed in phase 2 (%s)", i, k == 0 ? "EOF" : strerror(errno));
 			}
@@ -931,8 +951,11 @@ int main(int argc, char *argv[])
 	if (arg.fast && arg.echo && !arg.discard)
 		tt_die("--fast sends bytes that cannot be checked: use it with --discard");
 	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
+	if (fn == mode_hold) {
+		/* hold ends cleanly on SIGTERM; every other mode just dies. */
+		(void)sigaction(SIGTERM, &sa, NULL);
+		(void)sigaction(SIGINT, &sa, NULL);
+	}
 	(void)signal(SIGPIPE, SIG_IGN);
 	tt_parse_addr(arg.connect, &target);
 	tt_deadline(arg.timeout);

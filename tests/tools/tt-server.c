@@ -502,7 +502,7 @@ static void print_stats(void)
 }
 
 /* Delayed replies are not waited for by epoll: walk the connections whose
- * reply time has come, and tell epoll_wait how long to sleep. */
+ * reply time has come, and tell epoll_pwait how long to sleep. */
 static int run_delayed(void)
 {
 	uint64_t now = tt_now_ns(), best = UINT64_MAX;
@@ -590,6 +590,15 @@ int main(int argc, char *argv[])
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGUSR1, &sa, NULL);
+	/* The signals are blocked except inside epoll_pwait(), so that one that
+	 * arrives between the check of the flags and the wait is not lost. */
+	sigset_t block, waitmask;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
+	(void)sigprocmask(SIG_BLOCK, &block, &waitmask);
 	(void)signal(SIGPIPE, SIG_IGN);
 
 	scratch = malloc(arg.chunk);
@@ -634,11 +643,11 @@ int main(int argc, char *argv[])
 			if (t >= 0 && (timeout < 0 || t < timeout))
 				timeout = t;
 		}
-		n = epoll_wait(epfd, events, (int)ELEMENTSOF(events), timeout);
+		n = epoll_pwait(epfd, events, (int)ELEMENTSOF(events), timeout, &waitmask);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			tt_die("epoll_wait: %m");
+			tt_die("epoll_pwait: %m");
 		for (int i = 0; i < n; i++) {
 			struct conn *conn = events[i].data.ptr;
 			uint32_t ev = events[i].events;

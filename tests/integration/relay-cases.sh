@@ -1,0 +1,841 @@
+#!/bin/bash
+# The relay's integration cases: one list, run on every engine.  Sourced by
+# relay-uring.sh, relay-epoll.sh and relay-fallback.sh, which set
+#   RELAY_ENGINE   uring | epoll | auto (passed as --engine)
+#   RELAY_WRAP     a command the relay runs under (tests/tools/no-uring)
+# Real processes and sockets: tests/tools/tt-server stands in for the X
+# server (upstream, always unix: or loopback tcp:, never vsock), and
+# tests/tools/tt-client for X clients; Xvfb and xdpyinfo for real X11.
+#
+# Sizes, with the issue's figures as defaults (one engine's run takes about
+# 15 s on a 2-core machine, 30-40 s under ASan/UBSan):
+#   RELAY_TEST_BULK=256M  RELAY_TEST_SLOW=1G  RELAY_TEST_CHURN=5000
+#   RELAY_TEST_CLIENTS=256  RELAY_TEST_CLIENT_BYTES=1M
+#   RELAY_TEST_RSS_GROWTH_KB=32768 (slow reader: allowed relay RSS growth)
+# RELAY_TEST_ONLY=REGEX runs only the cases whose name matches.
+# RELAY_STANDIN=socat runs the data-path cases against socat instead of the
+# relay (to check the tests themselves; relay-only cases are skipped).
+. "$top_srcdir/tests/lib.sh"
+
+TT=${top_builddir:-.}/tests/tools
+ENGINE=${RELAY_ENGINE:?set RELAY_ENGINE to uring, epoll or auto}
+WRAP=${RELAY_WRAP:-}
+STANDIN=${RELAY_STANDIN:-}
+LABEL=${STANDIN:-$ENGINE}
+BULK=${RELAY_TEST_BULK:-256M}
+SLOW=${RELAY_TEST_SLOW:-1G}
+CHURN=${RELAY_TEST_CHURN:-5000}
+CLIENTS=${RELAY_TEST_CLIENTS:-256}
+CLIENT_BYTES=${RELAY_TEST_CLIENT_BYTES:-1M}
+RSS_GROWTH_KB=${RELAY_TEST_RSS_GROWTH_KB:-32768}
+ONLY=${RELAY_TEST_ONLY:-}
+HZ=$(getconf CLK_TCK)
+
+# ------------------------------------------------------------------ processes
+
+CASE_PIDS=""
+CASE_DIR=""
+CASE_N=0
+RELAY_PID=""
+
+diag() { echo "# $*" >&2; }
+
+# bg NAME COMMAND...: start in the background, output in $CASE_DIR/NAME.{out,err}.
+bg() {
+	local name=$1; shift
+	"$@" >"$CASE_DIR/$name.out" 2>"$CASE_DIR/$name.err" &
+	BG_PID=$!
+	CASE_PIDS="$CASE_PIDS $BG_PID"
+}
+
+# A child that has exited but not been waited for is a zombie: gone for us.
+gone() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 0
+	[ -z "$st" ] || [ "$st" = Z ]
+}
+
+# wait_gone PID SECONDS
+wait_gone() { wait_for "$2" gone "$1"; }
+
+kill_case_pids() {
+	local p
+	for p in $CASE_PIDS; do kill -9 "$p" 2>/dev/null || true; done
+	for p in $CASE_PIDS; do wait "$p" 2>/dev/null || true; done
+	CASE_PIDS=""
+}
+
+relay_cleanup() {
+	kill_case_pids
+	test_cleanup
+}
+trap relay_cleanup EXIT
+
+fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+# fds_at_most PID N: for wait_for, which must re-read the count on every try.
+fds_at_most() { [ "$(fd_count "$1")" -le "$2" ]; }
+# CPU time in clock ticks, the process's own and its reaped children's (socat forks).
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }'; }
+rss_kb() {
+	local kb p
+	kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	kb=${kb:-0}
+	if [ -n "$STANDIN" ]; then
+		# socat serves each client in a forked child: count the tree.
+		for p in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+			kb=$((kb + $(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
+		done
+	fi
+	echo "$kb"
+}
+
+# client NAME ARGS...: run tt-client in the foreground with a deadline.
+client() {
+	local name=$1; shift
+	if timeout 150 "$TT/tt-client" "$@" >"$CASE_DIR/$name.out" 2>"$CASE_DIR/$name.err"; then
+		diag "$name: $(cat "$CASE_DIR/$name.out")"
+		return 0
+	fi
+	diag "tt-client $* failed (status $?): $(cat "$CASE_DIR/$name.err")"
+	return 1
+}
+
+probe() { client probe probe --connect "$@"; }
+
+# start_server NAME ARGS...: tt-server on $CASE_DIR/NAME.sock; sets SRV_PID, UP.
+start_server() {
+	local name=$1; shift
+	rm -f "$CASE_DIR/$name.ready"
+	bg "$name" "$TT/tt-server" --listen "unix:$CASE_DIR/$name.sock" --ready "$CASE_DIR/$name.ready" "$@"
+	SRV_PID=$BG_PID
+	UP=unix:$CASE_DIR/$name.sock
+	wait_for 5 test -s "$CASE_DIR/$name.ready" ||
+		{ diag "tt-server $name did not start: $(cat "$CASE_DIR/$name.err")"; return 1; }
+}
+
+# start_server_at PATH NAME ARGS...: the same on a given socket path.
+start_server_at() {
+	local path=$1 name=$2; shift 2
+	rm -f "$CASE_DIR/$name.ready"
+	bg "$name" "$TT/tt-server" --listen "unix:$path" --ready "$CASE_DIR/$name.ready" "$@"
+	SRV_PID=$BG_PID
+	wait_for 5 test -s "$CASE_DIR/$name.ready" ||
+		{ diag "tt-server $name did not start: $(cat "$CASE_DIR/$name.err")"; return 1; }
+}
+
+# stop_server PID NAME: SIGTERM; exit status 1 means it received wrong bytes.
+stop_server() {
+	kill "$1" 2>/dev/null || true
+	local s=0
+	wait_gone "$1" 5 || { diag "tt-server $2 ignored SIGTERM"; kill -9 "$1" 2>/dev/null; }
+	wait "$1" 2>/dev/null || s=$?
+	[ "$s" = 0 ] || diag "tt-server $2 exited with $s: $(cat "$CASE_DIR/$2.err")"
+	return "$s"
+}
+
+# A display number nobody uses, for cases that need the abstract socket name
+# (which is global to the machine, unlike the private socket directory).
+pick_display() {
+	local n=$(( 50000 + ($$ * 7 + CASE_N * 13) % 10000 ))
+	while grep -q "@/tmp/.X11-unix/X$n\$" /proc/net/unix || [ -e "/tmp/.X11-unix/X$n" ] ||
+		[ -e "/tmp/.X$n-lock" ]; do
+		n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# start_relay UPSTREAM [RUN-OPTIONS...]: the relay (or the stand-in) on
+# display $RELAY_DISPLAY in the private directory $RELAY_DIR, with
+# --no-abstract unless RELAY_ABSTRACT=1; RELAY_PREFIX runs before it (prlimit).
+# Waits until it listens and says so.  Sets RELAY_PID, RELAY_LOG, RELAY_ADDR.
+start_relay() {
+	local up=$1; shift
+	local sock=$RELAY_DIR/X$RELAY_DISPLAY
+	mkdir -p "$RELAY_DIR"
+	chmod 1777 "$RELAY_DIR"
+	RELAY_LOG=$CASE_DIR/relay.err
+	RELAY_ADDR=unix:$sock
+	if [ -n "$STANDIN" ]; then
+		local target
+		case $up in
+		unix:@*) target=ABSTRACT-CONNECT:${up#unix:@} ;;
+		unix:*) target=UNIX-CONNECT:${up#unix:} ;;
+		tcp:*) target=TCP:${up#tcp:} ;;
+		esac
+		if [ "${RELAY_ABSTRACT:-0}" = 1 ]; then
+			bg relay-abstract socat -b65536 "ABSTRACT-LISTEN:/tmp/.X11-unix/X$RELAY_DISPLAY,fork" "$target"
+		fi
+		# shellcheck disable=SC2086
+		bg relay ${RELAY_PREFIX:-} socat -b65536 "UNIX-LISTEN:$sock,fork" "$target"
+	else
+		local extra=()
+		[ "${RELAY_ABSTRACT:-0}" = 1 ] || extra+=(--no-abstract)
+		# shellcheck disable=SC2086
+		bg relay ${RELAY_PREFIX:-} $WRAP "$X410_VSOCK" run --engine "$ENGINE" \
+			--socket-dir "$RELAY_DIR" --lock-dir "$RELAY_DIR" --connect "$up" \
+			"${extra[@]}" "$@" ":$RELAY_DISPLAY"
+	fi
+	RELAY_PID=$BG_PID
+	local deadline=$(( $(date +%s) + 10 ))
+	while :; do
+		if [ "$RELAY_NO_PATH" = 1 ]; then
+			grep -q "@/tmp/.X11-unix/X$RELAY_DISPLAY\$" /proc/net/unix && grep -q 'serving' "$RELAY_LOG" && break
+		elif [ -S "$sock" ] && { [ -n "$STANDIN" ] || grep -q 'serving' "$RELAY_LOG"; }; then
+			break
+		fi
+		if gone "$RELAY_PID"; then
+			local s=0
+			wait "$RELAY_PID" 2>/dev/null || s=$?
+			diag "the relay exited with status $s before listening:"
+			sed 's/^/#   /' "$RELAY_LOG" >&2
+			RELAY_PID=""
+			return 1
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			diag "the relay did not listen on X$RELAY_DISPLAY and say 'serving' within 10 s:"
+			sed 's/^/#   /' "$RELAY_LOG" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+	[ -z "$STANDIN" ] || sleep 0.05
+	diag "relay: $(head -n 3 "$RELAY_LOG" | tr '\n' ' ')"
+}
+
+# sanitizer_clean LOG: no ASan/UBSan/LSan report in a relay's stderr.
+sanitizer_clean() {
+	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$1"; then
+		diag "sanitizer report in $1:"
+		sed 's/^/#   /' "$1" | head -n 40 >&2
+		return 1
+	fi
+}
+
+# stop_relay [SIGNAL]: it must exit 0 within 5 s, with no sanitizer report.
+stop_relay() {
+	local sig=${1:-TERM} s=0
+	[ -n "$RELAY_PID" ] || return 0
+	kill -"$sig" "$RELAY_PID" 2>/dev/null || true
+	if ! wait_gone "$RELAY_PID" 5; then
+		diag "the relay did not exit within 5 s of SIG$sig"
+		kill -9 "$RELAY_PID" 2>/dev/null
+	fi
+	wait "$RELAY_PID" 2>/dev/null || s=$?
+	RELAY_PID=""
+	[ -z "$STANDIN" ] || return 0
+	[ "$s" = 0 ] || { diag "the relay exited with status $s after SIG$sig"; sed 's/^/#   /' "$RELAY_LOG" | tail -n 20 >&2; return 1; }
+	sanitizer_clean "$RELAY_LOG"
+}
+
+# log_lines: how many lines the relay has logged so far.
+log_lines() { wc -l <"$RELAY_LOG"; }
+
+# log_grew N: the relay has logged more than N lines (for wait_for).
+log_grew() { [ "$(log_lines)" -gt "$1" ]; }
+
+# new_log_lines FROM: the lines logged after line FROM.
+new_log_lines() { tail -n +"$(( $1 + 1 ))" "$RELAY_LOG"; }
+
+# relay_fds_back BASE: the relay's fd count returns to BASE within 3 s.
+relay_fds_back() {
+	[ -n "$STANDIN" ] && return 0
+	wait_for 3 fds_at_most "$RELAY_PID" "$1" && return 0
+	diag "the relay has $(fd_count "$RELAY_PID") fds, $1 before:"
+	ls -l "/proc/$RELAY_PID/fd" | sed 's/^/#   /' >&2
+	return 1
+}
+
+# ------------------------------------------------------------------ runner
+
+# run_case KIND NAME FUNCTION: KIND 'data' also runs against a stand-in,
+# 'relay' needs the real relay.
+run_case() {
+	local kind=$1 what=$2 fn=$3 t0 r=0
+	if [ -n "$ONLY" ] && ! [[ $what =~ $ONLY ]]; then
+		return 0
+	fi
+	if [ -n "$STANDIN" ] && [ "$kind" = relay ]; then
+		skip_check "[$LABEL] $what: needs x410-vsock run"
+		return 0
+	fi
+	CASE_N=$((CASE_N + 1))
+	CASE_DIR=$TEST_TMP/case$CASE_N
+	RELAY_DIR=$CASE_DIR/x11
+	RELAY_DISPLAY=7
+	RELAY_ABSTRACT=0
+	RELAY_PREFIX=""
+	RELAY_PID=""
+	RELAY_NO_PATH=0
+	SKIPPED=""
+	mkdir -p "$CASE_DIR"
+	diag "--- [$LABEL] $what ($CASE_DIR)"
+	t0=$(date +%s%N)
+	"$fn" || r=1
+	if [ -n "$RELAY_PID" ]; then
+		if [ $r = 0 ]; then stop_relay || r=1; else kill -9 "$RELAY_PID" 2>/dev/null; fi
+	fi
+	kill_case_pids
+	diag "took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+	if [ $r = 0 ] && [ -n "$SKIPPED" ]; then
+		skip_check "[$LABEL] $what: $SKIPPED"
+	elif [ $r = 0 ]; then
+		ok "[$LABEL] $what"
+	else
+		[ ! -s "$CASE_DIR/relay.err" ] || { diag "relay log:"; tail -n 20 "$CASE_DIR/relay.err" | sed 's/^/#   /' >&2; }
+		not_ok "[$LABEL] $what"
+	fi
+}
+
+# ------------------------------------------------------------------ preflight
+
+relay_preflight() {
+	[ -x "$TT/tt-server" ] && [ -x "$TT/tt-client" ] || fatal "tests/tools not built"
+	if [ -n "$STANDIN" ]; then
+		[ "$STANDIN" = socat ] || fatal "RELAY_STANDIN=$STANDIN: only socat is known"
+		command -v socat >/dev/null || skip "socat is not installed"
+		return 0
+	fi
+	[ -x "$X410_VSOCK" ] || fatal "x410-vsock not built"
+	if ! "$X410_VSOCK" run --help >"$TEST_TMP/run-help" 2>&1; then
+		grep -q 'not implemented' "$TEST_TMP/run-help" &&
+			skip "'x410-vsock run' is not implemented in this build"
+		fatal "'x410-vsock run --help' failed: $(head -n 1 "$TEST_TMP/run-help")"
+	fi
+	if [ "$ENGINE" != epoll ] && [ -z "$WRAP" ]; then
+		"$X410_VSOCK" --version | grep -q '^engines: io_uring' ||
+			skip "built without liburing: no io_uring engine"
+		local disabled
+		disabled=$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)
+		[ "$disabled" != 2 ] || skip "io_uring is disabled here (kernel.io_uring_disabled=2)"
+	fi
+	if [ -n "$WRAP" ]; then
+		[ -x "${WRAP%% *}" ] || skip "${WRAP%% *} is not built (libseccomp missing at configure time)"
+	fi
+	# Is the engine usable here?  A start that fails naming the engine is a
+	# skip with its reason; any other failure is the cases' business.
+	local d=$TEST_TMP/preflight s=0
+	mkdir -p "$d"
+	# shellcheck disable=SC2086
+	$WRAP "$X410_VSOCK" run --engine "$ENGINE" --socket-dir "$d" --lock-dir "$d" --no-abstract \
+		--connect "unix:$d/none" :3 2>"$d/err" &
+	local pid=$!
+	wait_for 10 eval "[ -S '$d/X3' ] || gone $pid" || true
+	if gone "$pid"; then
+		wait "$pid" 2>/dev/null || s=$?
+		if [ "$s" != 0 ] && grep -Eqi 'engine|io_uring|epoll' "$d/err"; then
+			skip "--engine $ENGINE is not usable here: $(grep -m1 ERROR "$d/err" || head -n 1 "$d/err")"
+		fi
+	else
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null || true
+	fi
+}
+
+# ================================================================== cases
+
+# ---- data path
+
+c_bulk() {
+	start_server up --in verify --expect "$BULK" --send "$BULK" || return 1
+	start_relay "$UP" || return 1
+	client bulk bulk --connect "$RELAY_ADDR" --send "$BULK" --recv "$BULK" --timeout 120 || return 1
+	stop_relay && stop_server "$SRV_PID" up
+}
+
+c_halfclose_client() {
+	# The upstream replies 2 s after the client's EOF: the relay must pass the
+	# client's EOF on (shutdown) and keep the other direction open, no timer.
+	start_server up --in echo --reply-delay-ms 2000 || return 1
+	start_relay "$UP" || return 1
+	client bulk bulk --connect "$RELAY_ADDR" --send 1M --echo --min-reply-delay-ms 2000 --timeout 20
+}
+
+c_halfclose_upstream() {
+	# The upstream sends 1 MiB and shuts down its side at once; the client
+	# gets EOF early and keeps sending 64 MiB, which must all arrive.
+	start_server up --in verify --expect 64M --send 1M || return 1
+	start_relay "$UP" || return 1
+	client bulk bulk --connect "$RELAY_ADDR" --send 64M --recv 1M --timeout 30 || return 1
+	stop_relay && stop_server "$SRV_PID" up
+}
+
+# unreachable_case WHY-REGEX: after $UP was made unreachable.
+unreachable_case() {
+	local why=$1 before
+	start_relay "$UP" || return 1
+	before=$(log_lines)
+	probe "$RELAY_ADDR" --expect closed --within-ms 100 || return 1
+	probe "$RELAY_ADDR" --expect closed --within-ms 100 || return 1
+	sleep 0.2
+	[ -n "$STANDIN" ] || {
+		local n
+		n=$(new_log_lines "$before" | wc -l)
+		[ "$n" = 2 ] || { diag "expected one log line per refused client, got $n:"; new_log_lines "$before" | sed 's/^/#   /' >&2; return 1; }
+		new_log_lines "$before" | grep -Eqi "$why" || { diag "the log does not say why ($why):"; new_log_lines "$before" | sed 's/^/#   /' >&2; return 1; }
+	}
+	# still serving once the upstream is back
+	rm -f "$UP_PATH"
+	start_server_at "$UP_PATH" up2 --in echo || return 1
+	probe "$RELAY_ADDR" --expect served
+}
+
+c_upstream_refused() {
+	# A socket file nobody listens on: connect() gives ECONNREFUSED.
+	start_server up || return 1
+	kill -9 "$SRV_PID"
+	wait "$SRV_PID" 2>/dev/null
+	UP_PATH=${UP#unix:}
+	[ -S "$UP_PATH" ] || { diag "no stale socket"; return 1; }
+	unreachable_case 'refused'
+}
+
+c_upstream_missing() {
+	UP_PATH=$CASE_DIR/nothing-here.sock
+	UP=unix:$UP_PATH
+	unreachable_case 'no such file|not found|does not exist|missing'
+}
+
+c_upstream_killed() {
+	start_server up --in discard --send 1G --stall-after 1M || return 1
+	start_relay "$UP" || return 1
+	local base
+	base=$(fd_count "$RELAY_PID")
+	bg cut "$TT/tt-client" bulk --connect "$RELAY_ADDR" --send 1G --recv 1G --expect-cut --timeout 20
+	local cpid=$BG_PID
+	sleep 0.5
+	gone "$cpid" && { diag "the client ended before the kill: $(cat "$CASE_DIR/cut.err")"; return 1; }
+	kill -9 "$SRV_PID"
+	wait "$SRV_PID" 2>/dev/null
+	local t0
+	t0=$(date +%s%N)
+	wait_gone "$cpid" 3 || { diag "the client was not closed within 3 s of the upstream's death"; return 1; }
+	wait "$cpid" || { diag "client: $(cat "$CASE_DIR/cut.err")"; return 1; }
+	diag "client ended $(( ($(date +%s%N) - t0) / 1000000 )) ms after the kill: $(cat "$CASE_DIR/cut.out")"
+	relay_fds_back "$base" || return 1
+	# The relay still serves, through a new upstream at the same path.
+	rm -f "${UP#unix:}"
+	start_server_at "${UP#unix:}" up2 --in echo || return 1
+	probe "$RELAY_ADDR" --expect served
+}
+
+c_client_killed() {
+	start_server up --in echo || return 1
+	start_relay "$UP" || return 1
+	local base sbase
+	probe "$RELAY_ADDR" --expect served || return 1
+	base=$(fd_count "$RELAY_PID")
+	sbase=$(fd_count "$SRV_PID")
+	bg victim "$TT/tt-client" bulk --connect "$RELAY_ADDR" --send 4G --echo --timeout 30
+	local cpid=$BG_PID
+	sleep 0.5
+	gone "$cpid" && { diag "the client ended early: $(cat "$CASE_DIR/victim.err")"; return 1; }
+	kill -9 "$cpid"
+	wait "$cpid" 2>/dev/null
+	relay_fds_back "$base" || return 1
+	wait_for 3 fds_at_most "$SRV_PID" "$sbase" ||
+		{ diag "the upstream connection stayed open ($(fd_count "$SRV_PID") fds, $sbase before)"; return 1; }
+	probe "$RELAY_ADDR" --expect served || return 1
+	stop_relay && stop_server "$SRV_PID" up
+}
+
+c_many_clients() {
+	start_server up --in echo || return 1
+	start_relay "$UP" || return 1
+	local base
+	probe "$RELAY_ADDR" --expect served || return 1
+	base=$(fd_count "$RELAY_PID")
+	client multi multi --connect "$RELAY_ADDR" --clients "$CLIENTS" --bytes "$CLIENT_BYTES" --timeout 120 || return 1
+	relay_fds_back "$base"
+}
+
+c_churn() {
+	start_server up --in echo || return 1
+	start_relay "$UP" || return 1
+	local base
+	probe "$RELAY_ADDR" --expect served || return 1
+	base=$(fd_count "$RELAY_PID")
+	client churn churn --connect "$RELAY_ADDR" --count "$CHURN" --timeout 120 || return 1
+	relay_fds_back "$base" || return 1
+	diag "relay fds: $base before, $(fd_count "$RELAY_PID") after $CHURN cycles"
+}
+
+c_slow_reader() {
+	start_server up --in none --send "$SLOW" || return 1
+	start_relay "$UP" || return 1
+	local base max=0 rss i
+	base=$(rss_kb "$RELAY_PID")
+	bg slow "$TT/tt-client" slow --connect "$RELAY_ADDR" --recv "$SLOW" --pause-ms 3000 \
+		--ready "$CASE_DIR/slow.ready" --timeout 120
+	local cpid=$BG_PID
+	wait_for 5 test -s "$CASE_DIR/slow.ready" || { diag "slow reader did not connect"; return 1; }
+	for i in $(seq 1 11); do
+		sleep 0.25
+		rss=$(rss_kb "$RELAY_PID")
+		[ "$rss" -le "$max" ] || max=$rss
+	done
+	kill -USR1 "$SRV_PID"
+	wait_for 120 gone "$cpid" || { diag "the slow reader did not finish"; return 1; }
+	wait "$cpid" || { diag "slow reader: $(cat "$CASE_DIR/slow.err")"; return 1; }
+	diag "slow reader: $(cat "$CASE_DIR/slow.out")"
+	diag "relay RSS: $base kB before, at most $max kB while the client did not read (bound: +$RSS_GROWTH_KB kB)"
+	diag "upstream while the client did not read: $(grep -m1 'stats:' "$CASE_DIR/up.err")"
+	[ $((max - base)) -le "$RSS_GROWTH_KB" ]
+}
+
+c_fd_exhaustion() {
+	start_server up --in echo || return 1
+	RELAY_PREFIX="prlimit --nofile=64:64 --"
+	start_relay "$UP" || return 1
+	bg exhaust "$TT/tt-client" exhaust --connect "$RELAY_ADDR" --clients 100 --stall-ms 3000 \
+		--ready "$CASE_DIR/exhaust.ready" --timeout 60
+	local cpid=$BG_PID t0 t1
+	wait_for 20 test -s "$CASE_DIR/exhaust.ready" ||
+		{ diag "the 100 clients could not connect: $(cat "$CASE_DIR/exhaust.err")"; return 1; }
+	sleep 0.5
+	t0=$(cpu_ticks "$RELAY_PID")
+	sleep 2
+	t1=$(cpu_ticks "$RELAY_PID")
+	diag "relay CPU while out of fds: $((t1 - t0)) ticks in 2 s (HZ=$HZ)"
+	wait_for 60 gone "$cpid" || { diag "the clients were not all served"; return 1; }
+	wait "$cpid" || { diag "exhaust: $(cat "$CASE_DIR/exhaust.err")"; return 1; }
+	diag "exhaust: $(tr '\n' ' ' <"$CASE_DIR/exhaust.out")"
+	# A busy loop would use ~2 s of CPU; allow 10 %.
+	[ $((t1 - t0)) -le $((HZ / 5)) ] || { diag "the relay spins while out of fds"; return 1; }
+	probe "$RELAY_ADDR" --expect served
+}
+
+c_tcp_upstream() {
+	bg up "$TT/tt-server" --listen tcp:127.0.0.1:0 --ready "$CASE_DIR/up.ready"
+	SRV_PID=$BG_PID
+	wait_for 5 test -s "$CASE_DIR/up.ready" || return 1
+	start_relay "tcp:127.0.0.1:$(cut -d' ' -f2 "$CASE_DIR/up.ready")" || return 1
+	client bulk bulk --connect "$RELAY_ADDR" --send 16M --echo --timeout 30
+}
+
+c_mix() {
+	start_server up --in x11 || return 1
+	start_relay "$UP" || return 1
+	client mix mix --connect "$RELAY_ADDR" --requests 20000 --timeout 60 || return 1
+	stop_relay && stop_server "$SRV_PID" up
+}
+
+# ---- lifecycle (relay only)
+
+c_sigterm() {
+	start_server up --in echo || return 1
+	start_relay "$UP" || return 1
+	bg hold "$TT/tt-client" hold --connect "$RELAY_ADDR" --clients 3 --expect-close \
+		--ready "$CASE_DIR/hold.ready" --timeout 20
+	local hpid=$BG_PID
+	wait_for 5 test -s "$CASE_DIR/hold.ready" || { diag "hold: $(cat "$CASE_DIR/hold.err")"; return 1; }
+	[ -e "$RELAY_DIR/.X7-lock" ] || { diag "no lock file $RELAY_DIR/.X7-lock"; return 1; }
+	stop_relay TERM || return 1
+	wait_for 5 gone "$hpid" && wait "$hpid" ||
+		{ diag "the held clients were not closed: $(cat "$CASE_DIR/hold.err")"; return 1; }
+	local left
+	left=$(ls -A "$RELAY_DIR")
+	[ -z "$left" ] || { diag "left behind in the socket/lock dir: $left"; return 1; }
+}
+
+c_sigint() {
+	start_server up --in echo || return 1
+	start_relay "$UP" || return 1
+	probe "$RELAY_ADDR" --expect served || return 1
+	stop_relay INT || return 1
+	local left
+	left=$(ls -A "$RELAY_DIR")
+	[ -z "$left" ] || { diag "left behind: $left"; return 1; }
+}
+
+c_sigusr1() {
+	start_server up --in echo || return 1
+	start_relay "$UP" || return 1
+	client bulk bulk --connect "$RELAY_ADDR" --send 1M --echo || return 1
+	local before line
+	before=$(log_lines)
+	kill -USR1 "$RELAY_PID"
+	wait_for 2 log_grew "$before" || { diag "no stats line after SIGUSR1"; return 1; }
+	sleep 0.3
+	[ "$(log_lines)" -eq $((before + 1)) ] || { diag "more than one line after SIGUSR1:"; new_log_lines "$before" | sed 's/^/#   /' >&2; return 1; }
+	line=$(new_log_lines "$before")
+	diag "stats: $line"
+	# clients now/total, bytes each way, errors: at least five numbers
+	[ "$(echo "$line" | grep -Eo '[0-9]+' | wc -l)" -ge 5 ] || { diag "the stats line lacks numbers"; return 1; }
+	probe "$RELAY_ADDR" --expect served
+}
+
+c_stale_lock() {
+	local dead
+	sleep 0 &
+	dead=$!
+	wait "$dead"
+	mkdir -p "$RELAY_DIR"
+	printf '%10d\n' "$dead" >"$RELAY_DIR/.X7-lock"
+	start_server up --in echo || return 1
+	start_relay "$UP" || return 1
+	[ "$(cat "$RELAY_DIR/.X7-lock")" = "$(printf '%10d' "$RELAY_PID")" ] ||
+		{ diag "lock holds '$(cat "$RELAY_DIR/.X7-lock")', expected the relay's PID $RELAY_PID as %10d"; return 1; }
+	[ "$(stat -c %s "$RELAY_DIR/.X7-lock")" = 11 ] || { diag "lock is not '%10d\\n'"; return 1; }
+	probe "$RELAY_ADDR" --expect served
+}
+
+c_stale_socket() {
+	mkdir -p "$RELAY_DIR"
+	chmod 1777 "$RELAY_DIR"
+	# A socket file whose server died: connect() is refused.
+	"$TT/tt-server" --listen "unix:$RELAY_DIR/X7" --ready "$CASE_DIR/dead.ready" 2>/dev/null &
+	local dead=$!
+	wait_for 5 test -s "$CASE_DIR/dead.ready" || return 1
+	kill -9 "$dead"
+	wait "$dead" 2>/dev/null
+	[ -S "$RELAY_DIR/X7" ] || return 1
+	start_server up --in echo || return 1
+	start_relay "$UP" || return 1
+	probe "$RELAY_ADDR" --expect served
+}
+
+# refused_start WHAT: a second relay on display 7 must fail (exit 1) with
+# one ERROR line naming the display and suggesting others, touching nothing.
+refused_start() {
+	local s=0 err=$CASE_DIR/second.err
+	# shellcheck disable=SC2086
+	timeout 10 $WRAP "$X410_VSOCK" run --engine "$ENGINE" --socket-dir "$RELAY_DIR" --lock-dir "$RELAY_DIR" \
+		--no-abstract --connect "$UP" :7 >"$CASE_DIR/second.out" 2>"$err" || s=$?
+	diag "second relay ($1): status $s: $(tr '\n' ' ' <"$err")"
+	[ "$s" = 1 ] || { diag "expected exit status 1"; return 1; }
+	[ "$(grep -c '^x410-vsock: ERROR: ' "$err")" = 1 ] || { diag "expected one ERROR line"; return 1; }
+	grep -Eq '(:|X)7([^0-9]|$)' "$err" || { diag "the error does not name display 7"; return 1; }
+	grep -Eo ':[0-9]+' "$err" | grep -vqx ':7' || { diag "no free display suggested"; return 1; }
+	sanitizer_clean "$err"
+}
+
+c_live_relay() {
+	start_server up --in echo || return 1
+	start_relay "$UP" || return 1
+	local ino lock
+	ino=$(stat -c %i "$RELAY_DIR/X7")
+	lock=$(cat "$RELAY_DIR/.X7-lock")
+	refused_start "a live relay on :7" || return 1
+	[ "$(stat -c %i "$RELAY_DIR/X7")" = "$ino" ] || { diag "the socket was replaced"; return 1; }
+	[ "$(cat "$RELAY_DIR/.X7-lock")" = "$lock" ] || { diag "the lock was changed"; return 1; }
+	probe "$RELAY_ADDR" --expect served
+}
+
+c_live_socket() {
+	# Some other server answers on X7 (no lock file): leave it alone.
+	mkdir -p "$RELAY_DIR"
+	chmod 1777 "$RELAY_DIR"
+	bg other "$TT/tt-server" --listen "unix:$RELAY_DIR/X7" --ready "$CASE_DIR/other.ready"
+	wait_for 5 test -s "$CASE_DIR/other.ready" || return 1
+	start_server up --in discard || return 1
+	refused_start "a live server on X7 without a lock" || return 1
+	probe "unix:$RELAY_DIR/X7" --expect served || return 1
+	[ ! -e "$RELAY_DIR/.X7-lock" ] || { diag "a lock file was left behind"; return 1; }
+}
+
+c_live_lock() {
+	# A lock held by a live process (no socket): that display is taken.
+	mkdir -p "$RELAY_DIR"
+	chmod 1777 "$RELAY_DIR"
+	bg holder sleep 60
+	local holder=$BG_PID
+	printf '%10d\n' "$holder" >"$RELAY_DIR/.X7-lock"
+	start_server up --in discard || return 1
+	refused_start "a lock held by live PID $holder" || return 1
+	[ "$(cat "$RELAY_DIR/.X7-lock")" = "$(printf '%10d' "$holder")" ] || { diag "the lock was changed"; return 1; }
+	[ ! -e "$RELAY_DIR/X7" ] || { diag "a socket was left behind"; return 1; }
+}
+
+c_abstract() {
+	RELAY_ABSTRACT=1
+	RELAY_DISPLAY=$(pick_display)
+	start_server up --in echo || return 1
+	start_relay "$UP" || return 1
+	local name=@/tmp/.X11-unix/X$RELAY_DISPLAY
+	probe "unix:$name" --expect served || return 1
+	probe "$RELAY_ADDR" --expect served || return 1
+	stop_relay || return 1
+	grep -q "$name\$" /proc/net/unix && { diag "$name still exists"; return 1; }
+	# --no-path-socket: only the abstract name.
+	RELAY_NO_PATH=1
+	start_relay "$UP" --no-path-socket || return 1
+	[ ! -e "$RELAY_DIR/X$RELAY_DISPLAY" ] || { diag "--no-path-socket created a socket file"; return 1; }
+	probe "unix:$name" --expect served
+}
+
+c_listen_path() {
+	start_server up --in echo || return 1
+	local sock=$CASE_DIR/custom.sock
+	# shellcheck disable=SC2086
+	bg relay $WRAP "$X410_VSOCK" run --engine "$ENGINE" --listen "unix:$sock" --connect "$UP"
+	RELAY_PID=$BG_PID
+	RELAY_LOG=$CASE_DIR/relay.err
+	wait_for 10 eval "[ -S '$sock' ] && grep -q serving '$RELAY_LOG'" || { diag "not listening on $sock"; return 1; }
+	probe "unix:$sock" --expect served || return 1
+	stop_relay || return 1
+	[ ! -e "$sock" ] || { diag "$sock left behind"; return 1; }
+}
+
+c_max_clients() {
+	start_server up --in echo || return 1
+	start_relay "$UP" --max-clients 4 || return 1
+	bg hold "$TT/tt-client" hold --connect "$RELAY_ADDR" --clients 4 --ready "$CASE_DIR/hold.ready" --timeout 30
+	local hpid=$BG_PID before
+	wait_for 5 test -s "$CASE_DIR/hold.ready" || { diag "hold: $(cat "$CASE_DIR/hold.err")"; return 1; }
+	before=$(log_lines)
+	probe "$RELAY_ADDR" --expect unserved --wait-ms 500 || return 1
+	sleep 0.1
+	new_log_lines "$before" | grep -q . || { diag "nothing logged about the client cap"; return 1; }
+	diag "cap: $(new_log_lines "$before" | head -n 1)"
+	kill "$hpid"
+	wait "$hpid" 2>/dev/null
+	wait_for 5 probe "$RELAY_ADDR" --expect served --wait-ms 1000
+}
+
+c_other_uid() {
+	[ "$(id -u)" = 0 ] || { diag "needs root for setpriv"; SKIPPED="needs root to run a client as another uid"; return 0; }
+	command -v setpriv >/dev/null || { SKIPPED="setpriv (util-linux) missing"; return 0; }
+	# Everything the other uid touches must be reachable for it.
+	chmod 0755 "$TEST_TMP" "$CASE_DIR"
+	cp "$TT/tt-client" "$CASE_DIR/tt-client"
+	chmod 0755 "$CASE_DIR/tt-client"
+	RELAY_ABSTRACT=1
+	RELAY_DISPLAY=$(pick_display)
+	start_server up --in echo || return 1
+	local abs=unix:@/tmp/.X11-unix/X$RELAY_DISPLAY
+	as_nobody() {
+		timeout 20 setpriv --reuid=65534 --regid=65534 --clear-groups \
+			"$CASE_DIR/tt-client" probe --connect "$1" --expect "$2" --wait-ms 2000 --timeout 10 \
+			>"$CASE_DIR/nobody.out" 2>"$CASE_DIR/nobody.err" ||
+			{ diag "uid 65534 on $1 (expect $2): $(cat "$CASE_DIR/nobody.out" "$CASE_DIR/nobody.err")"; return 1; }
+		diag "uid 65534 on $1: $(cat "$CASE_DIR/nobody.out")"
+	}
+	start_relay "$UP" || return 1
+	local before
+	before=$(log_lines)
+	as_nobody "$abs" closed || return 1
+	as_nobody "$RELAY_ADDR" closed || return 1
+	probe "$abs" --expect served || return 1
+	sleep 0.1
+	new_log_lines "$before" | grep -q . || { diag "the refused client was not logged"; return 1; }
+	diag "refusal: $(new_log_lines "$before" | head -n 1)"
+	stop_relay || return 1
+	local opt
+	for opt in "--allow-user 65534" "--allow-user nobody" "--allow-group 65534"; do
+		# shellcheck disable=SC2086
+		start_relay "$UP" $opt || return 1
+		as_nobody "$abs" served || { diag "with $opt"; return 1; }
+		as_nobody "$RELAY_ADDR" served || { diag "with $opt"; return 1; }
+		stop_relay || return 1
+	done
+}
+
+c_bad_options() {
+	local d=$CASE_DIR/x11 fails=0
+	mkdir -p "$d"
+	bad() {
+		local s=0
+		timeout 10 "$X410_VSOCK" run "$@" >"$CASE_DIR/bad.out" 2>"$CASE_DIR/bad.err" || s=$?
+		if [ "$s" != 2 ] || [ -s "$CASE_DIR/bad.out" ] || [ "$(wc -l <"$CASE_DIR/bad.err")" != 2 ] ||
+			! sed -n 1p "$CASE_DIR/bad.err" | grep -q '^x410-vsock: ERROR: .' ||
+			[ "$(sed -n 2p "$CASE_DIR/bad.err")" != "Try 'x410-vsock run --help'." ]; then
+			diag "run $*: status $s, stderr: $(tr '\n' '|' <"$CASE_DIR/bad.err")"
+			fails=$((fails + 1))
+		fi
+	}
+	local common=(--engine "$ENGINE" --socket-dir "$d" --lock-dir "$d" --connect "unix:$d/up")
+	bad "${common[@]}"
+	bad "${common[@]}" --bogus :7
+	bad "${common[@]}" :abc
+	bad "${common[@]}" :7 :8
+	bad "${common[@]}" :70000
+	bad --engine turbo --socket-dir "$d" --lock-dir "$d" :7
+	bad "${common[@]}" --engine
+	bad --connect bogus:1 --socket-dir "$d" --lock-dir "$d" :7
+	bad --connect vsock:2 --socket-dir "$d" --lock-dir "$d" :7
+	bad "${common[@]}" --max-clients abc :7
+	bad "${common[@]}" --max-clients -1 :7
+	bad "${common[@]}" --connect-timeout soon :7
+	bad "${common[@]}" --vsock-buffer 12Q :7
+	bad "${common[@]}" --x410-display x :7
+	bad "${common[@]}" --listen bogus:/x
+	[ -z "$(ls -A "$d")" ] || { diag "a usage error left files: $(ls -A "$d")"; fails=$((fails + 1)); }
+	local s=0
+	"$X410_VSOCK" run --help >"$CASE_DIR/help.out" 2>"$CASE_DIR/help.err" || s=$?
+	[ "$s" = 0 ] && grep -q '^Usage:' "$CASE_DIR/help.out" || { diag "run --help: status $s"; fails=$((fails + 1)); }
+	local o
+	for o in --x410-display --connect --listen --socket-dir --lock-dir --no-abstract --no-path-socket \
+		--max-clients --connect-timeout --vsock-buffer --allow-user --allow-group --allow-any-user --engine; do
+		grep -q -- "$o" "$CASE_DIR/help.out" || { diag "run --help does not mention $o"; fails=$((fails + 1)); }
+	done
+	[ "$fails" = 0 ]
+}
+
+# normalise an xdpyinfo/xwininfo output: the display name differs by design.
+x_normalise() { sed -e '/^name of display:/d' "$1"; }
+x_normalise_err() { sed -e 's/display ":[0-9.]*"/display ":N"/' "$1"; }
+
+c_xvfb() {
+	local x
+	for x in Xvfb xdpyinfo xwininfo; do
+		command -v "$x" >/dev/null || { SKIPPED="$x not installed (apt-get install xvfb x11-utils)"; return 0; }
+	done
+	# A free display picked by Xvfb itself; its socket is the upstream.
+	bg xvfb Xvfb -displayfd 3 -nolisten tcp -screen 0 1024x768x24 3>"$CASE_DIR/xvfb.display"
+	wait_for 10 test -s "$CASE_DIR/xvfb.display" || { diag "Xvfb did not start: $(cat "$CASE_DIR/xvfb.err")"; return 1; }
+	local n
+	n=$(cat "$CASE_DIR/xvfb.display")
+	# libxcb reaches a display by its number only (abstract name first), so
+	# this case serves a unique display number on the abstract name.
+	RELAY_ABSTRACT=1
+	RELAY_DISPLAY=$(pick_display)
+	start_relay "unix:/tmp/.X11-unix/X$n" || return 1
+	local tool
+	for tool in "xdpyinfo" "xwininfo -root" "xdpyinfo -ext all"; do
+		# shellcheck disable=SC2086
+		DISPLAY=:$n timeout 20 $tool >"$CASE_DIR/direct.txt" 2>"$CASE_DIR/direct.err" ||
+			{ diag "$tool direct failed: $(cat "$CASE_DIR/direct.err")"; return 1; }
+		# shellcheck disable=SC2086
+		DISPLAY=:$RELAY_DISPLAY timeout 20 $tool >"$CASE_DIR/relayed.txt" 2>"$CASE_DIR/relayed.err" ||
+			{ diag "$tool through the relay failed: $(cat "$CASE_DIR/relayed.err")"; return 1; }
+		if ! diff <(x_normalise "$CASE_DIR/direct.txt"; x_normalise_err "$CASE_DIR/direct.err") \
+			<(x_normalise "$CASE_DIR/relayed.txt"; x_normalise_err "$CASE_DIR/relayed.err") >"$CASE_DIR/x.diff"; then
+			diag "$tool differs through the relay:"
+			sed 's/^/#   /' "$CASE_DIR/x.diff" | head -n 20 >&2
+			return 1
+		fi
+		diag "$tool: $(wc -l <"$CASE_DIR/direct.txt") lines, identical"
+	done
+}
+
+# ================================================================== run
+
+relay_cases() {
+	run_case data "bulk: $BULK each way at once, every byte checked at both ends" c_bulk
+	run_case data "half-close: the upstream replies 2 s after the client's EOF" c_halfclose_client
+	run_case data "half-close: the upstream's EOF first, the client keeps sending 64 MiB" c_halfclose_upstream
+	run_case data "upstream refused: the client is closed within 100 ms, one log line each, relay still serves" c_upstream_refused
+	run_case data "upstream path missing: the client is closed within 100 ms, one log line each, relay still serves" c_upstream_missing
+	run_case data "upstream killed mid-stream: the client is closed, fds released, relay still serves" c_upstream_killed
+	run_case data "client killed mid-stream: the upstream is closed, fds released, relay still serves" c_client_killed
+	run_case data "$CLIENTS concurrent clients echo $CLIENT_BYTES each, every byte checked" c_many_clients
+	run_case data "$CHURN connect/close cycles: no fd growth" c_churn
+	run_case data "slow reader: the upstream sends $SLOW to a client that stops reading; RSS stays bounded" c_slow_reader
+	run_case data "fd exhaustion (ulimit -n 64, 100 clients): no busy loop, all served after" c_fd_exhaustion
+	run_case data "X11-like pipelined mix, 20000 requests" c_mix
+	run_case data "tcp loopback upstream" c_tcp_upstream
+	run_case relay "SIGTERM: exit 0, held clients closed, no socket or lock left" c_sigterm
+	run_case relay "SIGINT: exit 0, no files left" c_sigint
+	run_case relay "SIGUSR1: one stats line" c_sigusr1
+	run_case relay "stale lock (dead PID) is taken over, lock holds the PID as %10d" c_stale_lock
+	run_case relay "stale socket (nobody answers) is taken over" c_stale_socket
+	run_case relay "a live relay on the display is left alone; exit 1 naming it" c_live_relay
+	run_case relay "a live foreign server on the socket is left alone" c_live_socket
+	run_case relay "a lock held by a live process is respected" c_live_lock
+	run_case relay "abstract socket, and --no-path-socket" c_abstract
+	run_case relay "--listen unix:PATH instead of a display" c_listen_path
+	run_case relay "--max-clients 4: the 5th client waits or is refused, logged; served once one leaves" c_max_clients
+	run_case relay "another uid is refused by default, accepted with --allow-user/--allow-group" c_other_uid
+	run_case relay "bad options: one-line error, Try line, exit 2; --help lists every option" c_bad_options
+	run_case data "real X11: xdpyinfo and xwininfo -root through the relay match direct (Xvfb)" c_xvfb
+}
