@@ -131,7 +131,9 @@ static inline bool conn_finished(const struct conn *c)
  * self_uid and root always, then any_user, uids, gids. */
 bool relay_policy_allows(const struct relay_policy *p, uid_t uid, const gid_t *gids, size_t n_gids);
 
-/* A client was accepted (fd non-blocking, CLOEXEC).  Checks the peer's
+/* A client was accepted (fd CLOEXEC; non-blocking for the epoll engine,
+ * blocking for the io_uring engine, whose io-wq workers would otherwise see
+ * EAGAIN and end the connection).  Checks the peer's
  * credentials and the client cap; logs and closes the fd when refused.
  * Returns 0 when the engine should serve it, -EPERM or -EUSERS when not.
  * On 0 it has counted the client (clients_now, clients_total), and the
@@ -156,7 +158,8 @@ void relay_client_closed(struct relay *r, const struct conn *c, int error);
  * until its connect deadline instead of being dropped). */
 bool relay_accept_failed(struct relay *r, int error);
 
-/* A new upstream socket: non-blocking, CLOEXEC, and for vsock with
+/* A new upstream socket: non-blocking (the io_uring engine clears that),
+ * CLOEXEC, and for vsock with
  * SO_SNDBUF/SO_RCVBUF (cfg->vsock_buffer) and SO_VM_SOCKETS_CONNECT_TIMEOUT
  * set before connect().  Returns the fd or -errno. */
 int relay_upstream_socket(struct relay *r);

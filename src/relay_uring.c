@@ -72,11 +72,9 @@
 #define URING_CQ_ENTRIES 1024u
 /* The pool: at most 256 buffers of RELAY_BUF_SIZE (16 MiB of address
  * space, touched only as traffic needs it).  The kernel's ring starts with
- * URING_RING_BASE of them and grows each time it runs dry. */
+ * URING_RING_BASE of them and grows when a direction starves for one. */
 #define URING_NBUF 256u
-#ifndef URING_RING_BASE
-#define URING_RING_BASE 8u
-#endif
+#define URING_RING_BASE 4u
 #define URING_BGID 0
 /* Buffers unused for this long are given back to the kernel. */
 #define URING_TRIM_MS 2000u
@@ -959,6 +957,8 @@ static void conn_connect(struct engine *e, struct uconn *u)
 		if (!u->held) {
 			u->held = true;
 			e->n_held++;
+			/* The log line (rate limited) of running out of fds. */
+			(void)relay_accept_failed(e->r, ufd);
 		}
 		accept_pause(e);
 		return;
@@ -1165,7 +1165,11 @@ static void on_recv_error(struct engine *e, struct uconn *u, unsigned d, int res
 		/* The shared ring is empty: wait for buffers to come back. */
 		uh->nobufs = true;
 		wait_push(e, u, d);
-		pool_grow(e);
+		/* Grow the ring for a direction that starves, not for one
+		 * that has taken its share already (a bulk stream): fewer
+		 * buffers in the cycle stay warm in the cache. */
+		if (uh->q.count < URING_HALF_BUFS / 2)
+			pool_grow(e);
 		break;
 	case -ECANCELED:
 		/* Ours (backpressure); conn_update() re-arms when due. */
