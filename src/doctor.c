@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "doctor.h"
 #include "log.h"
+#include "run.h"
 #include "upstream.h"
 #include "util.h"
 #include "x11probe.h"
@@ -1050,7 +1051,7 @@ static void check_x410(struct doctor *d, struct finding *f)
 		registry_lines(d, f);
 		return;
 	}
-	fd = upstream_connect(&d->upstream, deadline);
+	fd = upstream_connect(&d->upstream, RUN_DEFAULT_VSOCK_BUFFER, deadline);
 	if (fd < 0) {
 		connect_failed(d, f, fd);
 		registry_lines(d, f);

@@ -581,7 +581,7 @@ static void path_check(const struct doctor_system *sys, const struct doctor_unix
 		d->path = SOCK_UNKNOWN;
 		return;
 	}
-	fd = upstream_connect(&a, upstream_now_ms() + 1000);
+	fd = upstream_connect(&a, 0, upstream_now_ms() + 1000);
 	if (fd >= 0) {
 		safe_close(fd);
 		d->path = SOCK_LIVE;

@@ -7,20 +7,17 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
 #include "log.h"
 #include "relay.h"
+#include "upstream.h"
 #include "util.h"
 
 /* The most supplementary groups SO_PEERGROUPS is asked for (NGROUPS_MAX is
@@ -41,19 +38,11 @@ struct ratelimit {
 	uint64_t suppressed;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* True when a line may be printed; *ret_suppressed is the number of lines
  * left out since the last one printed. */
 static bool ratelimit_pass(struct ratelimit *rl, uint64_t *ret_suppressed)
 {
-	uint64_t now = now_ms();
+	uint64_t now = upstream_now_ms();
 
 	*ret_suppressed = 0;
 	if (rl->begin_ms == 0 || now - rl->begin_ms >= rl->interval_ms) {
@@ -217,40 +206,19 @@ bool relay_accept_failed(struct relay *r, int error)
 int relay_upstream_socket(struct relay *r)
 {
 	const struct relay_config *cfg = r->cfg;
-	int family = addr_family(&cfg->upstream);
-	_cleanup_close_ int fd = -1;
+	struct upstream_sockopt_errors e;
+	int fd;
 
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = upstream_socket(&cfg->upstream, cfg->vsock_buffer, cfg->connect_timeout_ms, &e);
 	if (fd < 0)
-		return -errno;
-
-	if (family == AF_VSOCK) {
-		/* hv_sock sizes its VMBus ring buffers from SO_SNDBUF and
-		 * SO_RCVBUF when the connection is made (hosts with VMBus 5.0
-		 * or later), so they must be set before connect(). */
-		if (cfg->vsock_buffer > 0) {
-			int size = (int)cfg->vsock_buffer;
-
-			if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
-				log_debug_errno(errno, "setsockopt(SO_SNDBUF, %d) on the vsock upstream: %m", size);
-			if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
-				log_debug_errno(errno, "setsockopt(SO_RCVBUF, %d) on the vsock upstream: %m", size);
-		}
-		/* The kernel's own connect timer (it also applies to
-		 * non-blocking connects); the engine keeps its own deadline. */
-		struct timeval tv = {
-			.tv_sec = (time_t)(cfg->connect_timeout_ms / 1000),
-			.tv_usec = (suseconds_t)(cfg->connect_timeout_ms % 1000 * 1000),
-		};
-		if (setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv)) < 0)
-			log_debug_errno(errno, "setsockopt(SO_VM_SOCKETS_CONNECT_TIMEOUT) on the vsock upstream: %m");
-	} else if (family == AF_INET || family == AF_INET6) {
-		/* X11 is request/reply: Nagle would delay every small request. */
-		int one = 1;
-
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
-	return TAKE_FD(fd);
+		return fd;
+	if (e.sndbuf < 0)
+		log_debug_errno(e.sndbuf, "setsockopt(SO_SNDBUF, %u) on the vsock upstream: %m", cfg->vsock_buffer);
+	if (e.rcvbuf < 0)
+		log_debug_errno(e.rcvbuf, "setsockopt(SO_RCVBUF, %u) on the vsock upstream: %m", cfg->vsock_buffer);
+	if (e.connect_timeout < 0)
+		log_debug_errno(e.connect_timeout, "setsockopt(SO_VM_SOCKETS_CONNECT_TIMEOUT) on the vsock upstream: %m");
+	return fd;
 }
 
 static void format_upstream(const struct relay_config *cfg, char *buf, size_t size)

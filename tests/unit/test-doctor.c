@@ -376,10 +376,10 @@ static void test_upstream_connect(void **state)
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		skip();
 	assert_int_equal(addr_unix(path, &a), 0);
-	assert_int_equal(upstream_connect(&a, upstream_now_ms() + 1000), -ENOENT);
+	assert_int_equal(upstream_connect(&a, 0, upstream_now_ms() + 1000), -ENOENT);
 
 	lfd = listen_unix(path, false);
-	fd = upstream_connect(&a, upstream_now_ms() + 1000);
+	fd = upstream_connect(&a, 0, upstream_now_ms() + 1000);
 	assert_true(fd >= 0);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
@@ -389,15 +389,15 @@ static void test_upstream_connect(void **state)
 	assert_true(upstream_now_ms() - start >= 150);
 	close(fd);
 	close(lfd);
-	assert_int_equal(upstream_connect(&a, upstream_now_ms() + 1000), -ECONNREFUSED);
+	assert_int_equal(upstream_connect(&a, 0, upstream_now_ms() + 1000), -ECONNREFUSED);
 	unlink(path);
 
 	/* An unresolved tcp name is refused before any socket. */
 	assert_int_equal(addr_parse("tcp:localhost:6000", &a, NULL), 0);
-	assert_int_equal(upstream_connect(&a, upstream_now_ms() + 1000), -EDESTADDRREQ);
+	assert_int_equal(upstream_connect(&a, 0, upstream_now_ms() + 1000), -EDESTADDRREQ);
 	/* A deadline already passed. */
 	assert_int_equal(addr_parse("tcp:127.0.0.1:1", &a, NULL), 0);
-	fd = upstream_connect(&a, upstream_now_ms());
+	fd = upstream_connect(&a, 0, upstream_now_ms());
 	assert_true(fd == -ECONNREFUSED || fd == -ETIMEDOUT);
 }
 
