@@ -950,36 +950,17 @@ static void registry_lines(struct doctor *d, struct finding *f)
 	}
 }
 
-/* Why a connect to the upstream failed, in the user's terms. */
+/* Why a connect to the upstream failed, in the user's terms: the sentence
+ * the relay logs for the same error. */
 static void connect_failed(struct doctor *d, struct finding *f, int error)
 {
-	char err[96];
-	const char *why = NULL;
+	char hint[TEXT_MAX];
+	const char *name = errno_name(error);
 
-	error_text(error, err, sizeof(err));
+	upstream_error_hint(&d->upstream, !d->have_connect, d->x410_display, d->timeout_ms, error, hint, sizeof(hint));
+	set(f, CHECK_FAIL, "%s", hint);
+	data_str(f, "connect_error", name ? name : strerror(abs(error)));
 	if (d->upstream.kind == ADDR_VSOCK) {
-		switch (error) {
-		case -ETIMEDOUT:
-			why = "no answer from the host: nothing listens on this port (is X410 running with '/listen hyperv'? is the registry key for this display there?)";
-			break;
-		case -ECONNRESET:
-		case -ECONNREFUSED:
-			why = "the host refused: nothing listens on this port (X410 not started with '/listen hyperv', or the display is not registered)";
-			break;
-		case -ENETUNREACH:
-			why = "hv_sock reaches only CID 2 and ports up to 0x7FFFFFFF, and needs a guest-to-host transport";
-			break;
-		case -ENODEV:
-		case -EAFNOSUPPORT:
-		case -EPROTONOSUPPORT:
-			why = "no vsock transport for this address: hv_sock is not loaded";
-			break;
-		case -EPERM:
-		case -EACCES:
-			why = "blocked by a seccomp profile or an LSM";
-			break;
-		}
-		set(f, CHECK_FAIL, "connect: %s%s%s", err, why ? ": " : "", why ? why : "");
 		if (d->upstream.sa.vm.svm_cid == VMADDR_CID_HOST) {
 			fix(f, "on Windows, as an administrator: import the .reg lines below (save them as x410-display-%u.reg), then start X410 with: x410 /listen hyperv",
 			    d->x410_display);
@@ -988,22 +969,6 @@ static void connect_failed(struct doctor *d, struct finding *f, int error)
 		}
 		return;
 	}
-	switch (error) {
-	case -ENOENT:
-		why = "no such socket";
-		break;
-	case -ECONNREFUSED:
-		why = "nothing listens there";
-		break;
-	case -ETIMEDOUT:
-		why = "no answer in time";
-		break;
-	case -EHOSTUNREACH:
-	case -ENETUNREACH:
-		why = "no route to the host (or the name does not resolve)";
-		break;
-	}
-	set(f, CHECK_FAIL, "connect: %s%s%s", err, why ? ": " : "", why ? why : "");
 	fix(f, "start the X server at '%s', or give the right address with --connect", d->upstream_text);
 }
 

@@ -230,101 +230,20 @@ static void format_upstream(const struct relay_config *cfg, char *buf, size_t si
 void relay_connect_failed(struct relay *r, uint64_t id, int error)
 {
 	const struct relay_config *cfg = r->cfg;
-	char where[ADDR_FORMAT_MAX];
+	char where[ADDR_FORMAT_MAX], hint[1024];
 
 	error = abs(error);
 	r->stats.connect_failed++;
-	format_upstream(cfg, where, sizeof(where));
-
-	switch (cfg->upstream.kind) {
-	case ADDR_VSOCK: {
-		uint32_t cid = cfg->upstream.sa.vm.svm_cid, port = cfg->upstream.sa.vm.svm_port;
-		char timed_out[64] = "";
-
-		/* A timeout is worth saying: a host that never answers is not
-		 * one that refuses. */
-		if (error == ETIMEDOUT)
-			(void)snprintf(timed_out, sizeof(timed_out), "connect timed out after %" PRIu64 " ms: ",
-				       cfg->connect_timeout_ms);
-
-		switch (error) {
-		case ECONNRESET:
-		case ECONNREFUSED:
-		case ETIMEDOUT:
-			if (cfg->upstream_is_x410) {
-				char guid[ADDR_GUID_MAX];
-
-				addr_service_guid(port, guid);
-				for (char *p = guid; *p; p++)
-					if (*p >= 'A' && *p <= 'F')
-						*p = (char)(*p - 'A' + 'a');
-				log_error("client #%" PRIu64 ": %sX410 is not listening on vsock port %u (display %u):"
-					  " is X410 running with /listen hyperv and the registry key %s present?",
-					  id, timed_out, port, cfg->x410_display, guid);
-			} else
-				log_error_errno(error, "client #%" PRIu64 ": nobody is listening on %s (%m)", id, where);
-			return;
-		case ENODEV:
-		case EAFNOSUPPORT:
-		case ESOCKTNOSUPPORT:
-		case EPROTONOSUPPORT:
-			log_error_errno(error, "client #%" PRIu64 ": no VSOCK transport (%m): run 'sudo x410-vsock setup'", id);
-			return;
-		case ENETUNREACH:
-			log_error("client #%" PRIu64 ": %s is unreachable: hv_sock connects only to CID 2 (the host)"
-				  " and ports up to 2147483647 (0x7FFFFFFF); this is CID %u port %u", id, where, cid, port);
-			return;
-		case EACCES:
-		case EPERM:
-			log_error_errno(error, "client #%" PRIu64 ": not allowed to use AF_VSOCK (%m):"
-					" a seccomp profile or security module blocks it (containers do by default)", id);
-			return;
-		}
-		break;
-	}
-	case ADDR_UNIX:
-		switch (error) {
-		case ENOENT:
-		case ECONNREFUSED:
-			log_error_errno(error, "client #%" PRIu64 ": nobody is listening on %s (%m)", id, where);
-			return;
-		case EACCES:
-		case EPERM:
-			log_error_errno(error, "client #%" PRIu64 ": no permission to connect to %s (%m)", id, where);
-			return;
-		case EAGAIN:
-			log_error("client #%" PRIu64 ": %s is not accepting connections (its listen queue stayed full)",
-				  id, where);
-			return;
-		case ETIMEDOUT:
-			log_error("client #%" PRIu64 ": connecting to %s timed out after %" PRIu64 " ms", id, where,
-				  cfg->connect_timeout_ms);
-			return;
-		}
-		break;
-	case ADDR_TCP:
-		switch (error) {
-		case ECONNREFUSED:
-			log_error("client #%" PRIu64 ": nobody is listening on %s (connection refused)", id, where);
-			return;
-		case ETIMEDOUT:
-			log_error("client #%" PRIu64 ": connecting to %s timed out after %" PRIu64 " ms", id, where,
-				  cfg->connect_timeout_ms);
-			return;
-		case EHOSTUNREACH:
-		case ENETUNREACH:
-			log_error_errno(error, "client #%" PRIu64 ": %s is unreachable (%m)", id, where);
-			return;
-		}
-		break;
-	default:
-		break;
-	}
-	if (error == EMFILE || error == ENFILE)
+	/* Out of fds is the relay's own limit, not the upstream's fault. */
+	if (error == EMFILE || error == ENFILE) {
+		format_upstream(cfg, where, sizeof(where));
 		log_error_errno(error, "client #%" PRIu64 ": no file descriptor for its connection to %s (%m):"
 				" raise 'ulimit -n' or lower --max-clients", id, where);
-	else
-		log_error_errno(error, "client #%" PRIu64 ": cannot connect to %s: %m", id, where);
+		return;
+	}
+	upstream_error_hint(&cfg->upstream, cfg->upstream_is_x410, cfg->x410_display, cfg->connect_timeout_ms,
+			    error, hint, sizeof(hint));
+	log_error_errno(error, "client #%" PRIu64 ": %s", id, hint);
 }
 
 void relay_connected(struct relay *r, uint64_t id, int upstream_fd)

@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <linux/vm_sockets.h>
 
 #include "macro.h"
+#include "regfile.h"
 #include "upstream.h"
+#include "util.h"
 
 uint64_t upstream_now_ms(void)
 {
@@ -106,4 +112,92 @@ int upstream_connect(const struct addr *a, uint32_t vsock_buffer, uint64_t deadl
 	if (error != 0)
 		return -error;
 	return TAKE_FD(fd);
+}
+
+void upstream_error_hint(const struct addr *a, bool is_x410, uint32_t x410_display, uint64_t timeout_ms,
+			 int error, char *buf, size_t size)
+{
+	char where[ADDR_FORMAT_MAX];
+	const char *text;
+
+	error = abs(error);
+	text = strerror(error);
+	if (addr_format(a, where, sizeof(where)) < 0)
+		(void)strcpy_bounded(where, sizeof(where), "the upstream");
+
+	switch (a->kind) {
+	case ADDR_VSOCK:
+		switch (error) {
+		case ECONNRESET:
+		case ECONNREFUSED:
+		case ETIMEDOUT:
+			if (is_x410) {
+				char timed_out[64] = "", key[ADDR_GUID_MAX];
+
+				/* A timeout is worth saying: a host that never
+				 * answers is not one that refuses. */
+				if (error == ETIMEDOUT)
+					(void)snprintf(timed_out, sizeof(timed_out), "connect timed out after %" PRIu64 " ms: ",
+						       timeout_ms);
+				regfile_service_key(x410_display, key);
+				(void)snprintf(buf, size, "%sX410 is not listening on vsock port %u (display %u):"
+					       " is X410 running with /listen hyperv and the registry key %s present?",
+					       timed_out, a->sa.vm.svm_port, x410_display, key);
+			} else
+				(void)snprintf(buf, size, "nobody is listening on %s (%s)", where, text);
+			return;
+		case ENODEV:
+		case EAFNOSUPPORT:
+		case ESOCKTNOSUPPORT:
+		case EPROTONOSUPPORT:
+			(void)snprintf(buf, size, "no VSOCK transport (%s): run 'sudo x410-vsock setup'", text);
+			return;
+		case ENETUNREACH:
+			(void)snprintf(buf, size, "%s is unreachable: hv_sock connects only to CID 2 (the host)"
+				       " and ports up to 2147483647 (0x7FFFFFFF); this is CID %u port %u",
+				       where, a->sa.vm.svm_cid, a->sa.vm.svm_port);
+			return;
+		case EACCES:
+		case EPERM:
+			(void)snprintf(buf, size, "not allowed to use AF_VSOCK (%s): a seccomp profile or security module"
+				       " blocks it (containers do by default)", text);
+			return;
+		}
+		break;
+	case ADDR_UNIX:
+		switch (error) {
+		case ENOENT:
+		case ECONNREFUSED:
+			(void)snprintf(buf, size, "nobody is listening on %s (%s)", where, text);
+			return;
+		case EACCES:
+		case EPERM:
+			(void)snprintf(buf, size, "no permission to connect to %s (%s)", where, text);
+			return;
+		case EAGAIN:
+			(void)snprintf(buf, size, "%s is not accepting connections (its listen queue stayed full)", where);
+			return;
+		case ETIMEDOUT:
+			(void)snprintf(buf, size, "connecting to %s timed out after %" PRIu64 " ms", where, timeout_ms);
+			return;
+		}
+		break;
+	case ADDR_TCP:
+		switch (error) {
+		case ECONNREFUSED:
+			(void)snprintf(buf, size, "nobody is listening on %s (connection refused)", where);
+			return;
+		case ETIMEDOUT:
+			(void)snprintf(buf, size, "connecting to %s timed out after %" PRIu64 " ms", where, timeout_ms);
+			return;
+		case EHOSTUNREACH:
+		case ENETUNREACH:
+			(void)snprintf(buf, size, "%s is unreachable (%s)", where, text);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	(void)snprintf(buf, size, "cannot connect to %s: %s", where, text);
 }

@@ -50,3 +50,17 @@ int upstream_socket(const struct addr *a, uint32_t vsock_buffer, uint64_t connec
  * -EAGAIN when a UNIX listener's backlog is full).
  */
 int upstream_connect(const struct addr *a, uint32_t vsock_buffer, uint64_t deadline_ms);
+
+/*
+ * Why a connect to a failed with -error (or error), as one sentence in the
+ * user's terms, the same for the relay's log line and doctor's finding:
+ * "X410 is not listening on vsock port 6000 (display 0): is X410 running
+ * with /listen hyperv and the registry key ... present?", "no VSOCK
+ * transport (...): run 'sudo x410-vsock setup'", "nobody is listening on
+ * unix:/tmp/x (No such file or directory)", ...  is_x410 says that a is
+ * X410's default address (vsock:2:6000+x410_display, no --connect);
+ * timeout_ms is the connect timeout that a -ETIMEDOUT ran into.  Pure: no
+ * I/O, no logging.
+ */
+void upstream_error_hint(const struct addr *a, bool is_x410, uint32_t x410_display, uint64_t timeout_ms,
+			 int error, char *buf, size_t size);
