@@ -12,10 +12,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "commands.h"
+#include "display.h"
 #include "doctor.h"
 #include "log.h"
 #include "run.h"
@@ -28,9 +30,6 @@
 #define DATA_MAX 12
 #define TEXT_MAX 768
 #define DEFAULT_TIMEOUT_MS 3000u
-/* Displays looked at when suggesting free ones. */
-#define SUGGEST_SCAN 64u
-#define SUGGEST_COUNT 3u
 
 #define REG_KEY_PATH "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\GuestCommunicationServices"
 
@@ -727,27 +726,21 @@ static void append(char *buf, size_t size, const char *format, ...)
 	va_end(ap);
 }
 
-static void suggest_free(struct doctor *d, const struct doctor_unix_table *t, char *buf, size_t size,
-			 long long *free_list, unsigned *n_free)
+/* ":1 :2 :3": the free displays run would suggest too. */
+static unsigned suggest_free(struct doctor *d, const struct display_where *w, char *buf, size_t size,
+			     unsigned found[static DISPLAY_SUGGEST_COUNT])
 {
-	unsigned found = 0;
+	unsigned n = display_suggest_free(w, d->have_display ? d->display : 0, d->have_display,
+					  found, DISPLAY_SUGGEST_COUNT);
 
 	buf[0] = 0;
-	for (unsigned n = 0; n < SUGGEST_SCAN && found < SUGGEST_COUNT; n++) {
-		struct doctor_display dd;
-
-		if (d->have_display && n == d->display)
-			continue;
-		if (doctor_display_check(&d->sys, t, d->socket_dir, d->lock_dir, n, &dd) < 0 || !doctor_display_free(&dd))
-			continue;
-		append(buf, size, "%s:%u", found ? " " : "", n);
-		free_list[found++] = n;
-	}
-	*n_free = found;
+	for (unsigned i = 0; i < n; i++)
+		append(buf, size, "%s:%u", i ? " " : "", found[i]);
+	return n;
 }
 
 /* "taken by Xvfb (PID 123, lock /tmp/.X5-lock), socket /tmp/.X11-unix/X5, abstract @/tmp/.X11-unix/X5" */
-static bool describe_display(struct doctor *d, const struct doctor_display *dd, char *buf, size_t size,
+static bool describe_display(struct doctor *d, const struct display_state *dd, char *buf, size_t size,
 			     bool *ret_live, bool *ret_stale)
 {
 	char path[PATH_MAX], lock[PATH_MAX];
@@ -758,45 +751,53 @@ static bool describe_display(struct doctor *d, const struct doctor_display *dd, 
 	(void)addr_display_socket_path(dd->display, d->socket_dir, path, sizeof(path));
 	(void)addr_display_lock_path(dd->display, d->lock_dir, lock, sizeof(lock));
 
-	switch (dd->lock) {
-	case LOCK_NONE:
+	switch (dd->lock.state) {
+	case DISPLAY_LOCK_NONE:
 		break;
-	case LOCK_LIVE:
-		if (dd->comm[0])
-			append(buf, size, "lock %s held by '%s' (PID %d)", lock, dd->comm, (int)dd->pid);
+	case DISPLAY_LOCK_LIVE:
+		if (dd->lock.comm[0])
+			append(buf, size, "lock %s held by '%s' (PID %d)", lock, dd->lock.comm, (int)dd->lock.pid);
 		else
-			append(buf, size, "lock %s held by PID %d", lock, (int)dd->pid);
+			append(buf, size, "lock %s held by PID %d", lock, (int)dd->lock.pid);
 		*ret_live = any = true;
 		break;
-	case LOCK_STALE:
-		append(buf, size, "stale lock %s (PID %d is gone)", lock, (int)dd->pid);
+	case DISPLAY_LOCK_STARTING:
+		append(buf, size, "lock %s just written, without a PID yet (an X server starting?)", lock);
+		*ret_live = any = true;
+		break;
+	case DISPLAY_LOCK_STALE:
+		append(buf, size, "stale lock %s (PID %d is gone)", lock, (int)dd->lock.pid);
 		*ret_stale = any = true;
 		break;
-	case LOCK_GARBLED:
+	case DISPLAY_LOCK_GARBLED:
 		append(buf, size, "lock %s without a PID in it", lock);
 		*ret_stale = any = true;
 		break;
-	case LOCK_UNREADABLE:
+	case DISPLAY_LOCK_NOT_REGULAR:
+		append(buf, size, "lock %s is not a regular file (a symbolic link?): run does not touch it", lock);
+		*ret_live = any = true;
+		break;
+	case DISPLAY_LOCK_UNREADABLE:
 		append(buf, size, "lock %s cannot be read", lock);
 		*ret_live = any = true;
 		break;
 	}
 	switch (dd->path) {
-	case SOCK_NONE:
+	case DISPLAY_SOCK_NONE:
 		break;
-	case SOCK_LIVE:
+	case DISPLAY_SOCK_LIVE:
 		append(buf, size, "%ssocket %s is served", any ? ", " : "", path);
 		*ret_live = any = true;
 		break;
-	case SOCK_STALE:
+	case DISPLAY_SOCK_STALE:
 		append(buf, size, "%sstale socket %s (nobody listens)", any ? ", " : "", path);
 		*ret_stale = any = true;
 		break;
-	case SOCK_NOT_SOCKET:
+	case DISPLAY_SOCK_NOT_SOCKET:
 		append(buf, size, "%s%s is not a socket", any ? ", " : "", path);
 		*ret_live = any = true;
 		break;
-	case SOCK_UNKNOWN:
+	case DISPLAY_SOCK_UNKNOWN:
 		append(buf, size, "%s%s exists (cannot tell whether it is served)", any ? ", " : "", path);
 		*ret_live = any = true;
 		break;
@@ -810,10 +811,16 @@ static bool describe_display(struct doctor *d, const struct doctor_display *dd, 
 
 static void check_display(struct doctor *d, struct finding *f)
 {
-	struct doctor_unix_table t = {};
+	struct display_unix_table t = {};
+	struct display_where w = {
+		.root = d->sys.root,
+		.live = d->sys.live,
+		.socket_dir = d->socket_dir,
+		.lock_dir = d->lock_dir,
+	};
 	struct doctor_dir dir;
 	char dirtext[TEXT_MAX / 2], suggest[64], state[TEXT_MAX / 2];
-	long long free_list[SUGGEST_COUNT];
+	unsigned free_list[DISPLAY_SUGGEST_COUNT];
 	unsigned n_free = 0;
 	enum check_status status = CHECK_OK;
 	bool is_default_dir = streq(d->socket_dir, X11_UNIX_DIR);
@@ -826,9 +833,11 @@ static void check_display(struct doctor *d, struct finding *f)
 	} else
 		strf(f->subject, sizeof(f->subject), "displays");
 
-	/* Without /proc/net/unix abstract sockets cannot be seen; paths and
-	 * locks still can. */
-	(void)doctor_unix_table_read(&d->sys, &t);
+	/* Below --root, sockets are not asked but looked up in the root's
+	 * /proc/net/unix; without it abstract sockets cannot be seen, and
+	 * whether a socket file is served cannot be told. */
+	if (!d->sys.live && display_unix_table_read(d->sys.root, &t) == 0)
+		w.table = &t;
 
 	r = doctor_dir_check(&d->sys, d->socket_dir, &dir);
 	if (r < 0) {
@@ -864,8 +873,8 @@ static void check_display(struct doctor *d, struct finding *f)
 		break;
 	case DIR_NOT_STICKY:
 		status = CHECK_FAIL;
-		strf(dirtext, sizeof(dirtext), "%s is world-writable without the sticky bit (mode %04o): run refuses it",
-		     d->socket_dir, (unsigned)dir.mode);
+		strf(dirtext, sizeof(dirtext), "%s is %s-writable without the sticky bit (mode %04o): run refuses it",
+		     d->socket_dir, dir.mode & S_IWOTH ? "world" : "group", (unsigned)dir.mode);
 		fix(f, "%schmod +t %s", dir.uid == geteuid() ? "" : "sudo ", d->socket_dir);
 		break;
 	case DIR_NOT_WRITABLE:
@@ -883,13 +892,13 @@ static void check_display(struct doctor *d, struct finding *f)
 	}
 	data_str(f, "socket_dir", d->socket_dir);
 
-	suggest_free(d, &t, suggest, sizeof(suggest), free_list, &n_free);
+	n_free = suggest_free(d, &w, suggest, sizeof(suggest), free_list);
 
 	if (d->have_display) {
-		struct doctor_display dd;
+		struct display_state dd;
 		bool live, stale;
 
-		(void)doctor_display_check(&d->sys, &t, d->socket_dir, d->lock_dir, d->display, &dd);
+		display_check(&w, d->display, &dd);
 		if (!describe_display(d, &dd, state, sizeof(state), &live, &stale)) {
 			data_bool(f, "free", true);
 			set(f, status, "free; %s", dirtext);
@@ -897,7 +906,7 @@ static void check_display(struct doctor *d, struct finding *f)
 			data_bool(f, "free", false);
 			set(f, CHECK_FAIL, "taken: %s; %s", state, dirtext);
 			if (n_free > 0)
-				fix(f, "use a free display: %s (e.g. x410-vsock run :%lld)", suggest, free_list[0]);
+				fix(f, "use a free display: %s (e.g. x410-vsock run :%u)", suggest, free_list[0]);
 			else
 				fix(f, "use another display number");
 		} else if (stale) {
@@ -905,12 +914,12 @@ static void check_display(struct doctor *d, struct finding *f)
 
 			data_bool(f, "free", true);
 			set(f, status == CHECK_FAIL ? CHECK_FAIL : CHECK_WARN, "left over by a server that is gone: %s; run takes %s over; %s",
-			    state, dd.lock != LOCK_NONE && dd.path == SOCK_STALE ? "them" : "it", dirtext);
+			    state, dd.lock.state != DISPLAY_LOCK_NONE && dd.path == DISPLAY_SOCK_STALE ? "them" : "it", dirtext);
 			(void)addr_display_lock_path(d->display, d->lock_dir, lock, sizeof(lock));
 			(void)addr_display_socket_path(d->display, d->socket_dir, path, sizeof(path));
 			fix(f, "optional, run does it by itself: rm -f%s%s%s%s",
-			    dd.lock != LOCK_NONE ? " " : "", dd.lock != LOCK_NONE ? lock : "",
-			    dd.path == SOCK_STALE ? " " : "", dd.path == SOCK_STALE ? path : "");
+			    dd.lock.state != DISPLAY_LOCK_NONE ? " " : "", dd.lock.state != DISPLAY_LOCK_NONE ? lock : "",
+			    dd.path == DISPLAY_SOCK_STALE ? " " : "", dd.path == DISPLAY_SOCK_STALE ? path : "");
 		}
 	} else
 		set(f, status, "%s", dirtext);
@@ -924,7 +933,7 @@ static void check_display(struct doctor *d, struct finding *f)
 			strf(x->str, sizeof(x->str), "%s", suggest);
 	}
 finish:
-	doctor_unix_table_free(&t);
+	display_unix_table_free(&t);
 }
 
 /* ---------------------------------------------------------------- 8. X410 */

@@ -42,14 +42,7 @@ const char *doctor_dmi_hypervisor(const char *vendor, const char *product);
 /* The hypervisor of a CPUID leaf 0x40000000 signature (12 bytes), or NULL. */
 const char *doctor_cpuid_hypervisor(const char signature[static 12]);
 
-/* An X lock file's content ("%10d\n", as X servers write it): the PID.
- * -EINVAL for anything else. */
-int doctor_parse_lock(const char *buf, size_t len, pid_t *ret_pid);
-
-/* One line of /proc/net/unix.  Returns 1 with *ret_listening and the path
- * ("@name" for an abstract socket) when the line has a path, 0 when it has
- * none (or is the header), -EINVAL when it is malformed. */
-int doctor_parse_unix_line(const char *line, bool *ret_listening, char *path, size_t size);
+/* (X lock files and /proc/net/unix lines: display.h.) */
 
 /* ---- the system ---- */
 
@@ -131,7 +124,7 @@ enum doctor_dir_state {
 	DIR_OK,
 	DIR_NOT_DIR,            /* a symlink or something else than a directory */
 	DIR_FOREIGN_OWNER,      /* owned by someone else than root or us */
-	DIR_NOT_STICKY,         /* world-writable without the sticky bit */
+	DIR_NOT_STICKY,         /* writable by others without the sticky bit (display_dir_judge()) */
 	DIR_NOT_WRITABLE,       /* root's, and we may not create sockets in it */
 	DIR_ERROR,
 };
@@ -146,42 +139,4 @@ struct doctor_dir {
 
 int doctor_dir_check(const struct doctor_system *sys, const char *dir, struct doctor_dir *ret);
 
-enum doctor_lock_state {
-	LOCK_NONE,
-	LOCK_LIVE,
-	LOCK_STALE,             /* the PID is gone */
-	LOCK_GARBLED,           /* not "%10d\n" */
-	LOCK_UNREADABLE,
-};
-
-enum doctor_sock_state {
-	SOCK_NONE,
-	SOCK_LIVE,              /* something listens on it */
-	SOCK_STALE,             /* a socket file nobody listens on */
-	SOCK_NOT_SOCKET,        /* something else is in the way */
-	SOCK_UNKNOWN,           /* could not tell (path too long, EACCES) */
-};
-
-struct doctor_display {
-	unsigned display;
-	enum doctor_lock_state lock;
-	pid_t pid;
-	char comm[32];          /* the lock holder's name, "" when unknown */
-	enum doctor_sock_state path;
-	bool abstract;          /* @/tmp/.X11-unix/XN is listening */
-};
-
-/* /proc/net/unix, read once, for the abstract names and listening paths. */
-struct doctor_unix_table {
-	char *data;
-	size_t size;
-};
-int doctor_unix_table_read(const struct doctor_system *sys, struct doctor_unix_table *ret);
-void doctor_unix_table_free(struct doctor_unix_table *t);
-/* Is path (or "@name") listed as a listening socket? */
-bool doctor_unix_table_listening(const struct doctor_unix_table *t, const char *path);
-
-int doctor_display_check(const struct doctor_system *sys, const struct doctor_unix_table *t,
-			 const char *socket_dir, const char *lock_dir, unsigned display,
-			 struct doctor_display *ret);
-bool doctor_display_free(const struct doctor_display *d);
+/* The state of each display: display.h, shared with run. */

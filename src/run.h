@@ -2,8 +2,8 @@
 #pragma once
 
 /*
- * The pieces of `run` that the unit tests call directly: option parsing
- * and the lock file's content.  Everything else of run.c is cmd_run().
+ * The pieces of `run` that the unit tests call directly: option parsing.
+ * Everything else of run.c is cmd_run().
  */
 
 #include <stdbool.h>
@@ -61,6 +61,4 @@ int run_parse_args(int argc, char *argv[], struct run_args *ret);
 /* Would --connect reach one of the relay's own listening sockets? */
 bool run_relays_to_itself(const struct run_args *a);
 
-/* The PID in an X lock file's content ("%10d\n", as X servers write it;
- * also without the padding or the newline).  -EINVAL when it is not one. */
-int run_lock_parse(const char *buf, size_t len, pid_t *ret_pid);
+/* (The lock file's content: display_lock_parse() in display.h.) */
