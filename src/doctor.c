@@ -642,10 +642,52 @@ static void check_vsock(struct doctor *d, struct finding *f)
 
 /* ---------------------------------------------------------------- 6. io_uring */
 
+/* The sysctl that keeps io_uring from us, if it is that: run falls back
+ * to epoll.  Returns true when it said so. */
+static bool io_uring_sysctl(const struct doctor_system *s, struct finding *f)
+{
+	if (s->io_uring_disabled >= 2)
+		set(f, CHECK_WARN, "disabled by kernel.io_uring_disabled=%d: run will use the epoll engine",
+		    s->io_uring_disabled);
+	else if (s->io_uring_disabled == 1 && s->io_uring_group >= 0)
+		set(f, CHECK_WARN, "kernel.io_uring_disabled=1 allows io_uring only to root and group %lld (kernel.io_uring_group): run will use the epoll engine",
+		    (long long)s->io_uring_group);
+	else if (s->io_uring_disabled == 1)
+		set(f, CHECK_WARN, "kernel.io_uring_disabled=1 allows io_uring only to root: run will use the epoll engine");
+	else
+		return false;
+	data_str(f, "engine", "epoll");
+	fix(f, "optional: sudo sysctl -w kernel.io_uring_disabled=0 (and put 'kernel.io_uring_disabled = 0' in /etc/sysctl.d/ to keep it)");
+	if (s->io_uring_disabled == 1 && s->io_uring_group >= 0)
+		fix(f, "optional: add the user to group %lld (kernel.io_uring_group)", (long long)s->io_uring_group);
+	return true;
+}
+
+/* Below --root: what the files say (the kernel, the sysctl). */
+static void check_io_uring_root(struct doctor *d, struct finding *f)
+{
+	const struct doctor_system *s = &d->sys;
+	char v[16];
+
+	if (s->release_parsed && s->kernel < KERNEL_VERSION_CODE(5, 6, 0)) {
+		kernel_text(s->kernel, v, sizeof(v));
+		data_str(f, "engine", "epoll");
+		set(f, CHECK_WARN, "not in Linux %s (io_uring needs 5.6): run will use the epoll engine", v);
+		fix(f, "optional: a kernel 5.6 or later for the io_uring engine (the epoll engine relays the same)");
+		return;
+	}
+	if ((s->io_uring_disabled >= 2 || (s->io_uring_disabled == 1 && geteuid() != 0)) && io_uring_sysctl(s, f))
+		return;
+	data_str(f, "engine", "io_uring");
+	set(f, CHECK_OK, "available (kernel.io_uring_disabled=%d; io_uring_setup() not tried under --root): run will use the io_uring engine",
+	    MAX(s->io_uring_disabled, 0));
+}
+
 static void check_io_uring(struct doctor *d, struct finding *f)
 {
 	const struct doctor_system *s = &d->sys;
-	char err[96], v[16];
+	char err[96];
+	int e;
 
 	f->id = "io_uring";
 	strf(f->subject, sizeof(f->subject), "io_uring");
@@ -658,57 +700,45 @@ static void check_io_uring(struct doctor *d, struct finding *f)
 	fix(f, "optional: rebuild with liburing 2.2 or later (Debian: apt install liburing-dev) for the io_uring engine");
 	return;
 #endif
-	if (s->release_parsed && s->kernel < KERNEL_VERSION_CODE(5, 6, 0)) {
-		kernel_text(s->kernel, v, sizeof(v));
-		data_str(f, "engine", "epoll");
-		set(f, CHECK_WARN, "not in Linux %s (io_uring needs 5.6): run will use the epoll engine", v);
-		fix(f, "optional: a kernel 5.6 or later for the io_uring engine (the epoll engine relays the same)");
+	if (!s->live) {
+		check_io_uring_root(d, f);
 		return;
 	}
-	if (s->io_uring_disabled >= 2 ||
-	    (s->io_uring_disabled == 1 && s->io_uring_setup == DOCTOR_NOT_TRIED && geteuid() != 0) ||
-	    (s->io_uring_disabled == 1 && (s->io_uring_setup == -EPERM || s->io_uring_setup == -EACCES))) {
-		data_str(f, "engine", "epoll");
-		if (s->io_uring_disabled >= 2)
-			set(f, CHECK_WARN, "disabled by kernel.io_uring_disabled=%d: run will use the epoll engine",
-			    s->io_uring_disabled);
-		else if (s->io_uring_group >= 0)
-			set(f, CHECK_WARN, "kernel.io_uring_disabled=1 allows io_uring only to root and group %lld (kernel.io_uring_group): run will use the epoll engine",
-			    (long long)s->io_uring_group);
+
+	/* The live system: run_engine_choose() made run's own choice. */
+	e = s->uring_error;
+	if (s->engine_choice < 0) {
+		data_str(f, "engine", "none");
+		set(f, CHECK_FAIL, "%s: %s: run (--engine auto) would not start", s->uring_why, error_text(e, err, sizeof(err)));
+		if (e == -ENOMEM)
+			fix(f, "raise RLIMIT_MEMLOCK ('ulimit -l', LimitMEMLOCK= in a unit), or run with --engine epoll");
 		else
-			set(f, CHECK_WARN, "kernel.io_uring_disabled=1 allows io_uring only to root: run will use the epoll engine");
-		fix(f, "optional: sudo sysctl -w kernel.io_uring_disabled=0 (and put 'kernel.io_uring_disabled = 0' in /etc/sysctl.d/ to keep it)");
-		if (s->io_uring_disabled == 1 && s->io_uring_group >= 0)
-			fix(f, "optional: add the user to group %lld (kernel.io_uring_group)", (long long)s->io_uring_group);
+			fix(f, "run with --engine epoll");
 		return;
 	}
-	if (s->io_uring_setup == -EPERM || s->io_uring_setup == -EACCES) {
-		data_str(f, "engine", "epoll");
+	if (s->engine_uring) {
+		data_str(f, "engine", "io_uring");
+		set(f, CHECK_OK, "io_uring_setup() works: run will use the io_uring engine");
+		return;
+	}
+	if ((e == -EPERM || e == -EACCES) && io_uring_sysctl(s, f))
+		return;
+	data_str(f, "engine", "epoll");
+	if (e == -EPERM || e == -EACCES) {
 		set(f, CHECK_WARN, "io_uring_setup() fails: %s: blocked by a seccomp profile (Docker's default blocks io_uring) or an LSM: run will use the epoll engine",
-		    error_text(s->io_uring_setup, err, sizeof(err)));
+		    error_text(e, err, sizeof(err)));
 		fix(f, "optional: allow io_uring_setup, io_uring_enter and io_uring_register in the seccomp profile");
 		return;
 	}
-	if (s->io_uring_setup == -ENOSYS) {
-		data_str(f, "engine", "epoll");
+	if (e == -ENOSYS) {
 		set(f, CHECK_WARN, "io_uring_setup() fails: %s: the kernel is built without io_uring (CONFIG_IO_URING) or a seccomp profile hides it: run will use the epoll engine",
-		    error_text(s->io_uring_setup, err, sizeof(err)));
+		    error_text(e, err, sizeof(err)));
 		fix(f, "optional: a kernel with CONFIG_IO_URING=y, or allow the io_uring system calls in the seccomp profile");
 		return;
 	}
-	if (s->io_uring_setup < 0) {
-		data_str(f, "engine", "epoll");
-		set(f, CHECK_WARN, "io_uring_setup() fails: %s: run will use the epoll engine",
-		    error_text(s->io_uring_setup, err, sizeof(err)));
-		fix(f, "optional: raise RLIMIT_MEMLOCK (ulimit -l) if it is very low; the epoll engine relays the same");
-		return;
-	}
-	data_str(f, "engine", "io_uring");
-	if (s->io_uring_setup == DOCTOR_NOT_TRIED)
-		set(f, CHECK_OK, "available (kernel.io_uring_disabled=%d; io_uring_setup() not tried under --root): run will use the io_uring engine",
-		    MAX(s->io_uring_disabled, 0));
-	else
-		set(f, CHECK_OK, "io_uring_setup() works: run will use the io_uring engine");
+	/* The kernel's io_uring lacks what the engine needs. */
+	set(f, CHECK_WARN, "%s: %s: run will use the epoll engine", s->uring_why, error_text(e, err, sizeof(err)));
+	fix(f, "optional: a kernel 5.7 or later for the io_uring engine (the epoll engine relays the same)");
 }
 
 /* ---------------------------------------------------------------- 7. display */

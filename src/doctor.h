@@ -9,7 +9,8 @@
  *
  * Only a live system (no --root) is asked things the files cannot say:
  * socket(AF_VSOCK) (created and closed at once, never connected), the local
- * CID from /dev/vsock, io_uring_setup(), CPUID, kill(pid, 0).
+ * CID from /dev/vsock, the io_uring engine's probe (run_engine_choose()),
+ * CPUID, kill(pid, 0) and connect() to display sockets (display.c).
  */
 
 #include <stdbool.h>
@@ -106,7 +107,12 @@ struct doctor_system {
 	/* 6. io_uring */
 	int io_uring_disabled;          /* kernel.io_uring_disabled; -1: none */
 	int64_t io_uring_group;         /* kernel.io_uring_group; -1: none */
-	int io_uring_setup;             /* io_uring_setup(): 0, -errno, DOCTOR_NOT_TRIED */
+	/* What `run --engine auto` chooses here (run_engine_choose(), which
+	 * runs the io_uring engine's own probe); the live system only. */
+	int engine_choice;              /* 0, -errno (run would not start), DOCTOR_NOT_TRIED */
+	bool engine_uring;              /* 0 and the io_uring engine */
+	int uring_error;                /* else why not io_uring: -errno */
+	char uring_why[256];            /* ... and in words */
 };
 
 /* Fill sys from the files below root (NULL or "/" for the running system).

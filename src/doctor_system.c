@@ -16,10 +16,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-#include <linux/io_uring.h>
 #include <linux/vm_sockets.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -29,6 +27,7 @@
 #include "display.h"
 #include "doctor.h"
 #include "macro.h"
+#include "run.h"
 #include "util.h"
 
 #define VIRTIO_ID_VSOCK "0x0013"
@@ -334,14 +333,15 @@ static void read_io_uring(struct doctor_system *sys)
 
 	sys->io_uring_disabled = read_int_at(sys, "/proc/sys/kernel/io_uring_disabled", &v) == 0 ? (int)MIN(v, 99) : -1;
 	sys->io_uring_group = read_int_at(sys, "/proc/sys/kernel/io_uring_group", &v) == 0 ? v : -1;
-	sys->io_uring_setup = DOCTOR_NOT_TRIED;
+	sys->engine_choice = DOCTOR_NOT_TRIED;
 	if (sys->live) {
-		struct io_uring_params p = {};
-		long fd = syscall(__NR_io_uring_setup, 1, &p);
+		/* The very choice run makes, with the engine's own probe. */
+		struct run_engine_choice c;
 
-		sys->io_uring_setup = fd < 0 ? -errno : 0;
-		if (fd >= 0)
-			safe_close((int)fd);
+		sys->engine_choice = run_engine_choose(RUN_ENGINE_AUTO, &c);
+		sys->engine_uring = sys->engine_choice == 0 && c.uring_error == 0;
+		sys->uring_error = c.uring_error;
+		(void)strcpy_bounded(sys->uring_why, sizeof(sys->uring_why), c.why);
 	}
 }
 

@@ -819,38 +819,54 @@ static bool probe_error_means_fallback(int r)
 }
 #endif
 
+int run_engine_choose(enum run_engine want, struct run_engine_choice *ret)
+{
+	*ret = (struct run_engine_choice) {};
+	if (want == RUN_ENGINE_EPOLL) {
+		ret->engine = &relay_engine_epoll;
+		return 0;
+	}
+#ifdef HAVE_LIBURING
+	int r = relay_engine_uring.probe(ret->why, sizeof(ret->why));
+
+	if (r == 0) {
+		ret->engine = &relay_engine_uring;
+		return 0;
+	}
+	ret->uring_error = r;
+	if (!ret->why[0])
+		(void)snprintf(ret->why, sizeof(ret->why), "io_uring does not work here (%s)", strerror(-r));
+	if (want == RUN_ENGINE_URING || !probe_error_means_fallback(r))
+		return r;
+	ret->engine = &relay_engine_epoll;
+	return 0;
+#else
+	ret->uring_error = -EOPNOTSUPP;
+	(void)snprintf(ret->why, sizeof(ret->why), "this x410-vsock is built without liburing");
+	if (want == RUN_ENGINE_URING)
+		return -EOPNOTSUPP;
+	ret->engine = &relay_engine_epoll;
+	return 0;
+#endif
+}
+
 static const struct relay_engine *engine_pick(enum run_engine want)
 {
-	if (want == RUN_ENGINE_EPOLL)
-		return &relay_engine_epoll;
-#ifdef HAVE_LIBURING
-	char why[256] = "";
-	int r = relay_engine_uring.probe(why, sizeof(why));
+	struct run_engine_choice c;
+	int r = run_engine_choose(want, &c);
 
-	if (!*why)
-		(void)snprintf(why, sizeof(why), "io_uring does not work here (%s)", strerror(-r));
-	if (r == 0) {
+	if (r < 0) {
+		if (want == RUN_ENGINE_URING)
+			log_error_errno(r, "Cannot use the io_uring engine: %s", c.why);
+		else
+			log_error_errno(r, "Cannot set up io_uring: %s", c.why);
+		return NULL;
+	}
+	if (c.uring_error < 0)
+		log_info("%s; using the epoll engine", c.why);
+	else if (c.engine != &relay_engine_epoll)
 		log_debug("using the io_uring engine");
-		return &relay_engine_uring;
-	}
-	if (want == RUN_ENGINE_URING) {
-		log_error_errno(r, "Cannot use the io_uring engine: %s", why);
-		return NULL;
-	}
-	if (!probe_error_means_fallback(r)) {
-		log_error_errno(r, "Cannot set up io_uring: %s", why);
-		return NULL;
-	}
-	log_info("%s; using the epoll engine", why);
-	return &relay_engine_epoll;
-#else
-	if (want == RUN_ENGINE_URING) {
-		log_error("Cannot use the io_uring engine: this x410-vsock is built without liburing");
-		return NULL;
-	}
-	log_info("built without liburing; using the epoll engine");
-	return &relay_engine_epoll;
-#endif
+	return c.engine;
 }
 
 /* ---- the command ---- */

@@ -62,3 +62,20 @@ int run_parse_args(int argc, char *argv[], struct run_args *ret);
 bool run_relays_to_itself(const struct run_args *a);
 
 /* (The lock file's content: display_lock_parse() in display.h.) */
+
+struct relay_engine;
+
+/* The engine `run --engine want` uses on this system, for run itself and
+ * for doctor's report. */
+struct run_engine_choice {
+	const struct relay_engine *engine;      /* NULL: run does not start */
+	int uring_error;                        /* why not io_uring: the probe's -errno, else 0 */
+	char why[256];                          /* the same in words ("" when io_uring is used) */
+};
+
+/* Probes io_uring (relay_engine_uring.probe) unless want is epoll.
+ * Returns 0 with ret->engine (epoll with ret->why when auto falls back), or
+ * the -errno that stops run (io_uring wanted but unusable, or failing in a
+ * way that would hit epoll too, such as ENOMEM) with ret->why.  Never
+ * logs. */
+int run_engine_choose(enum run_engine want, struct run_engine_choice *ret);
