@@ -20,6 +20,7 @@
 #include "display.h"
 #include "doctor.h"
 #include "log.h"
+#include "regfile.h"
 #include "run.h"
 #include "upstream.h"
 #include "util.h"
@@ -31,7 +32,6 @@
 #define TEXT_MAX 768
 #define DEFAULT_TIMEOUT_MS 3000u
 
-#define REG_KEY_PATH "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\GuestCommunicationServices"
 
 enum check_status {
 	CHECK_OK,
@@ -972,19 +972,17 @@ static void registry_lines(struct doctor *d, struct finding *f)
 {
 	char guid[ADDR_GUID_MAX];
 
-	addr_service_guid(addr_x410_port(d->x410_display), guid);
-	/* Windows reads the GUID in any case; X410's guide writes it lower. */
-	for (char *c = guid; *c; c++)
-		if (*c >= 'A' && *c <= 'F')
-			*c = (char)(*c - 'A' + 'a');
-	line(f, "key: HKLM\\%s\\%s, string value ElementName = \"X410 Display %u\"", REG_KEY_PATH, guid, d->x410_display);
+	/* The key name 'x410-vsock regfile' writes (lower case, as X410's
+	 * guide has it). */
+	regfile_service_key(d->x410_display, guid);
+	line(f, "key: HKLM\\%s\\%s, string value ElementName = \"X410 Display %u\"", REGFILE_GCS_KEY, guid, d->x410_display);
 	line(f, ".reg: Windows Registry Editor Version 5.00");
-	line(f, ".reg: [HKEY_LOCAL_MACHINE\\%s\\%s]", REG_KEY_PATH, guid);
+	line(f, ".reg: [HKEY_LOCAL_MACHINE\\%s\\%s]", REGFILE_GCS_KEY, guid);
 	line(f, ".reg: \"ElementName\"=\"X410 Display %u\"", d->x410_display);
 	{
 		char key[TEXT_MAX];
 
-		strf(key, sizeof(key), "HKLM\\%s\\%s", REG_KEY_PATH, guid);
+		strf(key, sizeof(key), "HKLM\\%s\\%s", REGFILE_GCS_KEY, guid);
 		data_str(f, "registry_key", key);
 	}
 }

@@ -130,53 +130,38 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-/* A user name or a numeric uid.  -ENOENT when no such user, -ERANGE for a
- * number out of range. */
-static int lookup_uid(const char *s, uid_t *ret)
-{
-	char buf[4096];
-	struct passwd pw, *res = NULL;
-	uint32_t v;
-	int r;
-
-	if (all_digits(s)) {
-		/* (uid_t)-1 means "no change" to the kernel: never a user. */
-		r = parse_uint32(s, false, 0, UINT32_MAX - 1, &v);
-		if (r < 0)
-			return r;
-		*ret = (uid_t)v;
-		return 0;
-	}
-	r = getpwnam_r(s, &pw, buf, sizeof(buf), &res);
-	if (r != 0)
-		return -r;
-	if (!res)
-		return -ENOENT;
-	*ret = pw.pw_uid;
-	return 0;
-}
-
-static int lookup_gid(const char *s, gid_t *ret)
+/* A user (a group when group is set) by name or number: its uid (gid).
+ * -ENOENT when there is no such name, -ERANGE for a number out of range. */
+static int lookup_id(const char *s, bool group, uint32_t *ret)
 {
 	char buf[16384];
-	struct group gr, *res = NULL;
-	uint32_t v;
+	bool found = false;
 	int r;
 
-	if (all_digits(s)) {
-		r = parse_uint32(s, false, 0, UINT32_MAX - 1, &v);
-		if (r < 0)
-			return r;
-		*ret = (gid_t)v;
-		return 0;
+	if (all_digits(s))
+		/* (uid_t)-1 and (gid_t)-1 mean "no change" to the kernel:
+		 * never an id. */
+		return parse_uint32(s, false, 0, UINT32_MAX - 1, ret);
+	if (group) {
+		struct group gr, *res = NULL;
+
+		r = getgrnam_r(s, &gr, buf, sizeof(buf), &res);
+		if (r == 0 && res) {
+			*ret = (uint32_t)gr.gr_gid;
+			found = true;
+		}
+	} else {
+		struct passwd pw, *res = NULL;
+
+		r = getpwnam_r(s, &pw, buf, sizeof(buf), &res);
+		if (r == 0 && res) {
+			*ret = (uint32_t)pw.pw_uid;
+			found = true;
+		}
 	}
-	r = getgrnam_r(s, &gr, buf, sizeof(buf), &res);
 	if (r != 0)
 		return -r;
-	if (!res)
-		return -ENOENT;
-	*ret = gr.gr_gid;
-	return 0;
+	return found ? 0 : -ENOENT;
 }
 
 static int check_dir_arg(const char *opt, const char *dir)
@@ -216,6 +201,7 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 {
 	const char *error = NULL;
 	uint64_t v;
+	uint32_t id = 0;
 	int c, r;
 
 	*a = (struct run_args) {
@@ -291,24 +277,24 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 		case OPT_ALLOW_USER:
 			if (a->n_uids >= RUN_ALLOW_MAX)
 				return usage_error("run", "Too many --allow-user options (at most %u)", RUN_ALLOW_MAX);
-			r = lookup_uid(optarg, &a->uids[a->n_uids]);
+			r = lookup_id(optarg, false, &id);
 			if (r == -ENOENT)
 				return usage_error("run", "Invalid --allow-user '%s': no such user", optarg);
 			if (r < 0)
 				return usage_error("run", "Invalid --allow-user '%s': expected a user name or a uid (%s)",
 						   optarg, strerror(-r));
-			a->n_uids++;
+			a->uids[a->n_uids++] = (uid_t)id;
 			break;
 		case OPT_ALLOW_GROUP:
 			if (a->n_gids >= RUN_ALLOW_MAX)
 				return usage_error("run", "Too many --allow-group options (at most %u)", RUN_ALLOW_MAX);
-			r = lookup_gid(optarg, &a->gids[a->n_gids]);
+			r = lookup_id(optarg, true, &id);
 			if (r == -ENOENT)
 				return usage_error("run", "Invalid --allow-group '%s': no such group", optarg);
 			if (r < 0)
 				return usage_error("run", "Invalid --allow-group '%s': expected a group name or a gid (%s)",
 						   optarg, strerror(-r));
-			a->n_gids++;
+			a->gids[a->n_gids++] = (gid_t)id;
 			break;
 		case OPT_ALLOW_ANY_USER:
 			a->any_user = true;

@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "display.h"
+#include "scratch-root.h"
 
 static void test_lock_parse(void **state)
 {
@@ -116,73 +117,7 @@ static void test_unix_line(void **state)
 	assert_int_equal(display_unix_line_parse("00: 1 2 10000 4 5 6 /0123456789", &listening, path, 8), -ENAMETOOLONG);
 }
 
-/* ---- display checks below a scratch root ---- */
-
-static char root[256];
-
-static void write_file(const char *rel, const char *content)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s%s", root, rel);
-	f = fopen(path, "we");
-	assert_non_null(f);
-	fputs(content, f);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void make_dir(const char *rel, mode_t mode)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s%s", root, rel);
-	assert_int_equal(mkdir(path, mode), 0);
-	assert_int_equal(chmod(path, mode), 0);
-}
-
-static int setup_root(void **state)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(root, sizeof(root), "%s/test-display.XXXXXX", tmp ? tmp : "/tmp");
-	if (!mkdtemp(root))
-		return -1;
-	make_dir("/tmp", 01777);
-	make_dir("/proc", 0755);
-	make_dir("/proc/net", 0755);
-	return 0;
-}
-
-static int teardown_root(void **state)
-{
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-
-static int listen_unix(const char *path, bool abstract)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	socklen_t len;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	if (abstract) {
-		memcpy(sun.sun_path + 1, path, strlen(path));
-		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(path));
-	} else {
-		assert_true(strlen(path) < sizeof(sun.sun_path));
-		strcpy(sun.sun_path, path);
-		len = sizeof(sun);
-	}
-	assert_int_equal(bind(fd, (struct sockaddr *)&sun, len), 0);
-	assert_int_equal(listen(fd, 4), 0);
-	return fd;
-}
-
+/* ---- below a scratch root (scratch-root.h) ---- */
 
 static void test_dir_judge(void **state)
 {
