@@ -122,6 +122,19 @@ _printf_(3, 4) static void strf(char *buf, size_t size, const char *format, ...)
 	va_end(ap);
 }
 
+static void append(char *buf, size_t size, const char *format, ...) _printf_(3, 4);
+static void append(char *buf, size_t size, const char *format, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n + 1 >= size)
+		return;
+	va_start(ap, format);
+	vformat(buf + n, size - n, format, ap);
+	va_end(ap);
+}
+
 _printf_(3, 4) static void set(struct finding *f, enum check_status status, const char *format, ...)
 {
 	va_list ap;
@@ -565,20 +578,37 @@ static void check_vsock(struct doctor *d, struct finding *f)
 		break;
 	case TRANSPORT_VIRTIO:
 	case TRANSPORT_VMCI:
-		if (s->local_cid >= 0 && s->local_cid != VMADDR_CID_ANY)
+		if (s->own_cid)
 			strf(transport, sizeof(transport), "guest-to-host transport: %s (local CID %lld)",
 				       doctor_transport_name(s->transport), (long long)s->local_cid);
 		else
 			strf(transport, sizeof(transport), "guest-to-host transport: %s",
 				       doctor_transport_name(s->transport));
 		break;
-	case TRANSPORT_AMBIGUOUS:
-		strf(transport, sizeof(transport),
-			       "guest-to-host transport: unclear (in the kernel:%s%s%s%s)",
-			       s->module_present[DOCTOR_MOD_HVSOCK] ? " hv_sock" : "",
-			       s->module_present[DOCTOR_MOD_VIRTIO] ? " virtio" : "",
-			       s->module_present[DOCTOR_MOD_VMCI] ? " vmci" : "",
-			       s->local_cid >= 0 && s->local_cid != VMADDR_CID_ANY ? ", a local CID" : "");
+	case TRANSPORT_AMBIGUOUS: {
+		/* "unclear (in the kernel: hv_sock, virtio; local CID 3)" */
+		static const struct {
+			enum doctor_module module;
+			const char *name;
+		} listed[] = {
+			{ DOCTOR_MOD_HVSOCK, "hv_sock" },
+			{ DOCTOR_MOD_VIRTIO, "virtio" },
+			{ DOCTOR_MOD_VMCI, "vmci" },
+		};
+		char why[TEXT_MAX / 4] = "";
+
+		for (size_t i = 0; i < ELEMENTSOF(listed); i++)
+			if (s->module_present[listed[i].module])
+				append(why, sizeof(why), "%s%s", why[0] ? ", " : "in the kernel: ", listed[i].name);
+		if (s->own_cid)
+			append(why, sizeof(why), "%slocal CID %lld of a transport doctor does not know",
+			       why[0] ? "; " : "", (long long)s->local_cid);
+		strf(transport, sizeof(transport), "guest-to-host transport: unclear (%s)", why);
+		break;
+	}
+	case TRANSPORT_LOOPBACK:
+		strf(transport, sizeof(transport), "guest-to-host transport: none, loopback only (vsock_loopback%s)",
+		     s->local_cid == VMADDR_CID_LOCAL ? ", local CID 1" : "");
 		break;
 	case TRANSPORT_NONE:
 		strf(transport, sizeof(transport), "no guest-to-host transport");
@@ -624,6 +654,7 @@ static void check_vsock(struct doctor *d, struct finding *f)
 		set(f, CHECK_OK, "%s; %s", sock, transport);
 		return;
 	case TRANSPORT_NONE:
+	case TRANSPORT_LOOPBACK:
 		set(f, CHECK_FAIL, "%s; %s: hv_sock is not in the kernel", sock, transport);
 		fix_load_hv_sock(d, f);
 		return;
@@ -742,19 +773,6 @@ static void check_io_uring(struct doctor *d, struct finding *f)
 }
 
 /* ---------------------------------------------------------------- 7. display */
-
-static void append(char *buf, size_t size, const char *format, ...) _printf_(3, 4);
-static void append(char *buf, size_t size, const char *format, ...)
-{
-	size_t n = strlen(buf);
-	va_list ap;
-
-	if (n + 1 >= size)
-		return;
-	va_start(ap, format);
-	vformat(buf + n, size - n, format, ap);
-	va_end(ap);
-}
 
 /* ":1 :2 :3": the free displays run would suggest too. */
 static unsigned suggest_free(struct doctor *d, const struct display_where *w, char *buf, size_t size,
@@ -1033,6 +1051,8 @@ static void check_x410(struct doctor *d, struct finding *f)
 		if (s->transport != TRANSPORT_HVSOCK) {
 			if (s->transport == TRANSPORT_NONE)
 				set(f, CHECK_SKIP, "not probed: hv_sock is not the guest-to-host transport (there is none); give --connect ADDR to probe anyway");
+			else if (s->transport == TRANSPORT_LOOPBACK)
+				set(f, CHECK_SKIP, "not probed: hv_sock is not the guest-to-host transport (there is none, only loopback); give --connect ADDR to probe anyway");
 			else
 				set(f, CHECK_SKIP, "not probed: hv_sock is not the guest-to-host transport (%s is), so CID 2 is not Windows; give --connect ADDR to probe anyway",
 				    doctor_transport_name(s->transport));

@@ -52,6 +52,7 @@ enum doctor_module {
 	DOCTOR_MOD_HVSOCK,
 	DOCTOR_MOD_VIRTIO,
 	DOCTOR_MOD_VMCI,
+	DOCTOR_MOD_LOOPBACK,
 	_DOCTOR_MOD_MAX,
 };
 extern const char *const doctor_module_names[_DOCTOR_MOD_MAX];
@@ -62,6 +63,7 @@ enum doctor_transport {
 	TRANSPORT_VIRTIO,
 	TRANSPORT_VMCI,
 	TRANSPORT_AMBIGUOUS,
+	TRANSPORT_LOOPBACK,     /* none to the host: only vsock_loopback (local CID 1) */
 };
 const char *doctor_transport_name(enum doctor_transport t);
 
@@ -100,6 +102,7 @@ struct doctor_system {
 	 * core: the socket would make the kernel load modules for it) */
 	int vsock_socket;
 	int64_t local_cid;              /* IOCTL_VM_SOCKETS_GET_LOCAL_CID; -1 unknown */
+	bool own_cid;                   /* local_cid is a transport's own (not ANY, not LOCAL) */
 	bool virtio_vsock_device;       /* a virtio device of type 19 (vsock) */
 	bool vmci_device;               /* /dev/vmci */
 	enum doctor_transport transport;

@@ -31,12 +31,16 @@
 #include "util.h"
 
 #define VIRTIO_ID_VSOCK "0x0013"
+#ifndef VMADDR_CID_LOCAL
+#define VMADDR_CID_LOCAL 1
+#endif
 
 const char *const doctor_module_names[_DOCTOR_MOD_MAX] = {
 	[DOCTOR_MOD_VSOCK] = "vsock",
 	[DOCTOR_MOD_HVSOCK] = "hv_sock",
 	[DOCTOR_MOD_VIRTIO] = "vmw_vsock_virtio_transport",
 	[DOCTOR_MOD_VMCI] = "vmw_vsock_vmci_transport",
+	[DOCTOR_MOD_LOOPBACK] = "vsock_loopback",
 };
 
 const char *doctor_transport_name(enum doctor_transport t)
@@ -52,6 +56,8 @@ const char *doctor_transport_name(enum doctor_transport t)
 		return "vmci";
 	case TRANSPORT_AMBIGUOUS:
 		return "ambiguous";
+	case TRANSPORT_LOOPBACK:
+		return "loopback";
 	}
 	return "?";
 }
@@ -298,6 +304,14 @@ static void read_vsock(struct doctor_system *sys)
 		}
 	}
 
+	/* The ioctl answers the guest-to-host transport's CID, else the
+	 * host-to-guest one's, else (kernels from late 2024 on, stable ones
+	 * such as Debian's 6.1 included) VMADDR_CID_LOCAL when vsock_loopback
+	 * is there.  hv_sock has
+	 * no CID of its own (VMADDR_CID_ANY): with vsock_loopback next to it
+	 * the answer is VMADDR_CID_LOCAL, which says nothing against hv_sock. */
+	sys->own_cid = sys->local_cid >= 0 && sys->local_cid != VMADDR_CID_ANY && sys->local_cid != VMADDR_CID_LOCAL;
+
 	/* A transport in the kernel is the guest-to-host one when it is the
 	 * only one there: from 5.5 only one may register for guest-to-host
 	 * (the second fails with EBUSY), before 5.5 only one at all.  vmci's
@@ -307,7 +321,7 @@ static void read_vsock(struct doctor_system *sys)
 	virtio = sys->module_present[DOCTOR_MOD_VIRTIO];
 	vmci = sys->module_present[DOCTOR_MOD_VMCI] &&
 		(sys->vmci_device || (sys->release_parsed && sys->kernel < KERNEL_VERSION_CODE(5, 5, 0)));
-	if (sys->local_cid >= 0 && sys->local_cid != VMADDR_CID_ANY)
+	if (sys->own_cid)
 		hv = false;
 	if (hv) {
 		n++;
@@ -321,9 +335,12 @@ static void read_vsock(struct doctor_system *sys)
 		n++;
 		found = TRANSPORT_VMCI;
 	}
-	if (n == 0 && sys->local_cid >= 0 && sys->local_cid != VMADDR_CID_ANY)
+	if (n == 0 && sys->own_cid)
 		/* Someone has a CID, and it is not one we know. */
 		n = 2;
+	if (n == 0 && (sys->module_present[DOCTOR_MOD_LOOPBACK] || sys->local_cid == VMADDR_CID_LOCAL))
+		/* Only this machine can be reached: no guest-to-host transport. */
+		found = TRANSPORT_LOOPBACK;
 	sys->transport = n > 1 ? TRANSPORT_AMBIGUOUS : found;
 }
 
