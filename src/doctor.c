@@ -12,12 +12,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "commands.h"
+#include "display.h"
 #include "doctor.h"
 #include "log.h"
+#include "regfile.h"
+#include "run.h"
 #include "upstream.h"
 #include "util.h"
 #include "x11probe.h"
@@ -27,11 +31,7 @@
 #define DATA_MAX 12
 #define TEXT_MAX 768
 #define DEFAULT_TIMEOUT_MS 3000u
-/* Displays looked at when suggesting free ones. */
-#define SUGGEST_SCAN 64u
-#define SUGGEST_COUNT 3u
 
-#define REG_KEY_PATH "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\GuestCommunicationServices"
 
 enum check_status {
 	CHECK_OK,
@@ -119,6 +119,19 @@ _printf_(3, 4) static void strf(char *buf, size_t size, const char *format, ...)
 
 	va_start(ap, format);
 	vformat(buf, size, format, ap);
+	va_end(ap);
+}
+
+static void append(char *buf, size_t size, const char *format, ...) _printf_(3, 4);
+static void append(char *buf, size_t size, const char *format, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n + 1 >= size)
+		return;
+	va_start(ap, format);
+	vformat(buf + n, size - n, format, ap);
 	va_end(ap);
 }
 
@@ -565,20 +578,37 @@ static void check_vsock(struct doctor *d, struct finding *f)
 		break;
 	case TRANSPORT_VIRTIO:
 	case TRANSPORT_VMCI:
-		if (s->local_cid >= 0 && s->local_cid != VMADDR_CID_ANY)
+		if (s->own_cid)
 			strf(transport, sizeof(transport), "guest-to-host transport: %s (local CID %lld)",
 				       doctor_transport_name(s->transport), (long long)s->local_cid);
 		else
 			strf(transport, sizeof(transport), "guest-to-host transport: %s",
 				       doctor_transport_name(s->transport));
 		break;
-	case TRANSPORT_AMBIGUOUS:
-		strf(transport, sizeof(transport),
-			       "guest-to-host transport: unclear (in the kernel:%s%s%s%s)",
-			       s->module_present[DOCTOR_MOD_HVSOCK] ? " hv_sock" : "",
-			       s->module_present[DOCTOR_MOD_VIRTIO] ? " virtio" : "",
-			       s->module_present[DOCTOR_MOD_VMCI] ? " vmci" : "",
-			       s->local_cid >= 0 && s->local_cid != VMADDR_CID_ANY ? ", a local CID" : "");
+	case TRANSPORT_AMBIGUOUS: {
+		/* "unclear (in the kernel: hv_sock, virtio; local CID 3)" */
+		static const struct {
+			enum doctor_module module;
+			const char *name;
+		} listed[] = {
+			{ DOCTOR_MOD_HVSOCK, "hv_sock" },
+			{ DOCTOR_MOD_VIRTIO, "virtio" },
+			{ DOCTOR_MOD_VMCI, "vmci" },
+		};
+		char why[TEXT_MAX / 4] = "";
+
+		for (size_t i = 0; i < ELEMENTSOF(listed); i++)
+			if (s->module_present[listed[i].module])
+				append(why, sizeof(why), "%s%s", why[0] ? ", " : "in the kernel: ", listed[i].name);
+		if (s->own_cid)
+			append(why, sizeof(why), "%slocal CID %lld of a transport doctor does not know",
+			       why[0] ? "; " : "", (long long)s->local_cid);
+		strf(transport, sizeof(transport), "guest-to-host transport: unclear (%s)", why);
+		break;
+	}
+	case TRANSPORT_LOOPBACK:
+		strf(transport, sizeof(transport), "guest-to-host transport: none, loopback only (vsock_loopback%s)",
+		     s->local_cid == VMADDR_CID_LOCAL ? ", local CID 1" : "");
 		break;
 	case TRANSPORT_NONE:
 		strf(transport, sizeof(transport), "no guest-to-host transport");
@@ -624,6 +654,7 @@ static void check_vsock(struct doctor *d, struct finding *f)
 		set(f, CHECK_OK, "%s; %s", sock, transport);
 		return;
 	case TRANSPORT_NONE:
+	case TRANSPORT_LOOPBACK:
 		set(f, CHECK_FAIL, "%s; %s: hv_sock is not in the kernel", sock, transport);
 		fix_load_hv_sock(d, f);
 		return;
@@ -642,10 +673,52 @@ static void check_vsock(struct doctor *d, struct finding *f)
 
 /* ---------------------------------------------------------------- 6. io_uring */
 
+/* The sysctl that keeps io_uring from us, if it is that: run falls back
+ * to epoll.  Returns true when it said so. */
+static bool io_uring_sysctl(const struct doctor_system *s, struct finding *f)
+{
+	if (s->io_uring_disabled >= 2)
+		set(f, CHECK_WARN, "disabled by kernel.io_uring_disabled=%d: run will use the epoll engine",
+		    s->io_uring_disabled);
+	else if (s->io_uring_disabled == 1 && s->io_uring_group >= 0)
+		set(f, CHECK_WARN, "kernel.io_uring_disabled=1 allows io_uring only to root and group %lld (kernel.io_uring_group): run will use the epoll engine",
+		    (long long)s->io_uring_group);
+	else if (s->io_uring_disabled == 1)
+		set(f, CHECK_WARN, "kernel.io_uring_disabled=1 allows io_uring only to root: run will use the epoll engine");
+	else
+		return false;
+	data_str(f, "engine", "epoll");
+	fix(f, "optional: sudo sysctl -w kernel.io_uring_disabled=0 (and put 'kernel.io_uring_disabled = 0' in /etc/sysctl.d/ to keep it)");
+	if (s->io_uring_disabled == 1 && s->io_uring_group >= 0)
+		fix(f, "optional: add the user to group %lld (kernel.io_uring_group)", (long long)s->io_uring_group);
+	return true;
+}
+
+/* Below --root: what the files say (the kernel, the sysctl). */
+static void check_io_uring_root(struct doctor *d, struct finding *f)
+{
+	const struct doctor_system *s = &d->sys;
+	char v[16];
+
+	if (s->release_parsed && s->kernel < KERNEL_VERSION_CODE(5, 6, 0)) {
+		kernel_text(s->kernel, v, sizeof(v));
+		data_str(f, "engine", "epoll");
+		set(f, CHECK_WARN, "not in Linux %s (io_uring needs 5.6): run will use the epoll engine", v);
+		fix(f, "optional: a kernel 5.6 or later for the io_uring engine (the epoll engine relays the same)");
+		return;
+	}
+	if ((s->io_uring_disabled >= 2 || (s->io_uring_disabled == 1 && geteuid() != 0)) && io_uring_sysctl(s, f))
+		return;
+	data_str(f, "engine", "io_uring");
+	set(f, CHECK_OK, "available (kernel.io_uring_disabled=%d; io_uring_setup() not tried under --root): run will use the io_uring engine",
+	    MAX(s->io_uring_disabled, 0));
+}
+
 static void check_io_uring(struct doctor *d, struct finding *f)
 {
 	const struct doctor_system *s = &d->sys;
-	char err[96], v[16];
+	char err[96];
+	int e;
 
 	f->id = "io_uring";
 	strf(f->subject, sizeof(f->subject), "io_uring");
@@ -658,95 +731,64 @@ static void check_io_uring(struct doctor *d, struct finding *f)
 	fix(f, "optional: rebuild with liburing 2.2 or later (Debian: apt install liburing-dev) for the io_uring engine");
 	return;
 #endif
-	if (s->release_parsed && s->kernel < KERNEL_VERSION_CODE(5, 6, 0)) {
-		kernel_text(s->kernel, v, sizeof(v));
-		data_str(f, "engine", "epoll");
-		set(f, CHECK_WARN, "not in Linux %s (io_uring needs 5.6): run will use the epoll engine", v);
-		fix(f, "optional: a kernel 5.6 or later for the io_uring engine (the epoll engine relays the same)");
+	if (!s->live) {
+		check_io_uring_root(d, f);
 		return;
 	}
-	if (s->io_uring_disabled >= 2 ||
-	    (s->io_uring_disabled == 1 && s->io_uring_setup == DOCTOR_NOT_TRIED && geteuid() != 0) ||
-	    (s->io_uring_disabled == 1 && (s->io_uring_setup == -EPERM || s->io_uring_setup == -EACCES))) {
-		data_str(f, "engine", "epoll");
-		if (s->io_uring_disabled >= 2)
-			set(f, CHECK_WARN, "disabled by kernel.io_uring_disabled=%d: run will use the epoll engine",
-			    s->io_uring_disabled);
-		else if (s->io_uring_group >= 0)
-			set(f, CHECK_WARN, "kernel.io_uring_disabled=1 allows io_uring only to root and group %lld (kernel.io_uring_group): run will use the epoll engine",
-			    (long long)s->io_uring_group);
+
+	/* The live system: run_engine_choose() made run's own choice. */
+	e = s->uring_error;
+	if (s->engine_choice < 0) {
+		data_str(f, "engine", "none");
+		set(f, CHECK_FAIL, "%s: %s: run (--engine auto) would not start", s->uring_why, error_text(e, err, sizeof(err)));
+		if (e == -ENOMEM)
+			fix(f, "raise RLIMIT_MEMLOCK ('ulimit -l', LimitMEMLOCK= in a unit), or run with --engine epoll");
 		else
-			set(f, CHECK_WARN, "kernel.io_uring_disabled=1 allows io_uring only to root: run will use the epoll engine");
-		fix(f, "optional: sudo sysctl -w kernel.io_uring_disabled=0 (and put 'kernel.io_uring_disabled = 0' in /etc/sysctl.d/ to keep it)");
-		if (s->io_uring_disabled == 1 && s->io_uring_group >= 0)
-			fix(f, "optional: add the user to group %lld (kernel.io_uring_group)", (long long)s->io_uring_group);
+			fix(f, "run with --engine epoll");
 		return;
 	}
-	if (s->io_uring_setup == -EPERM || s->io_uring_setup == -EACCES) {
-		data_str(f, "engine", "epoll");
+	if (s->engine_uring) {
+		data_str(f, "engine", "io_uring");
+		set(f, CHECK_OK, "io_uring_setup() works: run will use the io_uring engine");
+		return;
+	}
+	if ((e == -EPERM || e == -EACCES) && io_uring_sysctl(s, f))
+		return;
+	data_str(f, "engine", "epoll");
+	if (e == -EPERM || e == -EACCES) {
 		set(f, CHECK_WARN, "io_uring_setup() fails: %s: blocked by a seccomp profile (Docker's default blocks io_uring) or an LSM: run will use the epoll engine",
-		    error_text(s->io_uring_setup, err, sizeof(err)));
+		    error_text(e, err, sizeof(err)));
 		fix(f, "optional: allow io_uring_setup, io_uring_enter and io_uring_register in the seccomp profile");
 		return;
 	}
-	if (s->io_uring_setup == -ENOSYS) {
-		data_str(f, "engine", "epoll");
+	if (e == -ENOSYS) {
 		set(f, CHECK_WARN, "io_uring_setup() fails: %s: the kernel is built without io_uring (CONFIG_IO_URING) or a seccomp profile hides it: run will use the epoll engine",
-		    error_text(s->io_uring_setup, err, sizeof(err)));
+		    error_text(e, err, sizeof(err)));
 		fix(f, "optional: a kernel with CONFIG_IO_URING=y, or allow the io_uring system calls in the seccomp profile");
 		return;
 	}
-	if (s->io_uring_setup < 0) {
-		data_str(f, "engine", "epoll");
-		set(f, CHECK_WARN, "io_uring_setup() fails: %s: run will use the epoll engine",
-		    error_text(s->io_uring_setup, err, sizeof(err)));
-		fix(f, "optional: raise RLIMIT_MEMLOCK (ulimit -l) if it is very low; the epoll engine relays the same");
-		return;
-	}
-	data_str(f, "engine", "io_uring");
-	if (s->io_uring_setup == DOCTOR_NOT_TRIED)
-		set(f, CHECK_OK, "available (kernel.io_uring_disabled=%d; io_uring_setup() not tried under --root): run will use the io_uring engine",
-		    MAX(s->io_uring_disabled, 0));
-	else
-		set(f, CHECK_OK, "io_uring_setup() works: run will use the io_uring engine");
+	/* The kernel's io_uring lacks what the engine needs. */
+	set(f, CHECK_WARN, "%s: %s: run will use the epoll engine", s->uring_why, error_text(e, err, sizeof(err)));
+	fix(f, "optional: a kernel 5.7 or later for the io_uring engine (the epoll engine relays the same)");
 }
 
 /* ---------------------------------------------------------------- 7. display */
 
-static void append(char *buf, size_t size, const char *format, ...) _printf_(3, 4);
-static void append(char *buf, size_t size, const char *format, ...)
+/* ":1 :2 :3": the free displays run would suggest too. */
+static unsigned suggest_free(struct doctor *d, const struct display_where *w, char *buf, size_t size,
+			     unsigned found[static DISPLAY_SUGGEST_COUNT])
 {
-	size_t n = strlen(buf);
-	va_list ap;
-
-	if (n + 1 >= size)
-		return;
-	va_start(ap, format);
-	vformat(buf + n, size - n, format, ap);
-	va_end(ap);
-}
-
-static void suggest_free(struct doctor *d, const struct doctor_unix_table *t, char *buf, size_t size,
-			 long long *free_list, unsigned *n_free)
-{
-	unsigned found = 0;
+	unsigned n = display_suggest_free(w, d->have_display ? d->display : 0, d->have_display,
+					  found, DISPLAY_SUGGEST_COUNT);
 
 	buf[0] = 0;
-	for (unsigned n = 0; n < SUGGEST_SCAN && found < SUGGEST_COUNT; n++) {
-		struct doctor_display dd;
-
-		if (d->have_display && n == d->display)
-			continue;
-		if (doctor_display_check(&d->sys, t, d->socket_dir, d->lock_dir, n, &dd) < 0 || !doctor_display_free(&dd))
-			continue;
-		append(buf, size, "%s:%u", found ? " " : "", n);
-		free_list[found++] = n;
-	}
-	*n_free = found;
+	for (unsigned i = 0; i < n; i++)
+		append(buf, size, "%s:%u", i ? " " : "", found[i]);
+	return n;
 }
 
 /* "taken by Xvfb (PID 123, lock /tmp/.X5-lock), socket /tmp/.X11-unix/X5, abstract @/tmp/.X11-unix/X5" */
-static bool describe_display(struct doctor *d, const struct doctor_display *dd, char *buf, size_t size,
+static bool describe_display(struct doctor *d, const struct display_state *dd, char *buf, size_t size,
 			     bool *ret_live, bool *ret_stale)
 {
 	char path[PATH_MAX], lock[PATH_MAX];
@@ -757,45 +799,53 @@ static bool describe_display(struct doctor *d, const struct doctor_display *dd, 
 	(void)addr_display_socket_path(dd->display, d->socket_dir, path, sizeof(path));
 	(void)addr_display_lock_path(dd->display, d->lock_dir, lock, sizeof(lock));
 
-	switch (dd->lock) {
-	case LOCK_NONE:
+	switch (dd->lock.state) {
+	case DISPLAY_LOCK_NONE:
 		break;
-	case LOCK_LIVE:
-		if (dd->comm[0])
-			append(buf, size, "lock %s held by '%s' (PID %d)", lock, dd->comm, (int)dd->pid);
+	case DISPLAY_LOCK_LIVE:
+		if (dd->lock.comm[0])
+			append(buf, size, "lock %s held by '%s' (PID %d)", lock, dd->lock.comm, (int)dd->lock.pid);
 		else
-			append(buf, size, "lock %s held by PID %d", lock, (int)dd->pid);
+			append(buf, size, "lock %s held by PID %d", lock, (int)dd->lock.pid);
 		*ret_live = any = true;
 		break;
-	case LOCK_STALE:
-		append(buf, size, "stale lock %s (PID %d is gone)", lock, (int)dd->pid);
+	case DISPLAY_LOCK_STARTING:
+		append(buf, size, "lock %s just written, without a PID yet (an X server starting?)", lock);
+		*ret_live = any = true;
+		break;
+	case DISPLAY_LOCK_STALE:
+		append(buf, size, "stale lock %s (PID %d is gone)", lock, (int)dd->lock.pid);
 		*ret_stale = any = true;
 		break;
-	case LOCK_GARBLED:
+	case DISPLAY_LOCK_GARBLED:
 		append(buf, size, "lock %s without a PID in it", lock);
 		*ret_stale = any = true;
 		break;
-	case LOCK_UNREADABLE:
+	case DISPLAY_LOCK_NOT_REGULAR:
+		append(buf, size, "lock %s is not a regular file (a symbolic link?): run does not touch it", lock);
+		*ret_live = any = true;
+		break;
+	case DISPLAY_LOCK_UNREADABLE:
 		append(buf, size, "lock %s cannot be read", lock);
 		*ret_live = any = true;
 		break;
 	}
 	switch (dd->path) {
-	case SOCK_NONE:
+	case DISPLAY_SOCK_NONE:
 		break;
-	case SOCK_LIVE:
+	case DISPLAY_SOCK_LIVE:
 		append(buf, size, "%ssocket %s is served", any ? ", " : "", path);
 		*ret_live = any = true;
 		break;
-	case SOCK_STALE:
+	case DISPLAY_SOCK_STALE:
 		append(buf, size, "%sstale socket %s (nobody listens)", any ? ", " : "", path);
 		*ret_stale = any = true;
 		break;
-	case SOCK_NOT_SOCKET:
+	case DISPLAY_SOCK_NOT_SOCKET:
 		append(buf, size, "%s%s is not a socket", any ? ", " : "", path);
 		*ret_live = any = true;
 		break;
-	case SOCK_UNKNOWN:
+	case DISPLAY_SOCK_UNKNOWN:
 		append(buf, size, "%s%s exists (cannot tell whether it is served)", any ? ", " : "", path);
 		*ret_live = any = true;
 		break;
@@ -809,10 +859,16 @@ static bool describe_display(struct doctor *d, const struct doctor_display *dd, 
 
 static void check_display(struct doctor *d, struct finding *f)
 {
-	struct doctor_unix_table t = {};
+	struct display_unix_table t = {};
+	struct display_where w = {
+		.root = d->sys.root,
+		.live = d->sys.live,
+		.socket_dir = d->socket_dir,
+		.lock_dir = d->lock_dir,
+	};
 	struct doctor_dir dir;
 	char dirtext[TEXT_MAX / 2], suggest[64], state[TEXT_MAX / 2];
-	long long free_list[SUGGEST_COUNT];
+	unsigned free_list[DISPLAY_SUGGEST_COUNT];
 	unsigned n_free = 0;
 	enum check_status status = CHECK_OK;
 	bool is_default_dir = streq(d->socket_dir, X11_UNIX_DIR);
@@ -825,9 +881,11 @@ static void check_display(struct doctor *d, struct finding *f)
 	} else
 		strf(f->subject, sizeof(f->subject), "displays");
 
-	/* Without /proc/net/unix abstract sockets cannot be seen; paths and
-	 * locks still can. */
-	(void)doctor_unix_table_read(&d->sys, &t);
+	/* Below --root, sockets are not asked but looked up in the root's
+	 * /proc/net/unix; without it abstract sockets cannot be seen, and
+	 * whether a socket file is served cannot be told. */
+	if (!d->sys.live && display_unix_table_read(d->sys.root, &t) == 0)
+		w.table = &t;
 
 	r = doctor_dir_check(&d->sys, d->socket_dir, &dir);
 	if (r < 0) {
@@ -863,8 +921,8 @@ static void check_display(struct doctor *d, struct finding *f)
 		break;
 	case DIR_NOT_STICKY:
 		status = CHECK_FAIL;
-		strf(dirtext, sizeof(dirtext), "%s is world-writable without the sticky bit (mode %04o): run refuses it",
-		     d->socket_dir, (unsigned)dir.mode);
+		strf(dirtext, sizeof(dirtext), "%s is %s-writable without the sticky bit (mode %04o): run refuses it",
+		     d->socket_dir, dir.mode & S_IWOTH ? "world" : "group", (unsigned)dir.mode);
 		fix(f, "%schmod +t %s", dir.uid == geteuid() ? "" : "sudo ", d->socket_dir);
 		break;
 	case DIR_NOT_WRITABLE:
@@ -882,13 +940,13 @@ static void check_display(struct doctor *d, struct finding *f)
 	}
 	data_str(f, "socket_dir", d->socket_dir);
 
-	suggest_free(d, &t, suggest, sizeof(suggest), free_list, &n_free);
+	n_free = suggest_free(d, &w, suggest, sizeof(suggest), free_list);
 
 	if (d->have_display) {
-		struct doctor_display dd;
+		struct display_state dd;
 		bool live, stale;
 
-		(void)doctor_display_check(&d->sys, &t, d->socket_dir, d->lock_dir, d->display, &dd);
+		display_check(&w, d->display, &dd);
 		if (!describe_display(d, &dd, state, sizeof(state), &live, &stale)) {
 			data_bool(f, "free", true);
 			set(f, status, "free; %s", dirtext);
@@ -896,7 +954,7 @@ static void check_display(struct doctor *d, struct finding *f)
 			data_bool(f, "free", false);
 			set(f, CHECK_FAIL, "taken: %s; %s", state, dirtext);
 			if (n_free > 0)
-				fix(f, "use a free display: %s (e.g. x410-vsock run :%lld)", suggest, free_list[0]);
+				fix(f, "use a free display: %s (e.g. x410-vsock run :%u)", suggest, free_list[0]);
 			else
 				fix(f, "use another display number");
 		} else if (stale) {
@@ -904,12 +962,12 @@ static void check_display(struct doctor *d, struct finding *f)
 
 			data_bool(f, "free", true);
 			set(f, status == CHECK_FAIL ? CHECK_FAIL : CHECK_WARN, "left over by a server that is gone: %s; run takes %s over; %s",
-			    state, dd.lock != LOCK_NONE && dd.path == SOCK_STALE ? "them" : "it", dirtext);
+			    state, dd.lock.state != DISPLAY_LOCK_NONE && dd.path == DISPLAY_SOCK_STALE ? "them" : "it", dirtext);
 			(void)addr_display_lock_path(d->display, d->lock_dir, lock, sizeof(lock));
 			(void)addr_display_socket_path(d->display, d->socket_dir, path, sizeof(path));
 			fix(f, "optional, run does it by itself: rm -f%s%s%s%s",
-			    dd.lock != LOCK_NONE ? " " : "", dd.lock != LOCK_NONE ? lock : "",
-			    dd.path == SOCK_STALE ? " " : "", dd.path == SOCK_STALE ? path : "");
+			    dd.lock.state != DISPLAY_LOCK_NONE ? " " : "", dd.lock.state != DISPLAY_LOCK_NONE ? lock : "",
+			    dd.path == DISPLAY_SOCK_STALE ? " " : "", dd.path == DISPLAY_SOCK_STALE ? path : "");
 		}
 	} else
 		set(f, status, "%s", dirtext);
@@ -923,7 +981,7 @@ static void check_display(struct doctor *d, struct finding *f)
 			strf(x->str, sizeof(x->str), "%s", suggest);
 	}
 finish:
-	doctor_unix_table_free(&t);
+	display_unix_table_free(&t);
 }
 
 /* ---------------------------------------------------------------- 8. X410 */
@@ -932,53 +990,32 @@ static void registry_lines(struct doctor *d, struct finding *f)
 {
 	char guid[ADDR_GUID_MAX];
 
-	addr_service_guid(addr_x410_port(d->x410_display), guid);
-	/* Windows reads the GUID in any case; X410's guide writes it lower. */
-	for (char *c = guid; *c; c++)
-		if (*c >= 'A' && *c <= 'F')
-			*c = (char)(*c - 'A' + 'a');
-	line(f, "key: HKLM\\%s\\%s, string value ElementName = \"X410 Display %u\"", REG_KEY_PATH, guid, d->x410_display);
+	/* The key name 'x410-vsock regfile' writes (lower case, as X410's
+	 * guide has it). */
+	regfile_service_key(d->x410_display, guid);
+	line(f, "key: HKLM\\%s\\%s, string value ElementName = \"X410 Display %u\"", REGFILE_GCS_KEY, guid, d->x410_display);
 	line(f, ".reg: Windows Registry Editor Version 5.00");
-	line(f, ".reg: [HKEY_LOCAL_MACHINE\\%s\\%s]", REG_KEY_PATH, guid);
+	line(f, ".reg: [HKEY_LOCAL_MACHINE\\%s\\%s]", REGFILE_GCS_KEY, guid);
 	line(f, ".reg: \"ElementName\"=\"X410 Display %u\"", d->x410_display);
 	{
 		char key[TEXT_MAX];
 
-		strf(key, sizeof(key), "HKLM\\%s\\%s", REG_KEY_PATH, guid);
+		strf(key, sizeof(key), "HKLM\\%s\\%s", REGFILE_GCS_KEY, guid);
 		data_str(f, "registry_key", key);
 	}
 }
 
-/* Why a connect to the upstream failed, in the user's terms. */
+/* Why a connect to the upstream failed, in the user's terms: the sentence
+ * the relay logs for the same error. */
 static void connect_failed(struct doctor *d, struct finding *f, int error)
 {
-	char err[96];
-	const char *why = NULL;
+	char hint[TEXT_MAX];
+	const char *name = errno_name(error);
 
-	error_text(error, err, sizeof(err));
+	upstream_error_hint(&d->upstream, !d->have_connect, d->x410_display, d->timeout_ms, error, hint, sizeof(hint));
+	set(f, CHECK_FAIL, "%s", hint);
+	data_str(f, "connect_error", name ? name : strerror(abs(error)));
 	if (d->upstream.kind == ADDR_VSOCK) {
-		switch (error) {
-		case -ETIMEDOUT:
-			why = "no answer from the host: nothing listens on this port (is X410 running with '/listen hyperv'? is the registry key for this display there?)";
-			break;
-		case -ECONNRESET:
-		case -ECONNREFUSED:
-			why = "the host refused: nothing listens on this port (X410 not started with '/listen hyperv', or the display is not registered)";
-			break;
-		case -ENETUNREACH:
-			why = "hv_sock reaches only CID 2 and ports up to 0x7FFFFFFF, and needs a guest-to-host transport";
-			break;
-		case -ENODEV:
-		case -EAFNOSUPPORT:
-		case -EPROTONOSUPPORT:
-			why = "no vsock transport for this address: hv_sock is not loaded";
-			break;
-		case -EPERM:
-		case -EACCES:
-			why = "blocked by a seccomp profile or an LSM";
-			break;
-		}
-		set(f, CHECK_FAIL, "connect: %s%s%s", err, why ? ": " : "", why ? why : "");
 		if (d->upstream.sa.vm.svm_cid == VMADDR_CID_HOST) {
 			fix(f, "on Windows, as an administrator: import the .reg lines below (save them as x410-display-%u.reg), then start X410 with: x410 /listen hyperv",
 			    d->x410_display);
@@ -987,22 +1024,6 @@ static void connect_failed(struct doctor *d, struct finding *f, int error)
 		}
 		return;
 	}
-	switch (error) {
-	case -ENOENT:
-		why = "no such socket";
-		break;
-	case -ECONNREFUSED:
-		why = "nothing listens there";
-		break;
-	case -ETIMEDOUT:
-		why = "no answer in time";
-		break;
-	case -EHOSTUNREACH:
-	case -ENETUNREACH:
-		why = "no route to the host (or the name does not resolve)";
-		break;
-	}
-	set(f, CHECK_FAIL, "connect: %s%s%s", err, why ? ": " : "", why ? why : "");
 	fix(f, "start the X server at '%s', or give the right address with --connect", d->upstream_text);
 }
 
@@ -1030,6 +1051,8 @@ static void check_x410(struct doctor *d, struct finding *f)
 		if (s->transport != TRANSPORT_HVSOCK) {
 			if (s->transport == TRANSPORT_NONE)
 				set(f, CHECK_SKIP, "not probed: hv_sock is not the guest-to-host transport (there is none); give --connect ADDR to probe anyway");
+			else if (s->transport == TRANSPORT_LOOPBACK)
+				set(f, CHECK_SKIP, "not probed: hv_sock is not the guest-to-host transport (there is none, only loopback); give --connect ADDR to probe anyway");
 			else
 				set(f, CHECK_SKIP, "not probed: hv_sock is not the guest-to-host transport (%s is), so CID 2 is not Windows; give --connect ADDR to probe anyway",
 				    doctor_transport_name(s->transport));
@@ -1050,7 +1073,7 @@ static void check_x410(struct doctor *d, struct finding *f)
 		registry_lines(d, f);
 		return;
 	}
-	fd = upstream_connect(&d->upstream, deadline);
+	fd = upstream_connect(&d->upstream, RUN_DEFAULT_VSOCK_BUFFER, deadline);
 	if (fd < 0) {
 		connect_failed(d, f, fd);
 		registry_lines(d, f);

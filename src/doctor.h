@@ -9,7 +9,8 @@
  *
  * Only a live system (no --root) is asked things the files cannot say:
  * socket(AF_VSOCK) (created and closed at once, never connected), the local
- * CID from /dev/vsock, io_uring_setup(), CPUID, kill(pid, 0).
+ * CID from /dev/vsock, the io_uring engine's probe (run_engine_choose()),
+ * CPUID, kill(pid, 0) and connect() to display sockets (display.c).
  */
 
 #include <stdbool.h>
@@ -42,14 +43,7 @@ const char *doctor_dmi_hypervisor(const char *vendor, const char *product);
 /* The hypervisor of a CPUID leaf 0x40000000 signature (12 bytes), or NULL. */
 const char *doctor_cpuid_hypervisor(const char signature[static 12]);
 
-/* An X lock file's content ("%10d\n", as X servers write it): the PID.
- * -EINVAL for anything else. */
-int doctor_parse_lock(const char *buf, size_t len, pid_t *ret_pid);
-
-/* One line of /proc/net/unix.  Returns 1 with *ret_listening and the path
- * ("@name" for an abstract socket) when the line has a path, 0 when it has
- * none (or is the header), -EINVAL when it is malformed. */
-int doctor_parse_unix_line(const char *line, bool *ret_listening, char *path, size_t size);
+/* (X lock files and /proc/net/unix lines: display.h.) */
 
 /* ---- the system ---- */
 
@@ -58,6 +52,7 @@ enum doctor_module {
 	DOCTOR_MOD_HVSOCK,
 	DOCTOR_MOD_VIRTIO,
 	DOCTOR_MOD_VMCI,
+	DOCTOR_MOD_LOOPBACK,
 	_DOCTOR_MOD_MAX,
 };
 extern const char *const doctor_module_names[_DOCTOR_MOD_MAX];
@@ -68,6 +63,7 @@ enum doctor_transport {
 	TRANSPORT_VIRTIO,
 	TRANSPORT_VMCI,
 	TRANSPORT_AMBIGUOUS,
+	TRANSPORT_LOOPBACK,     /* none to the host: only vsock_loopback (local CID 1) */
 };
 const char *doctor_transport_name(enum doctor_transport t);
 
@@ -106,6 +102,7 @@ struct doctor_system {
 	 * core: the socket would make the kernel load modules for it) */
 	int vsock_socket;
 	int64_t local_cid;              /* IOCTL_VM_SOCKETS_GET_LOCAL_CID; -1 unknown */
+	bool own_cid;                   /* local_cid is a transport's own (not ANY, not LOCAL) */
 	bool virtio_vsock_device;       /* a virtio device of type 19 (vsock) */
 	bool vmci_device;               /* /dev/vmci */
 	enum doctor_transport transport;
@@ -113,7 +110,12 @@ struct doctor_system {
 	/* 6. io_uring */
 	int io_uring_disabled;          /* kernel.io_uring_disabled; -1: none */
 	int64_t io_uring_group;         /* kernel.io_uring_group; -1: none */
-	int io_uring_setup;             /* io_uring_setup(): 0, -errno, DOCTOR_NOT_TRIED */
+	/* What `run --engine auto` chooses here (run_engine_choose(), which
+	 * runs the io_uring engine's own probe); the live system only. */
+	int engine_choice;              /* 0, -errno (run would not start), DOCTOR_NOT_TRIED */
+	bool engine_uring;              /* 0 and the io_uring engine */
+	int uring_error;                /* else why not io_uring: -errno */
+	char uring_why[256];            /* ... and in words */
 };
 
 /* Fill sys from the files below root (NULL or "/" for the running system).
@@ -131,7 +133,7 @@ enum doctor_dir_state {
 	DIR_OK,
 	DIR_NOT_DIR,            /* a symlink or something else than a directory */
 	DIR_FOREIGN_OWNER,      /* owned by someone else than root or us */
-	DIR_NOT_STICKY,         /* world-writable without the sticky bit */
+	DIR_NOT_STICKY,         /* writable by others without the sticky bit (display_dir_judge()) */
 	DIR_NOT_WRITABLE,       /* root's, and we may not create sockets in it */
 	DIR_ERROR,
 };
@@ -146,42 +148,4 @@ struct doctor_dir {
 
 int doctor_dir_check(const struct doctor_system *sys, const char *dir, struct doctor_dir *ret);
 
-enum doctor_lock_state {
-	LOCK_NONE,
-	LOCK_LIVE,
-	LOCK_STALE,             /* the PID is gone */
-	LOCK_GARBLED,           /* not "%10d\n" */
-	LOCK_UNREADABLE,
-};
-
-enum doctor_sock_state {
-	SOCK_NONE,
-	SOCK_LIVE,              /* something listens on it */
-	SOCK_STALE,             /* a socket file nobody listens on */
-	SOCK_NOT_SOCKET,        /* something else is in the way */
-	SOCK_UNKNOWN,           /* could not tell (path too long, EACCES) */
-};
-
-struct doctor_display {
-	unsigned display;
-	enum doctor_lock_state lock;
-	pid_t pid;
-	char comm[32];          /* the lock holder's name, "" when unknown */
-	enum doctor_sock_state path;
-	bool abstract;          /* @/tmp/.X11-unix/XN is listening */
-};
-
-/* /proc/net/unix, read once, for the abstract names and listening paths. */
-struct doctor_unix_table {
-	char *data;
-	size_t size;
-};
-int doctor_unix_table_read(const struct doctor_system *sys, struct doctor_unix_table *ret);
-void doctor_unix_table_free(struct doctor_unix_table *t);
-/* Is path (or "@name") listed as a listening socket? */
-bool doctor_unix_table_listening(const struct doctor_unix_table *t, const char *path);
-
-int doctor_display_check(const struct doctor_system *sys, const struct doctor_unix_table *t,
-			 const char *socket_dir, const char *lock_dir, unsigned display,
-			 struct doctor_display *ret);
-bool doctor_display_free(const struct doctor_display *d);
+/* The state of each display: display.h, shared with run. */

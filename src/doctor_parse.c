@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * doctor's small parsers: kernel releases, osrelease strings, DMI and CPUID
- * hypervisor names, X lock files and /proc/net/unix lines.  Pure functions
- * (no I/O, no logging), fuzzed by tests/fuzz/fuzz-doctor.c.
+ * hypervisor names (X lock files and /proc/net/unix lines are display.c's).
+ * Pure functions (no I/O, no logging), fuzzed by tests/fuzz/fuzz-doctor.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -121,98 +121,4 @@ const char *doctor_cpuid_hypervisor(const char signature[static 12])
 		if (memcmp(signature, table[i].sig, 12) == 0)
 			return table[i].name;
 	return NULL;
-}
-
-int doctor_parse_lock(const char *buf, size_t len, pid_t *ret_pid)
-{
-	size_t i = 0;
-	uint64_t pid = 0;
-	bool digits = false;
-
-	/* X servers write "%10d\n": leading blanks, the PID, a newline. */
-	while (i < len && buf[i] == ' ')
-		i++;
-	for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
-		pid = pid * 10 + (uint64_t)(buf[i] - '0');
-		if (pid > INT_MAX)
-			return -EINVAL;
-		digits = true;
-	}
-	if (i < len && buf[i] == '\n')
-		i++;
-	if (!digits || i != len || pid == 0)
-		return -EINVAL;
-	*ret_pid = (pid_t)pid;
-	return 0;
-}
-
-static bool is_hex(char c)
-{
-	return isxdigit((unsigned char)c);
-}
-
-/* Skip one field of hex digits and the blanks after it. */
-static const char *skip_hex_field(const char *p, unsigned long *ret)
-{
-	unsigned long v = 0;
-	const char *start = p;
-
-	for (; is_hex(*p); p++) {
-		if (v > (ULONG_MAX >> 4))
-			return NULL;
-		v = v * 16 + (unsigned long)(isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10));
-	}
-	if (p == start)
-		return NULL;
-	if (ret)
-		*ret = v;
-	return p;
-}
-
-int doctor_parse_unix_line(const char *line, bool *ret_listening, char *path, size_t size)
-{
-	/* "%pK: %08X %08X %08X %04X %02X %5lu[ path]": Num, RefCount, Protocol,
-	 * Flags, Type, St, Inode.  Flags has __SO_ACCEPTCON (1 << 16) on a
-	 * listening socket. */
-	const char *p = line;
-	unsigned long flags = 0;
-	size_t len;
-
-	if (startswith(line, "Num "))
-		return 0;
-	p = skip_hex_field(p, NULL);
-	if (!p || *p++ != ':')
-		return -EINVAL;
-	for (unsigned field = 0; field < 5; field++) {
-		if (*p != ' ')
-			return -EINVAL;
-		while (*p == ' ')
-			p++;
-		p = skip_hex_field(p, field == 2 ? &flags : NULL);
-		if (!p)
-			return -EINVAL;
-	}
-	/* The inode, decimal, right-aligned in 5 columns. */
-	if (*p != ' ')
-		return -EINVAL;
-	while (*p == ' ')
-		p++;
-	if (!isdigit((unsigned char)*p))
-		return -EINVAL;
-	while (isdigit((unsigned char)*p))
-		p++;
-	if (*p == 0 || *p == '\n')
-		return 0;
-	if (*p != ' ')
-		return -EINVAL;
-	p++;
-	len = strcspn(p, "\n");
-	if (len == 0)
-		return 0;
-	if (len >= size)
-		return -ENAMETOOLONG;
-	memcpy(path, p, len);
-	path[len] = 0;
-	*ret_listening = (flags & (1ul << 16)) != 0;
-	return 1;
 }

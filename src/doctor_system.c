@@ -10,38 +10,37 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-#include <linux/io_uring.h>
 #include <linux/vm_sockets.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 
 #include "addr.h"
+#include "display.h"
 #include "doctor.h"
 #include "macro.h"
-#include "upstream.h"
+#include "run.h"
 #include "util.h"
 
-/* Bounds for what we read: /proc/net/unix of a busy machine is long, but
- * not this long. */
-#define UNIX_TABLE_MAX (16u * 1024u * 1024u)
 #define VIRTIO_ID_VSOCK "0x0013"
+#ifndef VMADDR_CID_LOCAL
+#define VMADDR_CID_LOCAL 1
+#endif
 
 const char *const doctor_module_names[_DOCTOR_MOD_MAX] = {
 	[DOCTOR_MOD_VSOCK] = "vsock",
 	[DOCTOR_MOD_HVSOCK] = "hv_sock",
 	[DOCTOR_MOD_VIRTIO] = "vmw_vsock_virtio_transport",
 	[DOCTOR_MOD_VMCI] = "vmw_vsock_vmci_transport",
+	[DOCTOR_MOD_LOOPBACK] = "vsock_loopback",
 };
 
 const char *doctor_transport_name(enum doctor_transport t)
@@ -57,6 +56,8 @@ const char *doctor_transport_name(enum doctor_transport t)
 		return "vmci";
 	case TRANSPORT_AMBIGUOUS:
 		return "ambiguous";
+	case TRANSPORT_LOOPBACK:
+		return "loopback";
 	}
 	return "?";
 }
@@ -303,6 +304,14 @@ static void read_vsock(struct doctor_system *sys)
 		}
 	}
 
+	/* The ioctl answers the guest-to-host transport's CID, else the
+	 * host-to-guest one's, else (kernels from late 2024 on, stable ones
+	 * such as Debian's 6.1 included) VMADDR_CID_LOCAL when vsock_loopback
+	 * is there.  hv_sock has
+	 * no CID of its own (VMADDR_CID_ANY): with vsock_loopback next to it
+	 * the answer is VMADDR_CID_LOCAL, which says nothing against hv_sock. */
+	sys->own_cid = sys->local_cid >= 0 && sys->local_cid != VMADDR_CID_ANY && sys->local_cid != VMADDR_CID_LOCAL;
+
 	/* A transport in the kernel is the guest-to-host one when it is the
 	 * only one there: from 5.5 only one may register for guest-to-host
 	 * (the second fails with EBUSY), before 5.5 only one at all.  vmci's
@@ -312,7 +321,7 @@ static void read_vsock(struct doctor_system *sys)
 	virtio = sys->module_present[DOCTOR_MOD_VIRTIO];
 	vmci = sys->module_present[DOCTOR_MOD_VMCI] &&
 		(sys->vmci_device || (sys->release_parsed && sys->kernel < KERNEL_VERSION_CODE(5, 5, 0)));
-	if (sys->local_cid >= 0 && sys->local_cid != VMADDR_CID_ANY)
+	if (sys->own_cid)
 		hv = false;
 	if (hv) {
 		n++;
@@ -326,9 +335,12 @@ static void read_vsock(struct doctor_system *sys)
 		n++;
 		found = TRANSPORT_VMCI;
 	}
-	if (n == 0 && sys->local_cid >= 0 && sys->local_cid != VMADDR_CID_ANY)
+	if (n == 0 && sys->own_cid)
 		/* Someone has a CID, and it is not one we know. */
 		n = 2;
+	if (n == 0 && (sys->module_present[DOCTOR_MOD_LOOPBACK] || sys->local_cid == VMADDR_CID_LOCAL))
+		/* Only this machine can be reached: no guest-to-host transport. */
+		found = TRANSPORT_LOOPBACK;
 	sys->transport = n > 1 ? TRANSPORT_AMBIGUOUS : found;
 }
 
@@ -338,14 +350,15 @@ static void read_io_uring(struct doctor_system *sys)
 
 	sys->io_uring_disabled = read_int_at(sys, "/proc/sys/kernel/io_uring_disabled", &v) == 0 ? (int)MIN(v, 99) : -1;
 	sys->io_uring_group = read_int_at(sys, "/proc/sys/kernel/io_uring_group", &v) == 0 ? v : -1;
-	sys->io_uring_setup = DOCTOR_NOT_TRIED;
+	sys->engine_choice = DOCTOR_NOT_TRIED;
 	if (sys->live) {
-		struct io_uring_params p = {};
-		long fd = syscall(__NR_io_uring_setup, 1, &p);
+		/* The very choice run makes, with the engine's own probe. */
+		struct run_engine_choice c;
 
-		sys->io_uring_setup = fd < 0 ? -errno : 0;
-		if (fd >= 0)
-			safe_close((int)fd);
+		sys->engine_choice = run_engine_choose(RUN_ENGINE_AUTO, &c);
+		sys->engine_uring = sys->engine_choice == 0 && c.uring_error == 0;
+		sys->uring_error = c.uring_error;
+		(void)strcpy_bounded(sys->uring_why, sizeof(sys->uring_why), c.why);
 	}
 }
 
@@ -400,17 +413,20 @@ int doctor_dir_check(const struct doctor_system *sys, const char *dir, struct do
 	}
 	ret->mode = st.st_mode & 07777;
 	ret->uid = st.st_uid;
-	if (!S_ISDIR(st.st_mode)) {
+	/* What run refuses, by run's own rule. */
+	switch (display_dir_judge(&st, geteuid())) {
+	case DISPLAY_DIR_SYMLINK:
+	case DISPLAY_DIR_NOT_DIR:
 		ret->state = DIR_NOT_DIR;
 		return 0;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+	case DISPLAY_DIR_FOREIGN_OWNER:
 		ret->state = DIR_FOREIGN_OWNER;
 		return 0;
-	}
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+	case DISPLAY_DIR_NOT_STICKY:
 		ret->state = DIR_NOT_STICKY;
 		return 0;
+	case DISPLAY_DIR_OK:
+		break;
 	}
 	if (statvfs(full, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
 		ret->readonly = true;
@@ -419,193 +435,4 @@ int doctor_dir_check(const struct doctor_system *sys, const char *dir, struct do
 	}
 	ret->state = faccessat(AT_FDCWD, full, W_OK | X_OK, AT_EACCESS) == 0 ? DIR_OK : DIR_NOT_WRITABLE;
 	return 0;
-}
-
-int doctor_unix_table_read(const struct doctor_system *sys, struct doctor_unix_table *ret)
-{
-	char full[PATH_MAX];
-	_cleanup_close_ int fd = -1;
-	size_t cap = 64 * 1024;
-	char *data;
-	int r;
-
-	memset(ret, 0, sizeof(*ret));
-	r = doctor_path(sys, "/proc/net/unix", full, sizeof(full));
-	if (r < 0)
-		return r;
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	data = malloc(cap + 1);
-	if (!data)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t k;
-
-		if (ret->size == cap) {
-			char *bigger;
-
-			if (cap >= UNIX_TABLE_MAX)
-				break;
-			bigger = realloc(data, cap * 2 + 1);
-			if (!bigger) {
-				free(data);
-				return -ENOMEM;
-			}
-			data = bigger;
-			cap *= 2;
-		}
-		k = read(fd, data + ret->size, cap - ret->size);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			free(data);
-			return r;
-		}
-		if (k == 0)
-			break;
-		ret->size += (size_t)k;
-	}
-	data[ret->size] = 0;
-	ret->data = data;
-	return 0;
-}
-
-void doctor_unix_table_free(struct doctor_unix_table *t)
-{
-	free(t->data);
-	t->data = NULL;
-	t->size = 0;
-}
-
-bool doctor_unix_table_listening(const struct doctor_unix_table *t, const char *path)
-{
-	char entry[256];
-	const char *line = t->data;
-
-	if (!line)
-		return false;
-	while (*line) {
-		const char *end = strchr(line, '\n');
-		char buf[512];
-		size_t len = end ? (size_t)(end - line) : strlen(line);
-		bool listening;
-
-		if (len < sizeof(buf)) {
-			memcpy(buf, line, len);
-			buf[len] = 0;
-			if (doctor_parse_unix_line(buf, &listening, entry, sizeof(entry)) == 1 &&
-			    listening && streq(entry, path))
-				return true;
-		}
-		if (!end)
-			break;
-		line = end + 1;
-	}
-	return false;
-}
-
-static void lock_check(const struct doctor_system *sys, const char *lock_dir, struct doctor_display *d)
-{
-	char path[PATH_MAX], full[PATH_MAX], buf[64];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-
-	if (addr_display_lock_path(d->display, lock_dir, path, sizeof(path)) < 0 ||
-	    doctor_path(sys, path, full, sizeof(full)) < 0) {
-		d->lock = LOCK_UNREADABLE;
-		return;
-	}
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0) {
-		d->lock = errno == ENOENT || errno == ENOTDIR ? LOCK_NONE : LOCK_UNREADABLE;
-		return;
-	}
-	n = read(fd, buf, sizeof(buf));
-	if (n < 0) {
-		d->lock = LOCK_UNREADABLE;
-		return;
-	}
-	if (doctor_parse_lock(buf, (size_t)n, &d->pid) < 0) {
-		d->lock = LOCK_GARBLED;
-		return;
-	}
-
-	if (sys->live) {
-		/* EPERM: alive, someone else's. */
-		d->lock = kill(d->pid, 0) == 0 || errno == EPERM ? LOCK_LIVE : LOCK_STALE;
-	} else {
-		(void)snprintf(path, sizeof(path), "/proc/%d", (int)d->pid);
-		d->lock = exists_at(sys, path) ? LOCK_LIVE : LOCK_STALE;
-	}
-	if (d->lock == LOCK_LIVE) {
-		(void)snprintf(path, sizeof(path), "/proc/%d/comm", (int)d->pid);
-		(void)read_line_at(sys, path, d->comm, sizeof(d->comm));
-		/* A name is a user string: keep it printable. */
-		for (char *c = d->comm; *c; c++)
-			if (!isprint((unsigned char)*c) || *c == '\'')
-				*c = '?';
-	}
-}
-
-static void path_check(const struct doctor_system *sys, const struct doctor_unix_table *t,
-		       const char *socket_dir, struct doctor_display *d)
-{
-	char path[PATH_MAX], full[PATH_MAX];
-	struct addr a;
-	struct stat st;
-	int fd;
-
-	if (addr_display_socket_path(d->display, socket_dir, path, sizeof(path)) < 0 ||
-	    doctor_path(sys, path, full, sizeof(full)) < 0) {
-		d->path = SOCK_UNKNOWN;
-		return;
-	}
-	if (lstat(full, &st) < 0) {
-		/* ENOTDIR: the socket directory is not one; nothing is there. */
-		d->path = errno == ENOENT || errno == ENOTDIR ? SOCK_NONE : SOCK_UNKNOWN;
-		return;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		d->path = SOCK_NOT_SOCKET;
-		return;
-	}
-	/* Listed as listening in our network namespace: live.  Otherwise ask
-	 * the socket itself (it may belong to another namespace). */
-	if (doctor_unix_table_listening(t, path)) {
-		d->path = SOCK_LIVE;
-		return;
-	}
-	if (addr_unix(full, &a) < 0) {
-		d->path = SOCK_UNKNOWN;
-		return;
-	}
-	fd = upstream_connect(&a, upstream_now_ms() + 1000);
-	if (fd >= 0) {
-		safe_close(fd);
-		d->path = SOCK_LIVE;
-	} else
-		d->path = fd == -ECONNREFUSED ? SOCK_STALE : fd == -ENOENT ? SOCK_NONE : SOCK_UNKNOWN;
-}
-
-int doctor_display_check(const struct doctor_system *sys, const struct doctor_unix_table *t,
-			 const char *socket_dir, const char *lock_dir, unsigned display,
-			 struct doctor_display *ret)
-{
-	char name[PATH_MAX + 1];
-
-	memset(ret, 0, sizeof(*ret));
-	ret->display = display;
-	lock_check(sys, lock_dir, ret);
-	path_check(sys, t, socket_dir, ret);
-	name[0] = '@';
-	if (addr_display_abstract_name(display, name + 1, sizeof(name) - 1) == 0)
-		ret->abstract = doctor_unix_table_listening(t, name);
-	return 0;
-}
-
-bool doctor_display_free(const struct doctor_display *d)
-{
-	return d->lock == LOCK_NONE && d->path == SOCK_NONE && !d->abstract;
 }

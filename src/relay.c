@@ -7,20 +7,17 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
 #include "log.h"
 #include "relay.h"
+#include "upstream.h"
 #include "util.h"
 
 /* The most supplementary groups SO_PEERGROUPS is asked for (NGROUPS_MAX is
@@ -41,19 +38,11 @@ struct ratelimit {
 	uint64_t suppressed;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* True when a line may be printed; *ret_suppressed is the number of lines
  * left out since the last one printed. */
 static bool ratelimit_pass(struct ratelimit *rl, uint64_t *ret_suppressed)
 {
-	uint64_t now = now_ms();
+	uint64_t now = upstream_now_ms();
 
 	*ret_suppressed = 0;
 	if (rl->begin_ms == 0 || now - rl->begin_ms >= rl->interval_ms) {
@@ -217,40 +206,19 @@ bool relay_accept_failed(struct relay *r, int error)
 int relay_upstream_socket(struct relay *r)
 {
 	const struct relay_config *cfg = r->cfg;
-	int family = addr_family(&cfg->upstream);
-	_cleanup_close_ int fd = -1;
+	struct upstream_sockopt_errors e;
+	int fd;
 
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = upstream_socket(&cfg->upstream, cfg->vsock_buffer, cfg->connect_timeout_ms, &e);
 	if (fd < 0)
-		return -errno;
-
-	if (family == AF_VSOCK) {
-		/* hv_sock sizes its VMBus ring buffers from SO_SNDBUF and
-		 * SO_RCVBUF when the connection is made (hosts with VMBus 5.0
-		 * or later), so they must be set before connect(). */
-		if (cfg->vsock_buffer > 0) {
-			int size = (int)cfg->vsock_buffer;
-
-			if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
-				log_debug_errno(errno, "setsockopt(SO_SNDBUF, %d) on the vsock upstream: %m", size);
-			if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
-				log_debug_errno(errno, "setsockopt(SO_RCVBUF, %d) on the vsock upstream: %m", size);
-		}
-		/* The kernel's own connect timer (it also applies to
-		 * non-blocking connects); the engine keeps its own deadline. */
-		struct timeval tv = {
-			.tv_sec = (time_t)(cfg->connect_timeout_ms / 1000),
-			.tv_usec = (suseconds_t)(cfg->connect_timeout_ms % 1000 * 1000),
-		};
-		if (setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv)) < 0)
-			log_debug_errno(errno, "setsockopt(SO_VM_SOCKETS_CONNECT_TIMEOUT) on the vsock upstream: %m");
-	} else if (family == AF_INET || family == AF_INET6) {
-		/* X11 is request/reply: Nagle would delay every small request. */
-		int one = 1;
-
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
-	return TAKE_FD(fd);
+		return fd;
+	if (e.sndbuf < 0)
+		log_debug_errno(e.sndbuf, "setsockopt(SO_SNDBUF, %u) on the vsock upstream: %m", cfg->vsock_buffer);
+	if (e.rcvbuf < 0)
+		log_debug_errno(e.rcvbuf, "setsockopt(SO_RCVBUF, %u) on the vsock upstream: %m", cfg->vsock_buffer);
+	if (e.connect_timeout < 0)
+		log_debug_errno(e.connect_timeout, "setsockopt(SO_VM_SOCKETS_CONNECT_TIMEOUT) on the vsock upstream: %m");
+	return fd;
 }
 
 static void format_upstream(const struct relay_config *cfg, char *buf, size_t size)
@@ -262,101 +230,20 @@ static void format_upstream(const struct relay_config *cfg, char *buf, size_t si
 void relay_connect_failed(struct relay *r, uint64_t id, int error)
 {
 	const struct relay_config *cfg = r->cfg;
-	char where[ADDR_FORMAT_MAX];
+	char where[ADDR_FORMAT_MAX], hint[1024];
 
 	error = abs(error);
 	r->stats.connect_failed++;
-	format_upstream(cfg, where, sizeof(where));
-
-	switch (cfg->upstream.kind) {
-	case ADDR_VSOCK: {
-		uint32_t cid = cfg->upstream.sa.vm.svm_cid, port = cfg->upstream.sa.vm.svm_port;
-		char timed_out[64] = "";
-
-		/* A timeout is worth saying: a host that never answers is not
-		 * one that refuses. */
-		if (error == ETIMEDOUT)
-			(void)snprintf(timed_out, sizeof(timed_out), "connect timed out after %" PRIu64 " ms: ",
-				       cfg->connect_timeout_ms);
-
-		switch (error) {
-		case ECONNRESET:
-		case ECONNREFUSED:
-		case ETIMEDOUT:
-			if (cfg->upstream_is_x410) {
-				char guid[ADDR_GUID_MAX];
-
-				addr_service_guid(port, guid);
-				for (char *p = guid; *p; p++)
-					if (*p >= 'A' && *p <= 'F')
-						*p = (char)(*p - 'A' + 'a');
-				log_error("client #%" PRIu64 ": %sX410 is not listening on vsock port %u (display %u):"
-					  " is X410 running with /listen hyperv and the registry key %s present?",
-					  id, timed_out, port, cfg->x410_display, guid);
-			} else
-				log_error_errno(error, "client #%" PRIu64 ": nobody is listening on %s (%m)", id, where);
-			return;
-		case ENODEV:
-		case EAFNOSUPPORT:
-		case ESOCKTNOSUPPORT:
-		case EPROTONOSUPPORT:
-			log_error_errno(error, "client #%" PRIu64 ": no VSOCK transport (%m): run 'sudo x410-vsock setup'", id);
-			return;
-		case ENETUNREACH:
-			log_error("client #%" PRIu64 ": %s is unreachable: hv_sock connects only to CID 2 (the host)"
-				  " and ports up to 2147483647 (0x7FFFFFFF); this is CID %u port %u", id, where, cid, port);
-			return;
-		case EACCES:
-		case EPERM:
-			log_error_errno(error, "client #%" PRIu64 ": not allowed to use AF_VSOCK (%m):"
-					" a seccomp profile or security module blocks it (containers do by default)", id);
-			return;
-		}
-		break;
-	}
-	case ADDR_UNIX:
-		switch (error) {
-		case ENOENT:
-		case ECONNREFUSED:
-			log_error_errno(error, "client #%" PRIu64 ": nobody is listening on %s (%m)", id, where);
-			return;
-		case EACCES:
-		case EPERM:
-			log_error_errno(error, "client #%" PRIu64 ": no permission to connect to %s (%m)", id, where);
-			return;
-		case EAGAIN:
-			log_error("client #%" PRIu64 ": %s is not accepting connections (its listen queue stayed full)",
-				  id, where);
-			return;
-		case ETIMEDOUT:
-			log_error("client #%" PRIu64 ": connecting to %s timed out after %" PRIu64 " ms", id, where,
-				  cfg->connect_timeout_ms);
-			return;
-		}
-		break;
-	case ADDR_TCP:
-		switch (error) {
-		case ECONNREFUSED:
-			log_error("client #%" PRIu64 ": nobody is listening on %s (connection refused)", id, where);
-			return;
-		case ETIMEDOUT:
-			log_error("client #%" PRIu64 ": connecting to %s timed out after %" PRIu64 " ms", id, where,
-				  cfg->connect_timeout_ms);
-			return;
-		case EHOSTUNREACH:
-		case ENETUNREACH:
-			log_error_errno(error, "client #%" PRIu64 ": %s is unreachable (%m)", id, where);
-			return;
-		}
-		break;
-	default:
-		break;
-	}
-	if (error == EMFILE || error == ENFILE)
+	/* Out of fds is the relay's own limit, not the upstream's fault. */
+	if (error == EMFILE || error == ENFILE) {
+		format_upstream(cfg, where, sizeof(where));
 		log_error_errno(error, "client #%" PRIu64 ": no file descriptor for its connection to %s (%m):"
 				" raise 'ulimit -n' or lower --max-clients", id, where);
-	else
-		log_error_errno(error, "client #%" PRIu64 ": cannot connect to %s: %m", id, where);
+		return;
+	}
+	upstream_error_hint(&cfg->upstream, cfg->upstream_is_x410, cfg->x410_display, cfg->connect_timeout_ms,
+			    error, hint, sizeof(hint));
+	log_error_errno(error, "client #%" PRIu64 ": %s", id, hint);
 }
 
 void relay_connected(struct relay *r, uint64_t id, int upstream_fd)

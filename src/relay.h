@@ -158,10 +158,11 @@ void relay_client_closed(struct relay *r, const struct conn *c, int error);
  * until its connect deadline instead of being dropped). */
 bool relay_accept_failed(struct relay *r, int error);
 
-/* A new upstream socket: non-blocking (the io_uring engine clears that),
- * CLOEXEC, and for vsock with
- * SO_SNDBUF/SO_RCVBUF (cfg->vsock_buffer) and SO_VM_SOCKETS_CONNECT_TIMEOUT
- * set before connect().  Returns the fd or -errno. */
+/* A new upstream socket from upstream_socket(): non-blocking (the io_uring
+ * engine clears that), CLOEXEC, and for vsock with SO_SNDBUF/SO_RCVBUF
+ * (cfg->vsock_buffer) and SO_VM_SOCKETS_CONNECT_TIMEOUT
+ * (cfg->connect_timeout_ms) set before connect(); the options the kernel
+ * refused are logged at debug level.  Returns the fd or -errno. */
 int relay_upstream_socket(struct relay *r);
 
 /* The upstream connect of client #id failed with -error (or timed out:

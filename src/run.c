@@ -26,14 +26,13 @@
 
 #include "addr.h"
 #include "commands.h"
+#include "display.h"
 #include "log.h"
 #include "relay.h"
 #include "run.h"
 #include "util.h"
 
 #define LOCK_LEN 11                     /* "%10d\n" */
-#define FREE_DISPLAYS_SHOWN 3
-#define FREE_DISPLAYS_SCAN 64
 
 static void help(void)
 {
@@ -131,53 +130,38 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-/* A user name or a numeric uid.  -ENOENT when no such user, -ERANGE for a
- * number out of range. */
-static int lookup_uid(const char *s, uid_t *ret)
-{
-	char buf[4096];
-	struct passwd pw, *res = NULL;
-	uint32_t v;
-	int r;
-
-	if (all_digits(s)) {
-		/* (uid_t)-1 means "no change" to the kernel: never a user. */
-		r = parse_uint32(s, false, 0, UINT32_MAX - 1, &v);
-		if (r < 0)
-			return r;
-		*ret = (uid_t)v;
-		return 0;
-	}
-	r = getpwnam_r(s, &pw, buf, sizeof(buf), &res);
-	if (r != 0)
-		return -r;
-	if (!res)
-		return -ENOENT;
-	*ret = pw.pw_uid;
-	return 0;
-}
-
-static int lookup_gid(const char *s, gid_t *ret)
+/* A user (a group when group is set) by name or number: its uid (gid).
+ * -ENOENT when there is no such name, -ERANGE for a number out of range. */
+static int lookup_id(const char *s, bool group, uint32_t *ret)
 {
 	char buf[16384];
-	struct group gr, *res = NULL;
-	uint32_t v;
+	bool found = false;
 	int r;
 
-	if (all_digits(s)) {
-		r = parse_uint32(s, false, 0, UINT32_MAX - 1, &v);
-		if (r < 0)
-			return r;
-		*ret = (gid_t)v;
-		return 0;
+	if (all_digits(s))
+		/* (uid_t)-1 and (gid_t)-1 mean "no change" to the kernel:
+		 * never an id. */
+		return parse_uint32(s, false, 0, UINT32_MAX - 1, ret);
+	if (group) {
+		struct group gr, *res = NULL;
+
+		r = getgrnam_r(s, &gr, buf, sizeof(buf), &res);
+		if (r == 0 && res) {
+			*ret = (uint32_t)gr.gr_gid;
+			found = true;
+		}
+	} else {
+		struct passwd pw, *res = NULL;
+
+		r = getpwnam_r(s, &pw, buf, sizeof(buf), &res);
+		if (r == 0 && res) {
+			*ret = (uint32_t)pw.pw_uid;
+			found = true;
+		}
 	}
-	r = getgrnam_r(s, &gr, buf, sizeof(buf), &res);
 	if (r != 0)
 		return -r;
-	if (!res)
-		return -ENOENT;
-	*ret = gr.gr_gid;
-	return 0;
+	return found ? 0 : -ENOENT;
 }
 
 static int check_dir_arg(const char *opt, const char *dir)
@@ -217,6 +201,7 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 {
 	const char *error = NULL;
 	uint64_t v;
+	uint32_t id = 0;
 	int c, r;
 
 	*a = (struct run_args) {
@@ -292,24 +277,24 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 		case OPT_ALLOW_USER:
 			if (a->n_uids >= RUN_ALLOW_MAX)
 				return usage_error("run", "Too many --allow-user options (at most %u)", RUN_ALLOW_MAX);
-			r = lookup_uid(optarg, &a->uids[a->n_uids]);
+			r = lookup_id(optarg, false, &id);
 			if (r == -ENOENT)
 				return usage_error("run", "Invalid --allow-user '%s': no such user", optarg);
 			if (r < 0)
 				return usage_error("run", "Invalid --allow-user '%s': expected a user name or a uid (%s)",
 						   optarg, strerror(-r));
-			a->n_uids++;
+			a->uids[a->n_uids++] = (uid_t)id;
 			break;
 		case OPT_ALLOW_GROUP:
 			if (a->n_gids >= RUN_ALLOW_MAX)
 				return usage_error("run", "Too many --allow-group options (at most %u)", RUN_ALLOW_MAX);
-			r = lookup_gid(optarg, &a->gids[a->n_gids]);
+			r = lookup_id(optarg, true, &id);
 			if (r == -ENOENT)
 				return usage_error("run", "Invalid --allow-group '%s': no such group", optarg);
 			if (r < 0)
 				return usage_error("run", "Invalid --allow-group '%s': expected a group name or a gid (%s)",
 						   optarg, strerror(-r));
-			a->n_gids++;
+			a->gids[a->n_gids++] = (gid_t)id;
 			break;
 		case OPT_ALLOW_ANY_USER:
 			a->any_user = true;
@@ -371,106 +356,7 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 	return 0;
 }
 
-/* ---- the lock file ---- */
-
-int run_lock_parse(const char *buf, size_t len, pid_t *ret_pid)
-{
-	char digits[16];
-	size_t i = 0, n;
-	uint32_t pid;
-
-	/* "%10d\n": right-aligned in ten columns.  Others write it without
-	 * the padding or the newline; accept those, nothing else. */
-	while (i < len && buf[i] == ' ')
-		i++;
-	for (n = 0; i + n < len && buf[i + n] >= '0' && buf[i + n] <= '9'; n++)
-		;
-	if (n == 0 || n >= sizeof(digits))
-		return -EINVAL;
-	memcpy(digits, buf + i, n);
-	digits[n] = 0;
-	i += n;
-	if (i < len && buf[i] == '\n')
-		i++;
-	if (i != len)
-		return -EINVAL;
-	if (parse_uint32(digits, false, 1, INT32_MAX, &pid) < 0)
-		return -EINVAL;
-	*ret_pid = (pid_t)pid;
-	return 0;
-}
-
-/* The lock file's owner: its PID (>0), 0 when it has no PID yet and was
- * written just now (another server is starting), -ESRCH when it is stale,
- * -ENOENT when it has gone, other -errno on failure. */
-static int lock_owner(const char *path, pid_t *ret_pid)
-{
-	_cleanup_close_ int fd = -1;
-	char buf[64];
-	struct stat st;
-	ssize_t n;
-	pid_t pid;
-
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EBADFD;
-	n = read(fd, buf, sizeof(buf));
-	if (n < 0)
-		return -errno;
-	if (run_lock_parse(buf, (size_t)n, &pid) < 0) {
-		/* Servers that write in place leave a moment where the file is
-		 * empty; only an old one without a PID is stale. */
-		if (time(NULL) - st.st_mtime < 5)
-			return 0;
-		return -ESRCH;
-	}
-	/* Our own PID: left by an earlier life of this PID (a container
-	 * restarted), since we have not written it yet. */
-	if (pid == getpid())
-		return -ESRCH;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return -ESRCH;
-	*ret_pid = pid;
-	return (int)pid;
-}
-
-static void process_name(pid_t pid, char *buf, size_t size)
-{
-	char path[64];
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	if (read_one_line(path, buf, size) < 0 || !*buf)
-		(void)strcpy_bounded(buf, size, "unknown");
-}
-
-/* ---- liveness of sockets ---- */
-
-/* 1 when something accepts connections on the address, 0 when nothing
- * does (absent, or a stale socket file), -errno when it cannot be told. */
-static int unix_live(const struct addr *a)
-{
-	_cleanup_close_ int fd = -1;
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, &a->sa.sa, a->sa_len) == 0)
-		return 1;
-	switch (errno) {
-	case EAGAIN:        /* a listener with a full queue: alive */
-	case EINPROGRESS:
-		return 1;
-	case ECONNREFUSED:
-	case ENOENT:
-		return 0;
-	default:
-		return -errno;
-	}
-}
+/* ---- the display ---- */
 
 struct run_ctx {
 	const struct run_args *a;
@@ -486,35 +372,26 @@ struct run_ctx {
 	bool activated;
 };
 
-static bool display_free(const struct run_args *a, unsigned d)
+static struct display_where run_where(const struct run_args *a)
 {
-	char path[PATH_MAX];
-	struct addr ab;
-	struct stat st;
-
-	if (addr_display_lock_path(d, a->lock_dir, path, sizeof(path)) < 0 || lstat(path, &st) == 0)
-		return false;
-	if (addr_display_socket_path(d, a->socket_dir, path, sizeof(path)) < 0 || lstat(path, &st) == 0)
-		return false;
-	if (addr_display_socket_path(d, X11_UNIX_DIR, path, sizeof(path)) < 0 || lstat(path, &st) == 0)
-		return false;
-	path[0] = '@';
-	if (addr_display_abstract_name(d, path + 1, sizeof(path) - 1) < 0 || addr_unix(path, &ab) < 0)
-		return false;
-	return unix_live(&ab) == 0;
+	return (struct display_where) {
+		.root = "",
+		.live = true,
+		.socket_dir = a->socket_dir,
+		.lock_dir = a->lock_dir,
+	};
 }
 
 /* ", try a free display: :6, :7 or :8" for the error that says the display
- * is in use. */
+ * is in use: the numbers doctor lists too. */
 static void suggest_free(const struct run_args *a, char *buf, size_t size)
 {
-	unsigned found[FREE_DISPLAYS_SHOWN], n = 0;
+	struct display_where w = run_where(a);
+	unsigned found[DISPLAY_SUGGEST_COUNT], n;
 	size_t len;
 
 	buf[0] = 0;
-	for (unsigned d = 0; d <= a->display + FREE_DISPLAYS_SCAN && d <= DISPLAY_MAX && n < FREE_DISPLAYS_SHOWN; d++)
-		if (d != a->display && display_free(a, d))
-			found[n++] = d;
+	n = display_suggest_free(&w, a->display, true, found, ELEMENTSOF(found));
 	if (n == 0) {
 		(void)snprintf(buf, size, "; no free display found near it");
 		return;
@@ -544,6 +421,7 @@ static int display_in_use(struct run_ctx *ctx, const char *what_format, ...)
 static int lock_take(struct run_ctx *ctx)
 {
 	const struct run_args *a = ctx->a;
+	struct display_where w = run_where(a);
 	char tmp[PATH_MAX], content[LOCK_LEN + 1];
 	_cleanup_close_ int fd = -1;
 	int r;
@@ -578,7 +456,7 @@ static int lock_take(struct run_ctx *ctx)
 
 	r = -EEXIST;
 	for (int attempt = 0; attempt < 3; attempt++) {
-		pid_t pid = 0;
+		struct display_lock lock;
 
 		if (link(tmp, ctx->lock_path) == 0) {
 			ctx->lock_held = true;
@@ -589,31 +467,39 @@ static int lock_take(struct run_ctx *ctx)
 			r = log_error_errno(errno, "Cannot create the lock file '%s': %m", ctx->lock_path);
 			break;
 		}
-		r = lock_owner(ctx->lock_path, &pid);
-		if (r == -ENOENT)
-			continue;   /* its owner just removed it */
-		if (r > 0) {
-			char name[64];
-
-			process_name(pid, name, sizeof(name));
-			r = display_in_use(ctx, "the lock file '%s' belongs to the running process %d (%s)",
-					   ctx->lock_path, (int)pid, name);
+		r = display_lock_check(&w, a->display, &lock);
+		if (r < 0) {
+			r = log_error_errno(r, "Cannot read the lock file '%s': %m", ctx->lock_path);
 			break;
 		}
-		if (r == 0) {
+		/* Our own PID: left by an earlier life of this PID (a container
+		 * restarted), since we have not linked ours yet. */
+		if (lock.state == DISPLAY_LOCK_LIVE && lock.pid == getpid())
+			lock.state = DISPLAY_LOCK_STALE;
+		r = -EEXIST;
+		if (lock.state == DISPLAY_LOCK_NONE)
+			continue;   /* its owner just removed it */
+		if (lock.state == DISPLAY_LOCK_LIVE) {
+			r = display_in_use(ctx, "the lock file '%s' belongs to the running process %d (%s)",
+					   ctx->lock_path, (int)lock.pid, lock.comm[0] ? lock.comm : "unknown");
+			break;
+		}
+		if (lock.state == DISPLAY_LOCK_STARTING) {
 			r = display_in_use(ctx, "the lock file '%s' has just been created by another process"
 					   " (an X server starting?)", ctx->lock_path);
 			break;
 		}
-		if (r == -ELOOP || r == -EBADFD) {
-			r = log_error_errno(EEXIST, "The lock file '%s' is not a regular file (a symbolic link?):"
+		if (lock.state == DISPLAY_LOCK_NOT_REGULAR) {
+			/* (Not -EEXIST: that would add "keeps being recreated".) */
+			r = log_error_errno(ELOOP, "The lock file '%s' is not a regular file (a symbolic link?):"
 					    " refusing to touch it; remove it if it is not in use", ctx->lock_path);
 			break;
 		}
-		if (r != -ESRCH) {
-			r = log_error_errno(r, "Cannot read the lock file '%s': %m", ctx->lock_path);
+		if (lock.state == DISPLAY_LOCK_UNREADABLE) {
+			r = log_error_errno(lock.error, "Cannot read the lock file '%s': %m", ctx->lock_path);
 			break;
 		}
+		/* DISPLAY_LOCK_STALE, DISPLAY_LOCK_GARBLED */
 		if (unlink(ctx->lock_path) < 0 && errno != ENOENT) {
 			r = log_error_errno(errno, "Cannot remove the stale lock file '%s': %m", ctx->lock_path);
 			break;
@@ -628,13 +514,20 @@ static int lock_take(struct run_ctx *ctx)
 
 static void lock_release(struct run_ctx *ctx)
 {
-	pid_t pid = 0;
+	struct display_where w = run_where(ctx->a);
+	struct display_lock lock;
+	bool ours_or_stale;
 
 	if (!ctx->lock_held)
 		return;
 	ctx->lock_held = false;
-	/* Only if it is still ours: never remove someone else's lock. */
-	if (lock_owner(ctx->lock_path, &pid) == -ESRCH && unlink(ctx->lock_path) < 0)
+	/* Only if it is still ours (or stale): never remove a lock that
+	 * another live process holds. */
+	if (display_lock_check(&w, ctx->a->display, &lock) < 0)
+		return;
+	ours_or_stale = (lock.state == DISPLAY_LOCK_LIVE && lock.pid == getpid()) ||
+			lock.state == DISPLAY_LOCK_STALE || lock.state == DISPLAY_LOCK_GARBLED;
+	if (ours_or_stale && unlink(ctx->lock_path) < 0)
 		log_warning_errno(errno, "Cannot remove the lock file '%s': %m", ctx->lock_path);
 }
 
@@ -667,24 +560,29 @@ static int socket_dir_check(const char *dir)
 		if (lstat(dir, &st) < 0)
 			return log_error_errno(errno, "Cannot check the socket directory '%s': %m", dir);
 	}
-	if (S_ISLNK(st.st_mode))
+	/* The rule doctor reports too. */
+	switch (display_dir_judge(&st, uid)) {
+	case DISPLAY_DIR_SYMLINK:
 		return log_error_errno(ELOOP, "The socket directory '%s' is a symbolic link: refusing it"
 				       " (it must be a real directory); under WSLg use --no-path-socket,"
 				       " the abstract socket is enough", dir);
-	if (!S_ISDIR(st.st_mode))
+	case DISPLAY_DIR_NOT_DIR:
 		return log_error_errno(ENOTDIR, "The socket directory '%s' is not a directory", dir);
-	if (st.st_uid == 0) {
-		if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+	case DISPLAY_DIR_NOT_STICKY:
+		if (st.st_uid == 0)
 			return log_error_errno(EPERM, "The socket directory '%s' is writable by others but not sticky:"
 					       " anyone could replace the socket; fix it with 'sudo chmod 1777 %s'",
 					       dir, dir);
-		return 0;
+		return log_error_errno(EPERM, "The socket directory '%s' is writable by others but not sticky:"
+				       " anyone could replace the socket; fix it with 'chmod +t %s'", dir, dir);
+	case DISPLAY_DIR_FOREIGN_OWNER:
+		return log_error_errno(EPERM, "The socket directory '%s' belongs to uid %u, neither root nor you:"
+				       " another user controls it; refusing to serve there (remove it, or use --socket-dir DIR)",
+				       dir, (unsigned)st.st_uid);
+	case DISPLAY_DIR_OK:
+		break;
 	}
-	if (st.st_uid == uid)
-		return 0;
-	return log_error_errno(EPERM, "The socket directory '%s' belongs to uid %u, neither root nor you:"
-			       " another user controls it; refusing to serve there (remove it, or use --socket-dir DIR)",
-			       dir, (unsigned)st.st_uid);
+	return 0;
 }
 
 /* ---- listening sockets ---- */
@@ -751,7 +649,7 @@ static int take_over(struct run_ctx *ctx, const struct addr *a, const char *show
 		if (!S_ISSOCK(st.st_mode))
 			return log_error_errno(EEXIST, "'%s' exists and is not a socket: refusing to touch it", shown);
 	}
-	r = unix_live(a);
+	r = display_unix_live(a);
 	if (r > 0)
 		return display_in_use(ctx, "a server is listening on '%s'", shown);
 	if (r < 0)
@@ -907,38 +805,54 @@ static bool probe_error_means_fallback(int r)
 }
 #endif
 
+int run_engine_choose(enum run_engine want, struct run_engine_choice *ret)
+{
+	*ret = (struct run_engine_choice) {};
+	if (want == RUN_ENGINE_EPOLL) {
+		ret->engine = &relay_engine_epoll;
+		return 0;
+	}
+#ifdef HAVE_LIBURING
+	int r = relay_engine_uring.probe(ret->why, sizeof(ret->why));
+
+	if (r == 0) {
+		ret->engine = &relay_engine_uring;
+		return 0;
+	}
+	ret->uring_error = r;
+	if (!ret->why[0])
+		(void)snprintf(ret->why, sizeof(ret->why), "io_uring does not work here (%s)", strerror(-r));
+	if (want == RUN_ENGINE_URING || !probe_error_means_fallback(r))
+		return r;
+	ret->engine = &relay_engine_epoll;
+	return 0;
+#else
+	ret->uring_error = -EOPNOTSUPP;
+	(void)snprintf(ret->why, sizeof(ret->why), "this x410-vsock is built without liburing");
+	if (want == RUN_ENGINE_URING)
+		return -EOPNOTSUPP;
+	ret->engine = &relay_engine_epoll;
+	return 0;
+#endif
+}
+
 static const struct relay_engine *engine_pick(enum run_engine want)
 {
-	if (want == RUN_ENGINE_EPOLL)
-		return &relay_engine_epoll;
-#ifdef HAVE_LIBURING
-	char why[256] = "";
-	int r = relay_engine_uring.probe(why, sizeof(why));
+	struct run_engine_choice c;
+	int r = run_engine_choose(want, &c);
 
-	if (!*why)
-		(void)snprintf(why, sizeof(why), "io_uring does not work here (%s)", strerror(-r));
-	if (r == 0) {
+	if (r < 0) {
+		if (want == RUN_ENGINE_URING)
+			log_error_errno(r, "Cannot use the io_uring engine: %s", c.why);
+		else
+			log_error_errno(r, "Cannot set up io_uring: %s", c.why);
+		return NULL;
+	}
+	if (c.uring_error < 0)
+		log_info("%s; using the epoll engine", c.why);
+	else if (c.engine != &relay_engine_epoll)
 		log_debug("using the io_uring engine");
-		return &relay_engine_uring;
-	}
-	if (want == RUN_ENGINE_URING) {
-		log_error_errno(r, "Cannot use the io_uring engine: %s", why);
-		return NULL;
-	}
-	if (!probe_error_means_fallback(r)) {
-		log_error_errno(r, "Cannot set up io_uring: %s", why);
-		return NULL;
-	}
-	log_info("%s; using the epoll engine", why);
-	return &relay_engine_epoll;
-#else
-	if (want == RUN_ENGINE_URING) {
-		log_error("Cannot use the io_uring engine: this x410-vsock is built without liburing");
-		return NULL;
-	}
-	log_info("built without liburing; using the epoll engine");
-	return &relay_engine_epoll;
-#endif
+	return c.engine;
 }
 
 /* ---- the command ---- */

@@ -2,8 +2,8 @@
 #pragma once
 
 /*
- * The pieces of `run` that the unit tests call directly: option parsing
- * and the lock file's content.  Everything else of run.c is cmd_run().
+ * The pieces of `run` that the unit tests call directly: option parsing.
+ * Everything else of run.c is cmd_run().
  */
 
 #include <stdbool.h>
@@ -61,6 +61,21 @@ int run_parse_args(int argc, char *argv[], struct run_args *ret);
 /* Would --connect reach one of the relay's own listening sockets? */
 bool run_relays_to_itself(const struct run_args *a);
 
-/* The PID in an X lock file's content ("%10d\n", as X servers write it;
- * also without the padding or the newline).  -EINVAL when it is not one. */
-int run_lock_parse(const char *buf, size_t len, pid_t *ret_pid);
+/* (The lock file's content: display_lock_parse() in display.h.) */
+
+struct relay_engine;
+
+/* The engine `run --engine want` uses on this system, for run itself and
+ * for doctor's report. */
+struct run_engine_choice {
+	const struct relay_engine *engine;      /* NULL: run does not start */
+	int uring_error;                        /* why not io_uring: the probe's -errno, else 0 */
+	char why[256];                          /* the same in words ("" when io_uring is used) */
+};
+
+/* Probes io_uring (relay_engine_uring.probe) unless want is epoll.
+ * Returns 0 with ret->engine (epoll with ret->why when auto falls back), or
+ * the -errno that stops run (io_uring wanted but unusable, or failing in a
+ * way that would hit epoll too, such as ENOMEM) with ret->why.  Never
+ * logs. */
+int run_engine_choose(enum run_engine want, struct run_engine_choice *ret);

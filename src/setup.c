@@ -590,6 +590,19 @@ static void describe_symlink(int dir, char *buf, size_t size)
 	(void)snprintf(buf, size, " (to '%s'%s)", target, streq(target, "/dev/null") ? ", which masks it" : "");
 }
 
+/* Our file and its directory, below the root.  Returns 0 or a negative
+ * error already logged. */
+static int conf_paths(char conf[static PATH_MAX], char conf_dir[static PATH_MAX])
+{
+	int r = root_path(CONF_PATH, conf, PATH_MAX);
+
+	if (r == 0)
+		r = root_path(CONF_DIR, conf_dir, PATH_MAX);
+	if (r < 0)
+		return log_error_errno(r, "Failed to build the path of '%s': %m", CONF_PATH);
+	return 0;
+}
+
 /* Returns 0 or a negative error already logged. */
 static int setup_boot(bool *changed)
 {
@@ -600,11 +613,9 @@ static int setup_boot(bool *changed)
 	struct boot b;
 	int r;
 
-	r = root_path(CONF_PATH, conf, sizeof(conf));
-	if (r == 0)
-		r = root_path(CONF_DIR, conf_dir, sizeof(conf_dir));
+	r = conf_paths(conf, conf_dir);
 	if (r < 0)
-		return log_error_errno(r, "Failed to build the path of '%s': %m", CONF_PATH);
+		return r;
 
 	boot_detect(&b);
 	if (b.reader == BOOT_OTHER_FILE) {
@@ -696,11 +707,9 @@ static int setup_undo(void)
 	struct stat st;
 	int r;
 
-	r = root_path(CONF_PATH, conf, sizeof(conf));
-	if (r == 0)
-		r = root_path(CONF_DIR, conf_dir, sizeof(conf_dir));
+	r = conf_paths(conf, conf_dir);
 	if (r < 0)
-		return log_error_errno(r, "Failed to build the path of '%s': %m", CONF_PATH);
+		return r;
 
 	r = open_conf_dir(false, &dir);
 	if (r == 0 && fstatat(dir, CONF_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0)

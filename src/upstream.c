@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <linux/vm_sockets.h>
 
 #include "macro.h"
+#include "regfile.h"
 #include "upstream.h"
+#include "util.h"
 
 uint64_t upstream_now_ms(void)
 {
@@ -36,33 +45,60 @@ int upstream_wait(int fd, short events, uint64_t deadline_ms)
 	}
 }
 
-static void set_vsock_timeout(int fd, uint64_t deadline_ms)
+static int set_int(int fd, int level, int name, int value)
 {
-	uint64_t now = upstream_now_ms(), left = deadline_ms > now ? deadline_ms - now : 1;
-	struct timeval tv = {
-		.tv_sec = (time_t)(left / 1000u),
-		.tv_usec = (suseconds_t)(left % 1000u) * 1000,
-	};
-
-	/* Best effort: without it hv_sock gives up after its default (2 s),
-	 * and our own deadline still holds. */
-	(void)setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv));
+	return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
 }
 
-int upstream_connect(const struct addr *a, uint64_t deadline_ms)
+int upstream_socket(const struct addr *a, uint32_t vsock_buffer, uint64_t connect_timeout_ms,
+		    struct upstream_sockopt_errors *ret_errors)
 {
+	struct upstream_sockopt_errors errors = {};
 	_cleanup_close_ int fd = -1;
-	socklen_t len = sizeof(int);
-	int family = addr_family(a), error = 0, r;
+	int family = addr_family(a);
 
 	if (family == AF_UNSPEC)
 		return -EDESTADDRREQ;
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (family == AF_VSOCK)
-		set_vsock_timeout(fd, deadline_ms);
 
+	if (family == AF_VSOCK) {
+		/* hv_sock sizes its VMBus ring buffers from SO_SNDBUF and
+		 * SO_RCVBUF when the connection is made (hosts with VMBus 5.0
+		 * or later), so they must be set before connect(). */
+		if (vsock_buffer > 0) {
+			errors.sndbuf = set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)MIN(vsock_buffer, (uint32_t)INT32_MAX));
+			errors.rcvbuf = set_int(fd, SOL_SOCKET, SO_RCVBUF, (int)MIN(vsock_buffer, (uint32_t)INT32_MAX));
+		}
+		/* The kernel's own connect timer (it also applies to
+		 * non-blocking connects): without it hv_sock gives up after
+		 * its default (2 s); the caller keeps its own deadline. */
+		struct timeval tv = {
+			.tv_sec = (time_t)(connect_timeout_ms / 1000u),
+			.tv_usec = (suseconds_t)(connect_timeout_ms % 1000u * 1000u),
+		};
+		if (setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv)) < 0)
+			errors.connect_timeout = -errno;
+	} else if (family == AF_INET || family == AF_INET6)
+		/* X11 is request/reply: Nagle would delay every small request. */
+		(void)set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+
+	if (ret_errors)
+		*ret_errors = errors;
+	return TAKE_FD(fd);
+}
+
+int upstream_connect(const struct addr *a, uint32_t vsock_buffer, uint64_t deadline_ms)
+{
+	_cleanup_close_ int fd = -1;
+	socklen_t len = sizeof(int);
+	uint64_t now = upstream_now_ms();
+	int error = 0, r;
+
+	fd = upstream_socket(a, vsock_buffer, deadline_ms > now ? deadline_ms - now : 1, NULL);
+	if (fd < 0)
+		return fd;
 	if (connect(fd, &a->sa.sa, a->sa_len) == 0)
 		return TAKE_FD(fd);
 	if (errno != EINPROGRESS)
@@ -76,4 +112,92 @@ int upstream_connect(const struct addr *a, uint64_t deadline_ms)
 	if (error != 0)
 		return -error;
 	return TAKE_FD(fd);
+}
+
+void upstream_error_hint(const struct addr *a, bool is_x410, uint32_t x410_display, uint64_t timeout_ms,
+			 int error, char *buf, size_t size)
+{
+	char where[ADDR_FORMAT_MAX];
+	const char *text;
+
+	error = abs(error);
+	text = strerror(error);
+	if (addr_format(a, where, sizeof(where)) < 0)
+		(void)strcpy_bounded(where, sizeof(where), "the upstream");
+
+	switch (a->kind) {
+	case ADDR_VSOCK:
+		switch (error) {
+		case ECONNRESET:
+		case ECONNREFUSED:
+		case ETIMEDOUT:
+			if (is_x410) {
+				char timed_out[64] = "", key[ADDR_GUID_MAX];
+
+				/* A timeout is worth saying: a host that never
+				 * answers is not one that refuses. */
+				if (error == ETIMEDOUT)
+					(void)snprintf(timed_out, sizeof(timed_out), "connect timed out after %" PRIu64 " ms: ",
+						       timeout_ms);
+				regfile_service_key(x410_display, key);
+				(void)snprintf(buf, size, "%sX410 is not listening on vsock port %u (display %u):"
+					       " is X410 running with /listen hyperv and the registry key %s present?",
+					       timed_out, a->sa.vm.svm_port, x410_display, key);
+			} else
+				(void)snprintf(buf, size, "nobody is listening on %s (%s)", where, text);
+			return;
+		case ENODEV:
+		case EAFNOSUPPORT:
+		case ESOCKTNOSUPPORT:
+		case EPROTONOSUPPORT:
+			(void)snprintf(buf, size, "no VSOCK transport (%s): run 'sudo x410-vsock setup'", text);
+			return;
+		case ENETUNREACH:
+			(void)snprintf(buf, size, "%s is unreachable: hv_sock connects only to CID 2 (the host)"
+				       " and ports up to 2147483647 (0x7FFFFFFF); this is CID %u port %u",
+				       where, a->sa.vm.svm_cid, a->sa.vm.svm_port);
+			return;
+		case EACCES:
+		case EPERM:
+			(void)snprintf(buf, size, "not allowed to use AF_VSOCK (%s): a seccomp profile or security module"
+				       " blocks it (containers do by default)", text);
+			return;
+		}
+		break;
+	case ADDR_UNIX:
+		switch (error) {
+		case ENOENT:
+		case ECONNREFUSED:
+			(void)snprintf(buf, size, "nobody is listening on %s (%s)", where, text);
+			return;
+		case EACCES:
+		case EPERM:
+			(void)snprintf(buf, size, "no permission to connect to %s (%s)", where, text);
+			return;
+		case EAGAIN:
+			(void)snprintf(buf, size, "%s is not accepting connections (its listen queue stayed full)", where);
+			return;
+		case ETIMEDOUT:
+			(void)snprintf(buf, size, "connecting to %s timed out after %" PRIu64 " ms", where, timeout_ms);
+			return;
+		}
+		break;
+	case ADDR_TCP:
+		switch (error) {
+		case ECONNREFUSED:
+			(void)snprintf(buf, size, "nobody is listening on %s (connection refused)", where);
+			return;
+		case ETIMEDOUT:
+			(void)snprintf(buf, size, "connecting to %s timed out after %" PRIu64 " ms", where, timeout_ms);
+			return;
+		case EHOSTUNREACH:
+		case ENETUNREACH:
+			(void)snprintf(buf, size, "%s is unreachable (%s)", where, text);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	(void)snprintf(buf, size, "cannot connect to %s: %s", where, text);
 }

@@ -2,11 +2,14 @@
 #pragma once
 
 /*
- * Connecting to an upstream address (vsock:, unix:, tcp:) with a deadline.
- * Used by doctor's X410 probe; written so that the relay can share it.
- * No logging: every function returns -errno.
+ * The upstream side shared by the relay and doctor's X410 probe: the socket
+ * to an upstream address (vsock:, unix:, tcp:) set up as `run` sets it up,
+ * a connect with a deadline, and what a failed connect means in the user's
+ * terms.  No logging: every function returns -errno (or fills a buffer).
  */
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -18,13 +21,46 @@ uint64_t upstream_now_ms(void);
  * deadline passes.  Returns 0, -ETIMEDOUT or -errno; EINTR is retried. */
 int upstream_wait(int fd, short events, uint64_t deadline_ms);
 
+/* The socket options upstream_socket() could not set: 0 or -errno each. */
+struct upstream_sockopt_errors {
+	int sndbuf;
+	int rcvbuf;
+	int connect_timeout;
+};
+
 /*
- * Create a SOCK_STREAM socket for a (SOCK_CLOEXEC|SOCK_NONBLOCK) and connect
- * it, waiting at most until deadline_ms (CLOCK_MONOTONIC).  A tcp: name must
- * have been resolved with addr_resolve() first (-EDESTADDRREQ otherwise).
- * For vsock the kernel's own connect timeout (SO_VM_SOCKETS_CONNECT_TIMEOUT)
- * is set to the time left, so that hv_sock gives up when we do.
- * Returns the connected fd, still nonblocking, or -errno (-ETIMEDOUT when
- * the deadline passed, -EAGAIN when a UNIX listener's backlog is full).
+ * A new SOCK_STREAM socket for a (SOCK_CLOEXEC|SOCK_NONBLOCK), set up to be
+ * connected to it:
+ *  - vsock: SO_SNDBUF and SO_RCVBUF set to vsock_buffer (0 keeps the
+ *    kernel's), and SO_VM_SOCKETS_CONNECT_TIMEOUT to connect_timeout_ms;
+ *  - tcp: TCP_NODELAY.
+ * The options are best effort: the fd is returned whatever they do, and
+ * those the kernel refused are in *ret_errors (NULL: not wanted).  A tcp:
+ * name must have been resolved with addr_resolve() first (-EDESTADDRREQ
+ * otherwise).  Returns the fd or -errno.
  */
-int upstream_connect(const struct addr *a, uint64_t deadline_ms);
+int upstream_socket(const struct addr *a, uint32_t vsock_buffer, uint64_t connect_timeout_ms,
+		    struct upstream_sockopt_errors *ret_errors);
+
+/*
+ * upstream_socket() and connect(), waiting at most until deadline_ms
+ * (CLOCK_MONOTONIC); for vsock the kernel's own connect timeout is the time
+ * left, so that hv_sock gives up when we do.  Returns the connected fd,
+ * still nonblocking, or -errno (-ETIMEDOUT when the deadline passed,
+ * -EAGAIN when a UNIX listener's backlog is full).
+ */
+int upstream_connect(const struct addr *a, uint32_t vsock_buffer, uint64_t deadline_ms);
+
+/*
+ * Why a connect to a failed with -error (or error), as one sentence in the
+ * user's terms, the same for the relay's log line and doctor's finding:
+ * "X410 is not listening on vsock port 6000 (display 0): is X410 running
+ * with /listen hyperv and the registry key ... present?", "no VSOCK
+ * transport (...): run 'sudo x410-vsock setup'", "nobody is listening on
+ * unix:/tmp/x (No such file or directory)", ...  is_x410 says that a is
+ * X410's default address (vsock:2:6000+x410_display, no --connect);
+ * timeout_ms is the connect timeout that a -ETIMEDOUT ran into.  Pure: no
+ * I/O, no logging.
+ */
+void upstream_error_hint(const struct addr *a, bool is_x410, uint32_t x410_display, uint64_t timeout_ms,
+			 int error, char *buf, size_t size);

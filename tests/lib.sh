@@ -47,13 +47,19 @@ run_x() {
 	local expect=$1; shift
 	local status=0
 	timeout 20 "$X410_VSOCK" "$@" >"$OUT" 2>"$ERR" || status=$?
-	if [ "$status" != "$expect" ]; then
-		echo "# x410-vsock $*: exit status $status, expected $expect" >&2
-		sed 's/^/# stdout: /' "$OUT" >&2
-		sed 's/^/# stderr: /' "$ERR" >&2
-		return 1
-	fi
-	return 0
+	expect_status "$expect" "$status" "$@"
+}
+
+# expect_status EXPECTED STATUS ARGS...: 'x410-vsock ARGS' (its output in
+# $OUT and $ERR) ended with STATUS; when that is not EXPECTED, say so and
+# show the output.
+expect_status() {
+	local expect=$1 status=$2; shift 2
+	[ "$status" = "$expect" ] && return 0
+	echo "# x410-vsock $*: exit status $status, expected $expect" >&2
+	sed 's/^/# stdout: /' "$OUT" >&2
+	sed 's/^/# stderr: /' "$ERR" >&2
+	return 1
 }
 
 # wait_for SECONDS COMMAND...: poll until COMMAND succeeds or time runs out.

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for doctor's small parsers: kernel releases, osrelease
- * strings, DMI names, X lock files and /proc/net/unix lines.  None may crash
- * or read out of bounds, and what they accept must be consistent. */
+/* libFuzzer target for doctor's small parsers (kernel releases, osrelease
+ * strings, DMI names) and display.c's (X lock files, /proc/net/unix lines).
+ * None may crash or read out of bounds, and what they accept must be
+ * consistent. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "display.h"
 #include "doctor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,9 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	(void)doctor_classify_osrelease(s);
 	/* The lock parser takes bytes, NULs included. */
-	if (doctor_parse_lock((const char *)data, size, &pid) == 0 && pid <= 0)
+	if (display_lock_parse((const char *)data, size, &pid) == 0 && pid <= 0)
 		abort();
-	r = doctor_parse_unix_line(s, &listening, path, sizeof(path));
+	r = display_unix_line_parse(s, &listening, path, sizeof(path));
 	if (r == 1 && (strlen(path) >= sizeof(path) || strchr(path, '\n')))
 		abort();
 	split = strchr(s, '|');

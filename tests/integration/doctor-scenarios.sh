@@ -84,6 +84,10 @@ check "KVM/QEMU: not Hyper-V, hv_sock checks skipped, X410 not probed" \
 	scenario kvm kvm 1 \
 	"environment=fail kernel=ok hv_sock=skip boot=skip vsock=skip io_uring=ok display=ok x410=skip"
 
+check "QEMU guest with vsock_loopback as the only transport: 'none, loopback only', not 'unclear'" \
+	scenario loopback loopback 1 \
+	"environment=fail kernel=ok hv_sock=skip boot=skip vsock=skip io_uring=ok display=ok x410=skip"
+
 check "container on Hyper-V: AF_VSOCK warning, hv_sock to be loaded on the VM" \
 	scenario container container 1 \
 	"environment=warn kernel=ok hv_sock=fail boot=skip vsock=fail io_uring=ok display=ok x410=skip"

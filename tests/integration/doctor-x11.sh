@@ -148,7 +148,7 @@ fi
 t_nobody() {
 	x410 --connect "unix:$TEST_TMP/nothing-here"
 	[ $? = 1 ] || return 1
-	echo "$X410" | grep -q "^\[FAIL\] X410 display 0 (unix:$TEST_TMP/nothing-here): connect: No such file or directory (ENOENT): no such socket$"
+	echo "$X410" | grep -q "^\[FAIL\] X410 display 0 (unix:$TEST_TMP/nothing-here): nobody is listening on unix:$TEST_TMP/nothing-here (No such file or directory)$"
 }
 check "no socket at all: FAIL with ENOENT" t_nobody
 

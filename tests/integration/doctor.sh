@@ -208,6 +208,16 @@ t_uring_enosys() {
 	deny --io-uring 38 -- "$X410_VSOCK" doctor --json
 	jq -e '.checks[] | select(.id == "io_uring") | (.status == "warn") and (.data.engine == "epoll") and (.message | test("ENOSYS"))' "$OUT" >/dev/null
 }
+# ENOMEM is no reason to fall back: run stops, and doctor says so (the same
+# choice, made by the same function).
+t_uring_enomem() {
+	deny --io-uring 12 -- "$X410_VSOCK" doctor
+	grep -q '^\[FAIL\] io_uring: .*Cannot allocate memory (ENOMEM): run (--engine auto) would not start$' "$OUT" &&
+	grep -A1 '^\[FAIL\] io_uring' "$OUT" | grep -q '^       fix: .*--engine epoll' || return 1
+	timeout 20 "$DENY" --io-uring 12 -- "$X410_VSOCK" run --listen "unix:$TEST_TMP/enomem" \
+		--connect "unix:$TEST_TMP/nobody" >"$OUT" 2>"$ERR"
+	[ $? = 1 ] && grep -q 'ERROR: Cannot set up io_uring: ' "$ERR"
+}
 
 # io_uring's own state here decides whether blocking it shows.
 uring_here=$(timeout 20 "$X410_VSOCK" doctor 2>/dev/null | grep '^\[.*\] io_uring: ' || true)
@@ -236,6 +246,7 @@ case $uring_here in
 "[ OK ] io_uring: io_uring_setup() works"*)
 	check "io_uring_setup() blocked with EPERM: WARN, epoll engine, with a fix" t_uring_eperm
 	check "io_uring_setup() blocked with ENOSYS: WARN, epoll engine" t_uring_enosys
+	check "io_uring_setup() failing with ENOMEM: FAIL, as run stops (run exits 1 too)" t_uring_enomem
 	;;
 *)
 	skip_check "io_uring is not usable here to begin with: ${uring_here:-no io_uring line}"

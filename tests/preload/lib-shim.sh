@@ -141,13 +141,7 @@ shim_run() {
 		echo "# the shim was not active" >&2
 		return 1
 	fi
-	if [ "$status" != "$expect" ]; then
-		echo "# x410-vsock $*: exit status $status, expected $expect" >&2
-		sed 's/^/# stdout: /' "$OUT" >&2
-		sed 's/^/# stderr: /' "$ERR" >&2
-		return 1
-	fi
-	return 0
+	expect_status "$expect" "$status" "$@"
 }
 
 # The modules the shim inserted, in order, one line: "vsock hv_vmbus hv_sock".

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* doctor's parsers (kernel release, osrelease, DMI and CPUID names, X lock
- * files, /proc/net/unix lines) and its display checks against real files
- * and real sockets in a scratch root. */
+/* doctor's parsers (kernel release, osrelease, DMI and CPUID names), its
+ * socket directory check against real files in a scratch root, and the
+ * upstream connect (X lock files and displays: test-display.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +23,7 @@
 #include "addr.h"
 #include "doctor.h"
 #include "upstream.h"
+#include "scratch-root.h"
 
 static void test_kernel_release(void **state)
 {
@@ -95,114 +96,7 @@ static void test_hypervisor_names(void **state)
 	assert_null(doctor_cpuid_hypervisor(sig));
 }
 
-static void test_lock(void **state)
-{
-	static const struct {
-		const char *s;
-		int r;
-		pid_t pid;
-	} cases[] = {
-		{ "      4242\n", 0, 4242 },
-		{ "4242\n", 0, 4242 },
-		{ "4242", 0, 4242 },
-		{ "2147483647\n", 0, 2147483647 },
-		{ "", -EINVAL, 0 },
-		{ "\n", -EINVAL, 0 },
-		{ "         0\n", -EINVAL, 0 },
-		{ "2147483648\n", -EINVAL, 0 },
-		{ "99999999999999999999\n", -EINVAL, 0 },
-		{ "-1\n", -EINVAL, 0 },
-		{ "12 34\n", -EINVAL, 0 },
-		{ "1234\n\n", -EINVAL, 0 },
-		{ "1234x\n", -EINVAL, 0 },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		pid_t pid = 0;
-		int r = doctor_parse_lock(cases[i].s, strlen(cases[i].s), &pid);
-
-		if (r != cases[i].r || (r == 0 && pid != cases[i].pid))
-			fail_msg("'%s': %d %d", cases[i].s, r, (int)pid);
-	}
-	/* An embedded NUL is not a PID. */
-	{
-		pid_t pid;
-
-		assert_int_equal(doctor_parse_lock("12\0" "3\n", 5, &pid), -EINVAL);
-	}
-}
-
-static void test_unix_line(void **state)
-{
-	char path[128];
-	bool listening;
-
-	assert_int_equal(doctor_parse_unix_line("Num       RefCount Protocol Flags    Type St Inode Path", &listening, path, sizeof(path)), 0);
-	assert_int_equal(doctor_parse_unix_line("000000009f59e0df: 00000003 00000000 00000000 0001 03  1092", &listening, path, sizeof(path)), 0);
-	assert_int_equal(doctor_parse_unix_line("0000000000000000: 00000002 00000000 00010000 0001 01 23457 /tmp/.X11-unix/X0\n", &listening, path, sizeof(path)), 1);
-	assert_true(listening);
-	assert_string_equal(path, "/tmp/.X11-unix/X0");
-	assert_int_equal(doctor_parse_unix_line("0000000000000000: 00000002 00000000 00010000 0001 01 23456 @/tmp/.X11-unix/X0", &listening, path, sizeof(path)), 1);
-	assert_true(listening);
-	assert_string_equal(path, "@/tmp/.X11-unix/X0");
-	assert_int_equal(doctor_parse_unix_line("0000000000000000: 00000003 00000000 00000000 0001 03 23458 /run/a path with blanks", &listening, path, sizeof(path)), 1);
-	assert_false(listening);
-	assert_string_equal(path, "/run/a path with blanks");
-	/* Malformed. */
-	assert_int_equal(doctor_parse_unix_line("", &listening, path, sizeof(path)), -EINVAL);
-	assert_int_equal(doctor_parse_unix_line("garbage", &listening, path, sizeof(path)), -EINVAL);
-	assert_int_equal(doctor_parse_unix_line("00: 1 2", &listening, path, sizeof(path)), -EINVAL);
-	assert_int_equal(doctor_parse_unix_line("00: 1 2 3 4 5 x /p", &listening, path, sizeof(path)), -EINVAL);
-	assert_int_equal(doctor_parse_unix_line("00: 1 2 3 4 5 6/p", &listening, path, sizeof(path)), -EINVAL);
-	/* Too long for the buffer. */
-	assert_int_equal(doctor_parse_unix_line("00: 1 2 10000 4 5 6 /0123456789", &listening, path, 8), -ENAMETOOLONG);
-}
-
-/* ---- display checks below a scratch root ---- */
-
-static char root[256];
-
-static void write_file(const char *rel, const char *content)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s%s", root, rel);
-	f = fopen(path, "we");
-	assert_non_null(f);
-	fputs(content, f);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void make_dir(const char *rel, mode_t mode)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s%s", root, rel);
-	assert_int_equal(mkdir(path, mode), 0);
-	assert_int_equal(chmod(path, mode), 0);
-}
-
-static int setup_root(void **state)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(root, sizeof(root), "%s/test-doctor.XXXXXX", tmp ? tmp : "/tmp");
-	if (!mkdtemp(root))
-		return -1;
-	make_dir("/tmp", 01777);
-	make_dir("/proc", 0755);
-	make_dir("/proc/net", 0755);
-	return 0;
-}
-
-static int teardown_root(void **state)
-{
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
-}
+/* ---- below a scratch root (scratch-root.h) ---- */
 
 static void test_dir_states(void **state)
 {
@@ -242,128 +136,6 @@ static void test_dir_states(void **state)
 	}
 }
 
-static int listen_unix(const char *path, bool abstract)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	socklen_t len;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	if (abstract) {
-		memcpy(sun.sun_path + 1, path, strlen(path));
-		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(path));
-	} else {
-		assert_true(strlen(path) < sizeof(sun.sun_path));
-		strcpy(sun.sun_path, path);
-		len = sizeof(sun);
-	}
-	assert_int_equal(bind(fd, (struct sockaddr *)&sun, len), 0);
-	assert_int_equal(listen(fd, 4), 0);
-	return fd;
-}
-
-static void test_display_states(void **state)
-{
-	struct doctor_system sys;
-	struct doctor_unix_table t = {};
-	struct doctor_display d;
-	char path[PATH_MAX], pidtext[32];
-	int fd;
-
-	make_dir("/tmp/.X11-unix", 01777);
-	assert_int_equal(doctor_system_read(&sys, root), 0);
-
-	/* Nothing: free. */
-	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 7, &d), 0);
-	assert_true(doctor_display_free(&d));
-
-	/* A lock whose PID is in the root's /proc: live, with its name. */
-	write_file("/tmp/.X7-lock", "      4242\n");
-	make_dir("/proc/4242", 0755);
-	write_file("/proc/4242/comm", "Xvfb\n");
-	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 7, &d), 0);
-	assert_int_equal(d.lock, LOCK_LIVE);
-	assert_int_equal(d.pid, 4242);
-	assert_string_equal(d.comm, "Xvfb");
-	assert_false(doctor_display_free(&d));
-
-	/* A lock whose PID is not there: stale. */
-	write_file("/tmp/.X8-lock", "      4343\n");
-	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 8, &d), 0);
-	assert_int_equal(d.lock, LOCK_STALE);
-
-	/* Junk in a lock. */
-	write_file("/tmp/.X9-lock", "hello\n");
-	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 9, &d), 0);
-	assert_int_equal(d.lock, LOCK_GARBLED);
-
-	/* A regular file where the socket goes. */
-	write_file("/tmp/.X11-unix/X10", "");
-	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 10, &d), 0);
-	assert_int_equal(d.path, SOCK_NOT_SOCKET);
-
-	/* A real listening socket, not in the (empty) table: asked directly. */
-	snprintf(path, sizeof(path), "%s/tmp/.X11-unix/X11", root);
-	if (strlen(path) < sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		fd = listen_unix(path, false);
-		assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 11, &d), 0);
-		assert_int_equal(d.path, SOCK_LIVE);
-		close(fd);
-		/* Closed: the file stays, nobody listens. */
-		assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 11, &d), 0);
-		assert_int_equal(d.path, SOCK_STALE);
-		assert_false(doctor_display_free(&d));
-	}
-
-	/* The abstract name, from the root's /proc/net/unix. */
-	write_file("/proc/net/unix",
-		   "Num       RefCount Protocol Flags    Type St Inode Path\n"
-		   "0000000000000000: 00000002 00000000 00010000 0001 01 23456 @/tmp/.X11-unix/X12\n"
-		   "0000000000000000: 00000003 00000000 00000000 0001 03 23457 @/tmp/.X11-unix/X13\n");
-	assert_int_equal(doctor_unix_table_read(&sys, &t), 0);
-	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 12, &d), 0);
-	assert_true(d.abstract);
-	assert_false(doctor_display_free(&d));
-	/* Connected, not listening: does not count. */
-	assert_int_equal(doctor_display_check(&sys, &t, "/tmp/.X11-unix", "/tmp", 13, &d), 0);
-	assert_false(d.abstract);
-	assert_true(doctor_display_free(&d));
-	doctor_unix_table_free(&t);
-
-	/* The live system: our own PID is alive, and a real abstract socket
-	 * shows in the real /proc/net/unix. */
-	assert_int_equal(doctor_system_read(&sys, NULL), 0);
-	assert_true(sys.live);
-	snprintf(pidtext, sizeof(pidtext), "%10d\n", (int)getpid());
-	write_file("/tmp/.X14-lock", pidtext);
-	snprintf(path, sizeof(path), "%s/tmp", root);
-	assert_int_equal(doctor_display_check(&sys, &t, "/nonexistent", path, 14, &d), 0);
-	assert_int_equal(d.lock, LOCK_LIVE);
-	{
-		/* A child that has been reaped: its PID is gone. */
-		pid_t child = fork();
-
-		assert_true(child >= 0);
-		if (child == 0)
-			_exit(0);
-		assert_int_equal(waitpid(child, NULL, 0), child);
-		snprintf(pidtext, sizeof(pidtext), "%10d\n", (int)child);
-		write_file("/tmp/.X15-lock", pidtext);
-		assert_int_equal(doctor_display_check(&sys, &t, "/nonexistent", path, 15, &d), 0);
-		assert_int_equal(d.lock, LOCK_STALE);
-	}
-	{
-		char name[64];
-
-		snprintf(name, sizeof(name), "/x410-test-doctor/%d", (int)getpid());
-		fd = listen_unix(name, true);
-		assert_int_equal(doctor_unix_table_read(&sys, &t), 0);
-		snprintf(path, sizeof(path), "@%s", name);
-		assert_true(doctor_unix_table_listening(&t, path));
-		doctor_unix_table_free(&t);
-		close(fd);
-	}
-}
 
 static void test_upstream_connect(void **state)
 {
@@ -376,10 +148,10 @@ static void test_upstream_connect(void **state)
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		skip();
 	assert_int_equal(addr_unix(path, &a), 0);
-	assert_int_equal(upstream_connect(&a, upstream_now_ms() + 1000), -ENOENT);
+	assert_int_equal(upstream_connect(&a, 0, upstream_now_ms() + 1000), -ENOENT);
 
 	lfd = listen_unix(path, false);
-	fd = upstream_connect(&a, upstream_now_ms() + 1000);
+	fd = upstream_connect(&a, 0, upstream_now_ms() + 1000);
 	assert_true(fd >= 0);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
@@ -389,15 +161,15 @@ static void test_upstream_connect(void **state)
 	assert_true(upstream_now_ms() - start >= 150);
 	close(fd);
 	close(lfd);
-	assert_int_equal(upstream_connect(&a, upstream_now_ms() + 1000), -ECONNREFUSED);
+	assert_int_equal(upstream_connect(&a, 0, upstream_now_ms() + 1000), -ECONNREFUSED);
 	unlink(path);
 
 	/* An unresolved tcp name is refused before any socket. */
 	assert_int_equal(addr_parse("tcp:localhost:6000", &a, NULL), 0);
-	assert_int_equal(upstream_connect(&a, upstream_now_ms() + 1000), -EDESTADDRREQ);
+	assert_int_equal(upstream_connect(&a, 0, upstream_now_ms() + 1000), -EDESTADDRREQ);
 	/* A deadline already passed. */
 	assert_int_equal(addr_parse("tcp:127.0.0.1:1", &a, NULL), 0);
-	fd = upstream_connect(&a, upstream_now_ms());
+	fd = upstream_connect(&a, 0, upstream_now_ms());
 	assert_true(fd == -ECONNREFUSED || fd == -ETIMEDOUT);
 }
 
@@ -407,10 +179,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_release),
 		cmocka_unit_test(test_osrelease),
 		cmocka_unit_test(test_hypervisor_names),
-		cmocka_unit_test(test_lock),
-		cmocka_unit_test(test_unix_line),
 		cmocka_unit_test_setup_teardown(test_dir_states, setup_root, teardown_root),
-		cmocka_unit_test_setup_teardown(test_display_states, setup_root, teardown_root),
 		cmocka_unit_test_setup_teardown(test_upstream_connect, setup_root, teardown_root),
 	};
 

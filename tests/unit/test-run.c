@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* `run`'s option parsing and the X lock file's content. */
+/* `run`'s option parsing (the X lock file's content: test-display.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -273,35 +273,6 @@ static void test_allow_limit(void **state)
 	assert_string_equal(err_line, "x410-vsock: ERROR: Too many --allow-user options (at most 64)\n");
 }
 
-static void test_lock_parse(void **state)
-{
-	pid_t pid = 0;
-
-	(void)state;
-	assert_int_equal(run_lock_parse("      1234\n", 11, &pid), 0);
-	assert_int_equal(pid, 1234);
-	assert_int_equal(run_lock_parse("1234\n", 5, &pid), 0);
-	assert_int_equal(pid, 1234);
-	assert_int_equal(run_lock_parse("1234", 4, &pid), 0);
-	assert_int_equal(pid, 1234);
-	assert_int_equal(run_lock_parse("2147483647\n", 11, &pid), 0);
-	assert_int_equal(pid, 2147483647);
-
-	/* Empty (a server writing it in place), partial or foreign content. */
-	assert_int_equal(run_lock_parse("", 0, &pid), -EINVAL);
-	assert_int_equal(run_lock_parse("          ", 10, &pid), -EINVAL);
-	assert_int_equal(run_lock_parse("\n", 1, &pid), -EINVAL);
-	assert_int_equal(run_lock_parse("         0\n", 11, &pid), -EINVAL);
-	assert_int_equal(run_lock_parse("2147483648\n", 11, &pid), -EINVAL);
-	assert_int_equal(run_lock_parse("     -1234\n", 11, &pid), -EINVAL);
-	assert_int_equal(run_lock_parse("1234\n\n", 6, &pid), -EINVAL);
-	assert_int_equal(run_lock_parse("1234x", 5, &pid), -EINVAL);
-	assert_int_equal(run_lock_parse("12 34\n", 6, &pid), -EINVAL);
-	assert_int_equal(run_lock_parse("99999999999999999999\n", 21, &pid), -EINVAL);
-	/* The length counts, not a NUL. */
-	assert_int_equal(run_lock_parse("1234\0" "5", 6, &pid), -EINVAL);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -311,7 +282,6 @@ int main(void)
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_relay_to_itself),
 		cmocka_unit_test(test_allow_limit),
-		cmocka_unit_test(test_lock_parse),
 	};
 
 	int r = cmocka_run_group_tests_name("run", tests, NULL, NULL);

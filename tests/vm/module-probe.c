@@ -13,23 +13,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "guest-token.h"
 #include "module.h"
-
-#define GUEST_TOKEN "x410_vm_guest=1"
 
 static int require_guest(void)
 {
-	char line[4096] = "";
-	FILE *f = fopen("/proc/cmdline", "re");
-
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = 0;
-		fclose(f);
-	}
-	for (char *tok = strtok(line, " \n"); tok; tok = strtok(NULL, " \n"))
-		if (strcmp(tok, GUEST_TOKEN) == 0)
-			return 0;
+	if (in_vm_guest())
+		return 0;
 	fprintf(stderr, "module-probe: refusing to run: only inside the check-vm guest (it loads kernel modules)\n");
 	return -1;
 }

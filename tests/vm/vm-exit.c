@@ -12,26 +12,9 @@
 #include <string.h>
 #include <sys/io.h>
 
+#include "guest-token.h"
+
 #define DEBUG_EXIT_PORT 0xf4
-#define GUEST_TOKEN "x410_vm_guest=1"
-
-/* The kernel command line of the check-vm guest carries a token that no real
- * system has. */
-static int in_guest(void)
-{
-	char line[4096] = "";
-	FILE *f = fopen("/proc/cmdline", "re");
-
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = 0;
-		fclose(f);
-	}
-	for (char *tok = strtok(line, " \n"); tok; tok = strtok(NULL, " \n"))
-		if (strcmp(tok, GUEST_TOKEN) == 0)
-			return 1;
-	return 0;
-}
 
 int main(int argc, char *argv[])
 {
@@ -48,7 +31,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "vm-exit: bad code '%s' (0-127)\n", argv[1]);
 		return 2;
 	}
-	if (!in_guest()) {
+	if (!in_vm_guest()) {
 		fprintf(stderr, "vm-exit: refusing to run: only inside the check-vm guest (no '%s' on the kernel command line)\n",
 			GUEST_TOKEN);
 		return 1;

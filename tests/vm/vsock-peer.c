@@ -57,7 +57,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GUEST_TOKEN "x410_vm_guest=1"
+#include "guest-token.h"
+
 #define BUF_SIZE (64 * 1024)
 #define MIN_U64(a, b) ((uint64_t)(a) < (uint64_t)(b) ? (uint64_t)(a) : (uint64_t)(b))
 
@@ -76,21 +77,11 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-/* Never on a real machine: the kernel command line of the check-vm guest
- * carries a token that no real system has. */
+/* Never on a real machine (guest-token.h). */
 static void require_guest(void)
 {
-	char line[4096] = "";
-	FILE *f = fopen("/proc/cmdline", "re");
-
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = 0;
-		fclose(f);
-	}
-	for (char *tok = strtok(line, " \n"); tok; tok = strtok(NULL, " \n"))
-		if (strcmp(tok, GUEST_TOKEN) == 0)
-			return;
+	if (in_vm_guest())
+		return;
 	die("refusing to run: this helper only runs inside the check-vm guest (no '%s' on the kernel command line)",
 	    GUEST_TOKEN);
 }
