@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libkmod.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +14,14 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "dlkmod.h"
 #include "macro.h"
 #include "module.h"
 #include "util.h"
 
 struct module_ctx {
-	struct kmod_ctx *kmod;
+	struct kmod_ctx *kmod;          /* NULL when libkmod cannot be loaded */
+	int kmod_error;                 /* then -EOPNOTSUPP */
 	char root[PATH_MAX];            /* "" for the running system */
 	char release[sizeof(((struct utsname *)NULL)->release)];
 	char modules_dir[PATH_MAX];
@@ -102,6 +103,11 @@ const char *module_ctx_modules_dir(const struct module_ctx *ctx)
 	return ctx->modules_dir;
 }
 
+const char *module_ctx_kmod_error(const struct module_ctx *ctx)
+{
+	return ctx->kmod ? NULL : dlkmod_error();
+}
+
 static int set_root(struct module_ctx *ctx, const char *root)
 {
 	size_t n;
@@ -136,10 +142,21 @@ int module_ctx_new(const char *root, struct module_ctx **ret)
 	if (r < 0)
 		return r;
 
+	/* Without libkmod, /sys/module still answers for built-in and
+	 * loaded modules (the common case, and all doctor needs there);
+	 * what needs libkmod's indexes fails with ctx->kmod_error. */
+	r = dlkmod_open();
+	if (r < 0) {
+		ctx->kmod_error = r;
+		*ret = ctx;
+		ctx = NULL;
+		return 0;
+	}
+
 	if (!ctx->root[0]) {
 		/* libkmod's own defaults: the distribution's module directory
 		 * and modprobe.d search path. */
-		ctx->kmod = kmod_new(NULL, NULL);
+		ctx->kmod = sym_kmod_new(NULL, NULL);
 	} else {
 		char dirname[PATH_MAX];
 		char paths[MODULES_LOAD_DIRS_MAX][PATH_MAX];
@@ -154,16 +171,16 @@ int module_ctx_new(const char *root, struct module_ctx **ret)
 				return r;
 			config[i] = paths[i];
 		}
-		ctx->kmod = kmod_new(dirname, config);
+		ctx->kmod = sym_kmod_new(dirname, config);
 	}
 	if (!ctx->kmod)
 		return -ENOMEM;
-	kmod_set_log_fn(ctx->kmod, collect_log, ctx);
-	kmod_set_log_priority(ctx->kmod, LOG_INFO);
+	sym_kmod_set_log_fn(ctx->kmod, collect_log, ctx);
+	sym_kmod_set_log_priority(ctx->kmod, LOG_INFO);
 
-	r = strcpy_bounded(ctx->modules_dir, sizeof(ctx->modules_dir), kmod_get_dirname(ctx->kmod));
+	r = strcpy_bounded(ctx->modules_dir, sizeof(ctx->modules_dir), sym_kmod_get_dirname(ctx->kmod));
 	if (r < 0) {
-		kmod_unref(ctx->kmod);
+		sym_kmod_unref(ctx->kmod);
 		return r;
 	}
 
@@ -176,7 +193,8 @@ struct module_ctx *module_ctx_free(struct module_ctx *ctx)
 {
 	if (!ctx)
 		return NULL;
-	kmod_unref(ctx->kmod);
+	if (ctx->kmod)
+		sym_kmod_unref(ctx->kmod);
 	free(ctx);
 	return NULL;
 }
@@ -223,20 +241,20 @@ static struct kmod_module *lookup_module(struct module_ctx *ctx, const char *nam
 	struct kmod_module *found = NULL;
 	int r;
 
-	r = kmod_module_new_from_lookup(ctx->kmod, name, &list);
+	r = sym_kmod_module_new_from_lookup(ctx->kmod, name, &list);
 	if (r < 0) {
 		*ret_error = r;
 		return NULL;
 	}
-	kmod_list_foreach(l, list) {
-		struct kmod_module *m = kmod_module_get_module(l);
+	dlkmod_list_foreach(l, list) {
+		struct kmod_module *m = sym_kmod_module_get_module(l);
 
-		if (!found && streq(kmod_module_get_name(m), name))
+		if (!found && streq(sym_kmod_module_get_name(m), name))
 			found = m;
 		else
-			kmod_module_unref(m);
+			sym_kmod_module_unref(m);
 	}
-	kmod_module_unref_list(list);
+	sym_kmod_module_unref_list(list);
 	*ret_error = 0;
 	return found;
 }
@@ -260,6 +278,8 @@ int module_state(struct module_ctx *ctx, const char *name, struct module_info *r
 		ret->state = state;
 		return 0;
 	}
+	if (!ctx->kmod)
+		return ctx->kmod_error;
 
 	if (stat(ctx->modules_dir, &st) < 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
@@ -273,18 +293,18 @@ int module_state(struct module_ctx *ctx, const char *name, struct module_info *r
 		return r;
 	ret->state = MODULE_STATE_MISSING;
 	if (mod) {
-		const char *path = kmod_module_get_path(mod);
+		const char *path = sym_kmod_module_get_path(mod);
 
 		if (path) {
 			if (stat(path, &st) == 0) {
 				ret->state = MODULE_STATE_LOADABLE;
 				r = strcpy_bounded(ret->path, sizeof(ret->path), path);
 			}
-		} else if (kmod_module_get_initstate(mod) == KMOD_MODULE_BUILTIN)
+		} else if (sym_kmod_module_get_initstate(mod) == KMOD_MODULE_BUILTIN)
 			/* Listed in modules.builtin: asked before libkmod looks at
 			 * /sys/module, so the root is respected. */
 			ret->state = MODULE_STATE_BUILTIN;
-		kmod_module_unref(mod);
+		sym_kmod_module_unref(mod);
 	}
 	return r < 0 ? r : 0;
 }
@@ -299,9 +319,9 @@ static void record_action(struct kmod_module *m, bool install, const char *optio
 
 	if (!rep)
 		return;
-	(void)strcpy_bounded(rep->culprit, sizeof(rep->culprit), kmod_module_get_name(m));
+	(void)strcpy_bounded(rep->culprit, sizeof(rep->culprit), sym_kmod_module_get_name(m));
 	if (rep->n_inserted < MODULE_INSERTED_MAX &&
-	    strcpy_bounded(rep->inserted[rep->n_inserted], MODULE_NAME_MAX, kmod_module_get_name(m)) == 0)
+	    strcpy_bounded(rep->inserted[rep->n_inserted], MODULE_NAME_MAX, sym_kmod_module_get_name(m)) == 0)
 		rep->n_inserted++;
 }
 
@@ -312,30 +332,30 @@ static int find_blacklisted(struct module_ctx *ctx, const struct kmod_list *list
 	const struct kmod_list *l;
 	int r;
 
-	r = kmod_module_apply_filter(ctx->kmod, KMOD_FILTER_BLACKLIST, list, &filtered);
+	r = sym_kmod_module_apply_filter(ctx->kmod, KMOD_FILTER_BLACKLIST, list, &filtered);
 	if (r < 0)
 		return r;
 	r = 0;
-	kmod_list_foreach(l, list) {
-		struct kmod_module *m = kmod_module_get_module(l);
+	dlkmod_list_foreach(l, list) {
+		struct kmod_module *m = sym_kmod_module_get_module(l);
 		const struct kmod_list *f;
 		bool kept = false;
 
-		kmod_list_foreach(f, filtered) {
-			struct kmod_module *k = kmod_module_get_module(f);
+		dlkmod_list_foreach(f, filtered) {
+			struct kmod_module *k = sym_kmod_module_get_module(f);
 
 			kept = kept || k == m;
-			kmod_module_unref(k);
+			sym_kmod_module_unref(k);
 		}
 		if (!kept) {
-			(void)strcpy_bounded(ret_name, size, kmod_module_get_name(m));
+			(void)strcpy_bounded(ret_name, size, sym_kmod_module_get_name(m));
 			r = 1;
 		}
-		kmod_module_unref(m);
+		sym_kmod_module_unref(m);
 		if (r)
 			break;
 	}
-	kmod_module_unref_list(filtered);
+	sym_kmod_module_unref_list(filtered);
 	return r;
 }
 
@@ -343,15 +363,15 @@ static int find_install_command(const struct kmod_list *list, struct module_load
 {
 	const struct kmod_list *l;
 
-	kmod_list_foreach(l, list) {
-		struct kmod_module *m = kmod_module_get_module(l);
-		const char *cmd = kmod_module_get_install_commands(m);
+	dlkmod_list_foreach(l, list) {
+		struct kmod_module *m = sym_kmod_module_get_module(l);
+		const char *cmd = sym_kmod_module_get_install_commands(m);
 
 		if (cmd) {
-			(void)strcpy_bounded(rep->culprit, sizeof(rep->culprit), kmod_module_get_name(m));
+			(void)strcpy_bounded(rep->culprit, sizeof(rep->culprit), sym_kmod_module_get_name(m));
 			(void)snprintf(rep->command, sizeof(rep->command), "%s", cmd);
 		}
-		kmod_module_unref(m);
+		sym_kmod_module_unref(m);
 		if (cmd)
 			return 1;
 	}
@@ -383,6 +403,8 @@ int module_load(struct module_ctx *ctx, const char *name, unsigned flags, struct
 		break;
 	}
 
+	if (!ctx->kmod)
+		return ctx->kmod_error;
 	mod = lookup_module(ctx, info.name, &r);
 	if (r < 0)
 		return r;
@@ -392,10 +414,10 @@ int module_load(struct module_ctx *ctx, const char *name, unsigned flags, struct
 	/* The blacklist and install commands are checked for the module and
 	 * every dependency here: libkmod's own blacklist check covers only the
 	 * module asked for, and would run install commands through a shell. */
-	r = kmod_module_new_from_lookup(ctx->kmod, info.name, &self);
+	r = sym_kmod_module_new_from_lookup(ctx->kmod, info.name, &self);
 	if (r < 0)
 		goto out;
-	deps = kmod_module_get_dependencies(mod);
+	deps = sym_kmod_module_get_dependencies(mod);
 	r = find_blacklisted(ctx, self, report->culprit, sizeof(report->culprit));
 	if (r == 0)
 		r = find_blacklisted(ctx, deps, report->culprit, sizeof(report->culprit));
@@ -403,8 +425,8 @@ int module_load(struct module_ctx *ctx, const char *name, unsigned flags, struct
 		r = MODULE_LOAD_BLACKLISTED;
 	else if (r == 0 && (find_install_command(deps, report) > 0 || find_install_command(self, report) > 0))
 		r = MODULE_LOAD_INSTALL_COMMAND;
-	kmod_module_unref_list(deps);
-	kmod_module_unref_list(self);
+	sym_kmod_module_unref_list(deps);
+	sym_kmod_module_unref_list(self);
 	if (r != 0)
 		goto out;
 
@@ -413,7 +435,7 @@ int module_load(struct module_ctx *ctx, const char *name, unsigned flags, struct
 		probe_flags |= KMOD_PROBE_DRY_RUN;
 	report->culprit[0] = 0;
 	probe_report = report;
-	r = kmod_module_probe_insert_module(mod, probe_flags, NULL, NULL, NULL, record_action);
+	r = sym_kmod_module_probe_insert_module(mod, probe_flags, NULL, NULL, NULL, record_action);
 	probe_report = NULL;
 
 	if (r == KMOD_PROBE_APPLY_BLACKLIST) {
@@ -436,7 +458,7 @@ int module_load(struct module_ctx *ctx, const char *name, unsigned flags, struct
 			(void)strcpy_bounded(report->culprit, sizeof(report->culprit), info.name);
 	}
 out:
-	kmod_module_unref(mod);
+	sym_kmod_module_unref(mod);
 	return r;
 }
 

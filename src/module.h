@@ -39,7 +39,13 @@ enum module_state {
 struct module_ctx;
 
 /* root: NULL, "" or "/" for the running system.  Reads uname() for the
- * kernel release.  Returns 0 or -errno. */
+ * kernel release.  Returns 0 or -errno.
+ *
+ * libkmod is loaded here (dlopen, see dlkmod.h), not linked.  Without it the
+ * context is still made: module_state() answers from /sys/module for
+ * built-in and loaded modules, and whatever needs libkmod's indexes returns
+ * -EOPNOTSUPP; module_ctx_kmod_error() then gives the dynamic loader's
+ * reason (NULL when libkmod is loaded), and module_ctx_modules_dir() is "". */
 int module_ctx_new(const char *root, struct module_ctx **ret);
 struct module_ctx *module_ctx_free(struct module_ctx *ctx);
 static inline void module_ctx_freep(struct module_ctx **ctx) { module_ctx_free(*ctx); }
@@ -50,6 +56,7 @@ static inline void module_ctx_freep(struct module_ctx **ctx) { module_ctx_free(*
 const char *module_ctx_root(const struct module_ctx *ctx);
 const char *module_ctx_release(const struct module_ctx *ctx);
 const char *module_ctx_modules_dir(const struct module_ctx *ctx);
+const char *module_ctx_kmod_error(const struct module_ctx *ctx);
 
 /* libkmod's messages since the context was made (oldest dropped first when
  * there are more than MODULE_LOG_LINES), without the trailing newline. */
