@@ -64,7 +64,8 @@ static void version(void)
 #else
 	printf("engines: epoll only (built without liburing)\n");
 #endif
-	printf("libkmod: %s\n", KMOD_VERSION_STRING);
+	/* Built against; dlopen'ed by doctor and setup only (dlkmod.h). */
+	printf("libkmod: %s (loaded when needed)\n", KMOD_VERSION_STRING);
 }
 
 int main(int argc, char *argv[])

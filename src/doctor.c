@@ -397,6 +397,13 @@ static void check_hv_sock(struct doctor *d, struct finding *f)
 		data_str(f, "state", "unknown");
 		if (hv_skip(d, f, ""))
 			return;
+		if (s->kmod_error[0]) {
+			/* Not in /sys/module, and libkmod (dlopen'ed) is
+			 * needed for the rest. */
+			set(f, CHECK_FAIL, "not in /sys/module, and libkmod cannot be loaded to tell whether it is built in or loadable (%s)", s->kmod_error);
+			fix(f, "install libkmod (Debian/Ubuntu: libkmod2, Fedora: kmod-libs, Arch: kmod), then run setup");
+			return;
+		}
 		set(f, CHECK_FAIL, "cannot tell whether it is in the kernel: %s",
 		    error_text(s->module_error[DOCTOR_MOD_HVSOCK], err, sizeof(err)));
 		fix(f, "sudo modprobe hv_sock");

@@ -96,6 +96,7 @@ struct doctor_system {
 	int module_error[_DOCTOR_MOD_MAX];      /* -errno when the state is unknown */
 	bool module_present[_DOCTOR_MOD_MAX];   /* built in or live */
 	char modules_dir[PATH_MAX];             /* /lib/modules/RELEASE, with the root */
+	char kmod_error[256];                   /* why libkmod.so.2 cannot be loaded; "" if it can */
 
 	/* 5. vsock */
 	/* socket(AF_VSOCK): 0, -errno, DOCTOR_NOT_TRIED (--root, or no vsock

@@ -259,6 +259,8 @@ static int read_modules(struct doctor_system *sys)
 	if (r < 0)
 		return r;
 	(void)strcpy_bounded(sys->modules_dir, sizeof(sys->modules_dir), module_ctx_modules_dir(ctx));
+	if (module_ctx_kmod_error(ctx))
+		(void)snprintf(sys->kmod_error, sizeof(sys->kmod_error), "%s", module_ctx_kmod_error(ctx));
 	for (unsigned i = 0; i < _DOCTOR_MOD_MAX; i++) {
 		r = module_state(ctx, doctor_module_names[i], &sys->module[i]);
 		sys->module_error[i] = r < 0 ? r : 0;

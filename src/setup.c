@@ -158,6 +158,21 @@ static int error_missing(const struct module_ctx *ctx, const char *culprit)
 			       HV_SOCK, rel, module_ctx_modules_dir(ctx), rel);
 }
 
+/* libkmod.so.2 could not be dlopen'ed (module.c still read /sys/module). */
+static int error_no_kmod(const struct module_ctx *ctx, int error)
+{
+	const char *pkg = "your distribution's libkmod";
+
+	if (os_is("debian") || os_is("ubuntu"))
+		pkg = "'libkmod2' (apt install libkmod2)";
+	else if (os_is("fedora") || os_is("rhel"))
+		pkg = "'kmod-libs' (dnf install kmod-libs)";
+	else if (os_is("arch"))
+		pkg = "'kmod' (pacman -S kmod)";
+	return log_error_errno(error, "'%s' is not loaded and libkmod, which loads it, cannot be loaded (%s): install %s, then run setup again. Nothing was changed.",
+			       HV_SOCK, module_ctx_kmod_error(ctx), pkg);
+}
+
 static int error_blacklisted(const char *culprit)
 {
 	struct modules_load_hit hit;
@@ -296,6 +311,8 @@ static int setup_kernel(bool *changed)
 		return log_error_errno(r, "Failed to start libkmod: %m");
 	r = module_state(ctx, HV_SOCK, &info);
 	show_kmod_log(ctx);
+	if (r < 0 && module_ctx_kmod_error(ctx))
+		return error_no_kmod(ctx, r);
 	if (r < 0)
 		return log_error_errno(r, "Failed to find out the state of '%s': %m", HV_SOCK);
 	log_debug("'%s' is %s (kernel %s)", HV_SOCK, module_state_to_string(info.state), module_ctx_release(ctx));

@@ -18,9 +18,19 @@ t_version() {
 	run_x 0 --version || return 1
 	grep -Eq '^x410-vsock [0-9]+\.[0-9]+\.[0-9]+$' "$OUT" &&
 	grep -Eq '^engines: (io_uring \(liburing [0-9.]+\), epoll|epoll only \(built without liburing\))$' "$OUT" &&
-	grep -Eq '^libkmod: [0-9]+' "$OUT"
+	grep -Eq '^libkmod: [0-9]+ \(loaded when needed\)$' "$OUT"
 }
 check "--version names the version, the engines and libkmod" t_version
+
+# libkmod (and libcrypto, libzstd, liblzma behind it) is dlopen'ed by doctor
+# and setup: linked, it would be mapped into every relay process.
+t_no_libkmod_needed() {
+	command -v readelf >/dev/null || { echo "# readelf not installed (binutils)" >&2; return 1; }
+	LC_ALL=C readelf -d "$X410_VSOCK" >"$OUT" || return 1
+	grep -q '(NEEDED)' "$OUT" || { echo "# no NEEDED entries: static?" >&2; return 1; }
+	! grep -E '\(NEEDED\).*(libkmod|libcrypto|libzstd|liblzma)' "$OUT" >&2
+}
+check "the binary does not link libkmod (dlopen'ed when needed)" t_no_libkmod_needed
 
 # usage_case STATUS 'EXPECTED ERROR LINE' 'EXPECTED TRY LINE' ARGS...
 usage_case() {

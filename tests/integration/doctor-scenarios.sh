@@ -104,4 +104,23 @@ check "display :5 with a stale lock: WARN, run takes it over" \
 	scenario display-stale-lock display-stale-lock 0 \
 	"environment=ok kernel=ok hv_sock=ok boot=ok vsock=ok io_uring=ok display=warn x410=skip" :5
 
+# libkmod is dlopen'ed (src/dlkmod.c): without libkmod.so.2 doctor reads
+# /sys/module as before, and says what to install only when that is not
+# enough.  The shim logs the refused dlopen: the case cannot pass without it.
+no_libkmod() {
+	local X410_SHIM_DLOPEN_FAIL=libkmod.so.2
+	export X410_SHIM_DLOPEN_FAIL
+	scenario "$@" &&
+	grep -q '^dlopen libkmod.so.2 ENOENT$' "$SHIM_LOG" ||
+	{ echo "# libkmod.so.2 was not refused" >&2; return 1; }
+}
+
+check "without libkmod, hv_sock loaded: the same report as with it (from /sys/module)" \
+	no_libkmod hyperv-loaded hyperv-loaded 0 \
+	"environment=ok kernel=ok hv_sock=ok boot=ok vsock=ok io_uring=ok display=ok x410=skip"
+
+check "without libkmod, hv_sock not loaded: FAIL naming the library to install" \
+	no_libkmod hyperv-loadable-no-libkmod hyperv-loadable 1 \
+	"environment=ok kernel=ok hv_sock=fail boot=skip vsock=fail io_uring=ok display=ok x410=skip"
+
 finish

@@ -352,6 +352,24 @@ check "an empty --root is a usage error" \
 check "an argument is a usage error" \
 	usage_case "x410-vsock: ERROR: Unexpected argument 'now'" setup now
 
+# libkmod is dlopen'ed (src/dlkmod.c): without it setup still works when
+# /sys/module says hv_sock is loaded, and otherwise says what to install.
+t_no_libkmod_loadable() {
+	rootfs_make setup-hyperv
+	X410_SHIM_DLOPEN_FAIL=libkmod.so.2 shim_run 1 "$ROOT" setup && golden no-libkmod &&
+	grep -q '^dlopen libkmod.so.2 ENOENT$' "$SHIM_LOG" &&
+	inserted_is "" && no_conf
+}
+check "without libkmod.so.2, a loadable hv_sock is an error that says what to install; nothing changed" t_no_libkmod_loadable
+
+t_no_libkmod_loaded() {
+	rootfs_make setup-loaded
+	X410_SHIM_DLOPEN_FAIL=libkmod.so.2 shim_run 0 "$ROOT" setup && golden loaded &&
+	grep -q '^dlopen libkmod.so.2 ENOENT$' "$SHIM_LOG" &&
+	inserted_is "" && our_conf
+}
+check "without libkmod.so.2, a loaded hv_sock is set up as usual (from /sys/module)" t_no_libkmod_loaded
+
 t_help() {
 	run_x 0 setup --help && [ ! -s "$ERR" ] &&
 	grep -q '^Usage: x410-vsock setup \[OPTIONS\]' "$OUT" &&

@@ -441,6 +441,40 @@ EXPORT uid_t geteuid(void)
 	return real_geteuid();
 }
 
+/* ------------------------------------------------------------ libraries */
+
+/* $X410_SHIM_DLOPEN_FAIL=SONAME: dlopen(SONAME) fails as if the library
+ * were not installed, with the dynamic loader's own wording in dlerror(). */
+static char dl_error[512];
+static bool dl_error_pending;
+
+static void shim_log(const char *format, ...);
+
+EXPORT void *dlopen(const char *file, int flags)
+{
+	const char *deny = getenv("X410_SHIM_DLOPEN_FAIL");
+	REAL(void *, dlopen, const char *, int);
+
+	if (file && deny && *deny && strcmp(file, deny) == 0) {
+		snprintf(dl_error, sizeof(dl_error), "%s: cannot open shared object file: No such file or directory", file);
+		dl_error_pending = true;
+		shim_log("dlopen %s ENOENT", file);
+		return NULL;
+	}
+	return real_dlopen(file, flags);
+}
+
+EXPORT char *dlerror(void)
+{
+	REAL(char *, dlerror, void);
+
+	if (dl_error_pending) {
+		dl_error_pending = false;
+		return dl_error;
+	}
+	return real_dlerror();
+}
+
 /* ------------------------------------------------------------ modules */
 
 static void shim_log(const char *format, ...)
