@@ -12,6 +12,9 @@
 #
 # Usage: tests/bench/bench.sh [--rounds N] [--quick] [--configs "direct uring epoll socat"]
 #        [--x410-vsock PATH] [--tools DIR] [--output FILE] [--configure-flags FLAGS]
+#        [--cases "upload download pingpong mix multi churn idle"]
+# --cases runs a subset (for measuring one change); the table then shows
+# '–' for the cases left out.
 set -euo pipefail
 
 ROUNDS=5
@@ -22,6 +25,8 @@ TOOLS=./tests/tools
 OUTPUT=""
 CFLAGS_USED=""
 CMDLINE="make bench"
+ALL_CASES="upload download pingpong mix multi churn idle"
+CASES=$ALL_CASES
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -32,12 +37,20 @@ while [ $# -gt 0 ]; do
 	--tools) TOOLS=$2; shift 2 ;;
 	--output) OUTPUT=$2; shift 2 ;;
 	--configure-flags) CFLAGS_USED=$2; shift 2 ;;
+	--cases) CASES=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: ERROR: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
 [ "$ROUNDS" -ge 1 ] 2>/dev/null || { echo "bench: ERROR: --rounds needs a number >= 1" >&2; exit 2; }
 [ "$ROUNDS" = 5 ] || CMDLINE="$CMDLINE BENCH_ARGS='--rounds $ROUNDS'"
+for c in $CASES; do
+	case " $ALL_CASES " in
+	*" $c "*) ;;
+	*) echo "bench: ERROR: unknown case '$c' (cases: $ALL_CASES)" >&2; exit 2 ;;
+	esac
+done
+[ "$CASES" = "$ALL_CASES" ] || CMDLINE="$CMDLINE (--cases '$CASES')"
 
 # Workload sizes.
 if [ "$QUICK" = 1 ]; then
@@ -259,7 +272,6 @@ measure() { # CASE CONFIG ROUND
 	stop_front
 }
 
-CASES="upload download pingpong mix multi churn idle"
 start_s=$(date +%s)
 for round in $(seq 1 "$ROUNDS"); do
 	# Rotate the order of the configurations from round to round, so that
