@@ -974,6 +974,35 @@ static void conn_connect(struct engine *e, struct uconn *u)
 	}
 	u->c.upstream_fd = ufd;
 	e->n_upstreams++;
+
+	/*
+	 * A UNIX connect never waits for the peer: it succeeds or fails at
+	 * once, or says EAGAIN when the listener's queue is full.  Doing it
+	 * here, on the still non-blocking socket, saves the ring's connect,
+	 * its linked timeout (an hrtimer armed and cancelled) and one trip
+	 * through the loop per client; only a full queue goes to the ring,
+	 * whose timeout then bounds the wait.
+	 */
+	if (e->r->cfg->upstream.sa.sa.sa_family == AF_UNIX) {
+		if (connect(ufd, &e->r->cfg->upstream.sa.sa, e->r->cfg->upstream.sa_len) == 0) {
+			r = fd_set_blocking(ufd);
+			if (r < 0) {
+				relay_connect_failed(e->r, u->c.id, r);
+				conn_end(e, u, 0);
+				return;
+			}
+			relay_connected(e->r, u->c.id, ufd);
+			u->c.state = CONN_RELAYING;
+			conn_update(e, u);
+			return;
+		}
+		if (errno != EAGAIN && errno != EINTR) {
+			relay_connect_failed(e->r, u->c.id, -errno);
+			conn_end(e, u, 0);
+			return;
+		}
+	}
+
 	r = fd_set_blocking(ufd);
 	if (r < 0) {
 		relay_connect_failed(e->r, u->c.id, r);

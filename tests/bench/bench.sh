@@ -27,6 +27,8 @@ TOOLS=./tests/tools
 OUTPUT=""
 CFLAGS_USED=""
 CMDLINE="make bench"
+ALL_CASES="upload download pingpong mix multi churn idle"
+CASES=$ALL_CASES
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
 	--tools) TOOLS=$2; shift 2 ;;
 	--output) OUTPUT=$2; shift 2 ;;
 	--configure-flags) CFLAGS_USED=$2; shift 2 ;;
+	--cases) CASES=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: ERROR: unknown argument '$1'" >&2; exit 2 ;;
 	esac
