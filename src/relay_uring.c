@@ -62,6 +62,9 @@
 #ifndef IORING_ASYNC_CANCEL_ANY
 #define IORING_ASYNC_CANCEL_ANY (1U << 2)
 #endif
+#ifndef IORING_SQ_CQ_OVERFLOW
+#define IORING_SQ_CQ_OVERFLOW (1U << 1)
+#endif
 #ifndef IORING_FEAT_FAST_POLL
 #define IORING_FEAT_FAST_POLL (1U << 5)
 #endif
@@ -442,9 +445,22 @@ static int pool_reclaim_ring(struct engine *e)
 	struct pool *p = &e->pool;
 	int r;
 
+	struct io_uring_cqe *cqe;
+	unsigned head;
+
 	r = io_uring_unregister_buf_ring(&e->ring, URING_BGID);
 	if (r < 0)
 		return r;
+	/* The kernel may have taken buffers from the ring for completions
+	 * still in the CQ (later in this batch): those hold data, not free
+	 * ones.  Their completions were posted before the unregister, and
+	 * nothing takes from the ring after it. */
+	io_uring_for_each_cqe(&e->ring, head, cqe) {
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+
+		if ((cqe->flags & IORING_CQE_F_BUFFER) && bid < URING_NBUF && p->where[bid] == BUF_RING)
+			p->where[bid] = BUF_LENT;
+	}
 	for (unsigned bid = URING_NBUF; bid > 0; bid--)
 		if (p->where[bid - 1] == BUF_RING)
 			pool_put(e, (uint16_t)(bid - 1));
@@ -477,6 +493,10 @@ static void pool_trim(struct engine *e)
 
 	if (p->lent_total != p->lent_at_trim_arm)
 		return;          /* busy: try again later */
+	/* Completions the CQ had no room for are not visible to
+	 * pool_reclaim_ring(): some may hold buffers.  Later. */
+	if (__atomic_load_n(e->ring.sq.kflags, __ATOMIC_ACQUIRE) & IORING_SQ_CQ_OVERFLOW)
+		return;
 	for (unsigned bid = 0; bid < URING_NBUF; bid++)
 		if (p->dirty[bid] && p->where[bid] == BUF_RING) {
 			r = pool_reclaim_ring(e);
