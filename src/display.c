@@ -122,13 +122,6 @@ int display_unix_line_parse(const char *line, bool *ret_listening, char *path, s
 
 /* ---------------------------------------------------------------- sockets */
 
-static int root_path(const char *root, const char *path, char *buf, size_t size)
-{
-	int r = snprintf_bounded(buf, size, "%s%s", root, path);
-
-	return r < 0 ? r : 0;
-}
-
 int display_unix_table_read(const char *root, struct display_unix_table *ret)
 {
 	char full[PATH_MAX];
@@ -138,7 +131,7 @@ int display_unix_table_read(const char *root, struct display_unix_table *ret)
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	r = root_path(root, "/proc/net/unix", full, sizeof(full));
+	r = path_below_root(root, "/proc/net/unix", full, sizeof(full));
 	if (r < 0)
 		return r;
 	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -261,7 +254,7 @@ static bool pid_runs(const struct display_where *w, pid_t pid)
 	if (w->live)
 		return kill(pid, 0) == 0 || errno == EPERM;
 	(void)snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	return root_path(w->root, path, full, sizeof(full)) == 0 && lstat(full, &st) == 0;
+	return path_below_root(w->root, path, full, sizeof(full)) == 0 && lstat(full, &st) == 0;
 }
 
 static void pid_comm(const struct display_where *w, pid_t pid, char *buf, size_t size)
@@ -270,7 +263,7 @@ static void pid_comm(const struct display_where *w, pid_t pid, char *buf, size_t
 
 	buf[0] = 0;
 	(void)snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	if (root_path(w->root, path, full, sizeof(full)) < 0 || read_one_line(full, buf, size) < 0) {
+	if (path_below_root(w->root, path, full, sizeof(full)) < 0 || read_one_line(full, buf, size) < 0) {
 		buf[0] = 0;
 		return;
 	}
@@ -294,7 +287,7 @@ int display_lock_check(const struct display_where *w, unsigned display, struct d
 	r = addr_display_lock_path(display, w->lock_dir, path, sizeof(path));
 	if (r < 0)
 		return r;
-	r = root_path(w->root, path, full, sizeof(full));
+	r = path_below_root(w->root, path, full, sizeof(full));
 	if (r < 0)
 		return r;
 
@@ -348,7 +341,7 @@ static enum display_sock_state socket_check(const struct display_where *w, unsig
 	int r;
 
 	if (addr_display_socket_path(display, w->socket_dir, path, sizeof(path)) < 0 ||
-	    root_path(w->root, path, full, sizeof(full)) < 0)
+	    path_below_root(w->root, path, full, sizeof(full)) < 0)
 		return DISPLAY_SOCK_UNKNOWN;
 	if (lstat(full, &st) < 0)
 		/* ENOTDIR: the socket directory is not one; nothing is there. */
@@ -408,7 +401,7 @@ static bool socket_file_exists(const struct display_where *w, const char *dir, u
 	struct stat st;
 
 	if (addr_display_socket_path(display, dir, path, sizeof(path)) < 0 ||
-	    root_path(w->root, path, full, sizeof(full)) < 0)
+	    path_below_root(w->root, path, full, sizeof(full)) < 0)
 		return true;
 	return lstat(full, &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
 }

@@ -509,7 +509,7 @@ static void check_boot(struct doctor *d, struct finding *f)
 	}
 
 	r = modules_load_find(s->root, "hv_sock", &hit);
-	if (r == 0 && modules_load_root_path(s->root, "/etc/modules", path, sizeof(path)) == 0)
+	if (r == 0 && path_below_root(s->root, "/etc/modules", path, sizeof(path)) == 0)
 		/* Debian's list, read by its kmod init script (and by systemd
 		 * through the modules-load.d/modules.conf symlink). */
 		r = modules_load_etc_modules_lists(path, "hv_sock", &hit) == 1 ? 1 : 0;

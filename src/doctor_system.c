@@ -66,9 +66,7 @@ const char *doctor_transport_name(enum doctor_transport t)
 
 int doctor_path(const struct doctor_system *sys, const char *path, char *buf, size_t size)
 {
-	int r = snprintf_bounded(buf, size, "%s%s", sys->root, path);
-
-	return r < 0 ? r : 0;
+	return path_below_root(sys->root, path, buf, size);
 }
 
 static int read_line_at(const struct doctor_system *sys, const char *path, char *buf, size_t size)

@@ -166,7 +166,7 @@ int module_ctx_new(const char *root, struct module_ctx **ret)
 		if (r < 0)
 			return r;
 		for (size_t i = 0; i < MODULES_LOAD_DIRS_MAX && modprobe_d_dirs[i]; i++) {
-			r = modules_load_root_path(ctx->root, modprobe_d_dirs[i], paths[i], sizeof(paths[i]));
+			r = path_below_root(ctx->root, modprobe_d_dirs[i], paths[i], sizeof(paths[i]));
 			if (r < 0)
 				return r;
 			config[i] = paths[i];
@@ -539,7 +539,7 @@ int module_find_blacklist(const char *root, const char *name, struct modules_loa
 		return r;
 
 	/* kmod also honours modprobe.blacklist=A,B on the kernel command line. */
-	r = modules_load_root_path(root, "/proc/cmdline", path, sizeof(path));
+	r = path_below_root(root, "/proc/cmdline", path, sizeof(path));
 	if (r < 0)
 		return r;
 	if (read_one_line(path, cmdline, sizeof(cmdline)) < 0)

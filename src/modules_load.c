@@ -41,13 +41,6 @@ const char *const modprobe_d_dirs[] = {
 /* Configuration files are small; anything larger is not one. */
 #define CONF_FILE_MAX (1024 * 1024)
 
-int modules_load_root_path(const char *root, const char *path, char *buf, size_t size)
-{
-	if (!root || streq(root, "/"))
-		root = "";
-	return snprintf_bounded(buf, size, "%s%s", root, path) < 0 ? -ENAMETOOLONG : 0;
-}
-
 struct conf_file {
 	char name[NAME_MAX + 1];
 	char path[PATH_MAX];
@@ -101,7 +94,7 @@ static int conf_dir_add(const char *root, const char *dir, struct conf_file *fil
 			 * root for an absolute link. */
 			if (!masked) {
 				if (target[0] == '/' && root && *root)
-					k = modules_load_root_path(root, target, rooted, sizeof(rooted)) < 0 ? -1 :
+					k = path_below_root(root, target, rooted, sizeof(rooted)) < 0 ? -1 :
 						stat(rooted, &st);
 				else
 					k = fstatat(dirfd(d), de->d_name, &st, 0);
@@ -148,7 +141,7 @@ int modules_load_conf_files(const char *root, const char *const *dirs,
 	for (size_t i = 0; dirs[i]; i++) {
 		char dir[PATH_MAX];
 
-		r = modules_load_root_path(root, dirs[i], dir, sizeof(dir));
+		r = path_below_root(root, dirs[i], dir, sizeof(dir));
 		if (r < 0)
 			return r;
 		r = conf_dir_add(root, dir, files, &n);
@@ -181,7 +174,7 @@ static int read_conf_file(const char *root, const char *path, char **ret, size_t
 		if (l > 0) {
 			target[l] = 0;
 			if (target[0] == '/' && !streq(target, "/dev/null") &&
-			    modules_load_root_path(root, target, rooted, sizeof(rooted)) == 0)
+			    path_below_root(root, target, rooted, sizeof(rooted)) == 0)
 				path = rooted;
 		}
 	}

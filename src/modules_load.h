@@ -69,5 +69,3 @@ int modules_load_find(const char *root, const char *name, struct modules_load_hi
  */
 int modules_load_etc_modules_lists(const char *path, const char *name, struct modules_load_hit *ret);
 
-/* root + path into buf ("" and "/" mean no root); -ENAMETOOLONG. */
-int modules_load_root_path(const char *root, const char *path, char *buf, size_t size);

@@ -81,7 +81,7 @@ static void report(const char *tag, const char *format, ...)
 
 static int root_path(const char *path, char *buf, size_t size)
 {
-	return modules_load_root_path(arg_root, path, buf, size);
+	return path_below_root(arg_root, path, buf, size);
 }
 
 static bool root_exists(const char *path)

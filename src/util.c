@@ -169,6 +169,13 @@ bool startswith(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+int path_below_root(const char *root, const char *path, char *buf, size_t size)
+{
+	if (!root || streq(root, "/"))
+		root = "";
+	return snprintf_bounded(buf, size, "%s%s", root, path) < 0 ? -ENAMETOOLONG : 0;
+}
+
 int read_one_line(const char *path, char *buf, size_t size)
 {
 	_cleanup_close_ int fd = -1;

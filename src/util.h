@@ -29,5 +29,9 @@ int snprintf_bounded(char *dst, size_t n, const char *format, ...) _printf_(3, 4
 
 bool startswith(const char *s, const char *prefix);
 
+/* root + path into buf, for reading a system image or fake root below root
+ * (NULL, "" or "/" mean the live system).  0 or -ENAMETOOLONG. */
+int path_below_root(const char *root, const char *path, char *buf, size_t size);
+
 /* Read the first line of a small file (without its newline); -errno on failure. */
 int read_one_line(const char *path, char *buf, size_t size);
