@@ -93,8 +93,11 @@ copy_prog "$x410" /usr/bin/x410-vsock
 # libkmod.so.2 is dlopen'ed by doctor and setup (src/dlkmod.c), so ldd does
 # not list it; the guest's kmod tool has libkmod built in.  The library at
 # the path the host's loader finds it, and what it needs.
-kmod_lib=$(ldconfig -p 2>/dev/null | awk '$1 == "libkmod.so.2" && /x86-64|64bit/ { print $NF; exit }')
-[ -n "$kmod_lib" ] || kmod_lib=$(ldconfig -p 2>/dev/null | awk '$1 == "libkmod.so.2" { print $NF; exit }')
+# awk reads all of its input (no 'exit'): leaving early would kill ldconfig
+# with SIGPIPE, and pipefail would end this script with status 141.
+ldcache=$(ldconfig -p 2>/dev/null) || ldcache=
+kmod_lib=$(awk '$1 == "libkmod.so.2" && /x86-64|64bit/ && !found { print $NF; found = 1 }' <<<"$ldcache")
+[ -n "$kmod_lib" ] || kmod_lib=$(awk '$1 == "libkmod.so.2" && !found { print $NF; found = 1 }' <<<"$ldcache")
 [ -n "$kmod_lib" ] && [ -e "$kmod_lib" ] || die "libkmod.so.2 not found (ldconfig -p): x410-vsock loads it for setup and doctor"
 copy_file "$kmod_lib"
 for lib in $(ldd "$kmod_lib" 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'); do
