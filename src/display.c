@@ -134,9 +134,9 @@ int display_unix_table_read(const char *root, struct display_unix_table *ret)
 	r = path_below_root(root, "/proc/net/unix", full, sizeof(full));
 	if (r < 0)
 		return r;
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open_regular(full, 0, NULL);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	data = malloc(cap + 1);
 	if (!data)
 		return -ENOMEM;

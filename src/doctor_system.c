@@ -26,6 +26,7 @@
 #include "addr.h"
 #include "display.h"
 #include "doctor.h"
+#include "log.h"
 #include "macro.h"
 #include "run.h"
 #include "util.h"
@@ -256,6 +257,17 @@ static int read_modules(struct doctor_system *sys)
 	r = module_ctx_new(sys->root, &ctx);
 	if (r < 0)
 		return r;
+	/* Not handed to libkmod, which would block on a FIFO: said on stderr,
+	 * as it is about the files, not a link of the chain. */
+	for (size_t i = 0; module_ctx_skipped(ctx, i); i++) {
+		const struct module_skipped *k = module_ctx_skipped(ctx, i);
+		char why[128];
+
+		log_warning("Skipped '%s' (modprobe.d, not handed to libkmod): %s.", k->path,
+			    file_skip_reason(k->error, k->mode, why, sizeof(why)));
+	}
+	if (module_ctx_skipped_count(ctx) > MODULE_SKIPPED_MAX)
+		log_warning("Skipped %zu more modprobe.d files.", module_ctx_skipped_count(ctx) - MODULE_SKIPPED_MAX);
 	(void)strcpy_bounded(sys->modules_dir, sizeof(sys->modules_dir), module_ctx_modules_dir(ctx));
 	if (module_ctx_kmod_error(ctx))
 		(void)snprintf(sys->kmod_error, sizeof(sys->kmod_error), "%s", module_ctx_kmod_error(ctx));

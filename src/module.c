@@ -27,6 +27,8 @@ struct module_ctx {
 	char modules_dir[PATH_MAX];
 	char log[MODULE_LOG_LINES][MODULE_LOG_LINE_MAX];
 	size_t log_first, log_count;
+	struct module_skipped skipped[MODULE_SKIPPED_MAX];
+	size_t n_skipped;       /* all of them; the first MODULE_SKIPPED_MAX are kept */
 };
 
 static const char *const state_names[_MODULE_STATE_MAX] = {
@@ -88,6 +90,18 @@ const char *module_ctx_log_line(const struct module_ctx *ctx, size_t i)
 	return ctx->log[(ctx->log_first + i) % MODULE_LOG_LINES];
 }
 
+size_t module_ctx_skipped_count(const struct module_ctx *ctx)
+{
+	return ctx->n_skipped;
+}
+
+const struct module_skipped *module_ctx_skipped(const struct module_ctx *ctx, size_t i)
+{
+	if (i >= ctx->n_skipped || i >= MODULE_SKIPPED_MAX)
+		return NULL;
+	return &ctx->skipped[i];
+}
+
 const char *module_ctx_root(const struct module_ctx *ctx)
 {
 	return ctx->root;
@@ -124,8 +138,60 @@ static int set_root(struct module_ctx *ctx, const char *root)
 	return 0;
 }
 
+struct config_list {
+	struct module_ctx *ctx;
+	char **paths;           /* NULL-terminated, for kmod_new() */
+	size_t n, allocated;
+};
+
+static void config_list_done(struct config_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->paths[i]);
+	free(l->paths);
+}
+
+/* Every modprobe.d file libkmod may read, looked at first: libkmod opens
+ * each entry of a directory it is given, and open() of a FIFO blocks for
+ * ever.  It gets the regular files one by one instead, and the others are
+ * kept in ctx->skipped for the caller to report. */
+static int config_add(const struct modules_load_file *f, void *userdata)
+{
+	struct config_list *l = userdata;
+	struct module_ctx *ctx = l->ctx;
+
+	if (f->masked)
+		return 0;
+	if (f->error < 0) {
+		if (ctx->n_skipped < MODULE_SKIPPED_MAX) {
+			struct module_skipped *k = &ctx->skipped[ctx->n_skipped];
+
+			(void)snprintf(k->path, sizeof(k->path), "%s", f->path);
+			k->error = f->error;
+			k->mode = f->mode;
+		}
+		ctx->n_skipped++;
+		return 0;
+	}
+	if (l->n + 1 >= l->allocated) {
+		size_t m = l->allocated ? l->allocated * 2 : 16;
+		char **bigger = reallocarray(l->paths, m, sizeof(*bigger));
+
+		if (!bigger)
+			return -ENOMEM;
+		l->paths = bigger;
+		l->allocated = m;
+	}
+	l->paths[l->n] = strdup(f->read_path);
+	if (!l->paths[l->n])
+		return -ENOMEM;
+	l->paths[++l->n] = NULL;
+	return 0;
+}
+
 int module_ctx_new(const char *root, struct module_ctx **ret)
 {
+	struct config_list config = {};
 	_cleanup_free_ struct module_ctx *ctx = NULL;
 	struct utsname u;
 	int r;
@@ -153,26 +219,33 @@ int module_ctx_new(const char *root, struct module_ctx **ret)
 		return 0;
 	}
 
+	config.ctx = ctx;
+	r = modules_load_conf_files(ctx->root, modprobe_d_dirs, config_add, &config);
+	if (r == 0 && !config.paths) {
+		/* No file at all: an empty list (NULL would mean libkmod's
+		 * default directories). */
+		config.paths = calloc(1, sizeof(char *));
+		if (!config.paths)
+			r = -ENOMEM;
+	}
+	if (r < 0) {
+		config_list_done(&config);
+		return r;
+	}
 	if (!ctx->root[0]) {
-		/* libkmod's own defaults: the distribution's module directory
-		 * and modprobe.d search path. */
-		ctx->kmod = sym_kmod_new(NULL, NULL);
+		/* The distribution's module directory. */
+		ctx->kmod = sym_kmod_new(NULL, (const char *const *)config.paths);
 	} else {
 		char dirname[PATH_MAX];
-		char paths[MODULES_LOAD_DIRS_MAX][PATH_MAX];
-		const char *config[MODULES_LOAD_DIRS_MAX + 1] = {};
 
 		r = snprintf_bounded(dirname, sizeof(dirname), "%s/lib/modules/%s", ctx->root, ctx->release);
-		if (r < 0)
+		if (r < 0) {
+			config_list_done(&config);
 			return r;
-		for (size_t i = 0; i < MODULES_LOAD_DIRS_MAX && modprobe_d_dirs[i]; i++) {
-			r = path_below_root(ctx->root, modprobe_d_dirs[i], paths[i], sizeof(paths[i]));
-			if (r < 0)
-				return r;
-			config[i] = paths[i];
 		}
-		ctx->kmod = sym_kmod_new(dirname, config);
+		ctx->kmod = sym_kmod_new(dirname, (const char *const *)config.paths);
 	}
+	config_list_done(&config);
 	if (!ctx->kmod)
 		return -ENOMEM;
 	sym_kmod_set_log_fn(ctx->kmod, collect_log, ctx);
@@ -470,24 +543,19 @@ struct modprobe_find {
 	struct modules_load_hit *hit;
 };
 
-static int modprobe_find_one(const char *path, bool masked, void *userdata)
+static int modprobe_find_one(const struct modules_load_file *file, void *userdata)
 {
 	struct modprobe_find *s = userdata;
-	_cleanup_close_ int fd = -1;
+	const char *path = file->path;
 	FILE *f;
 	char line[1024];
 	unsigned lineno = 0;
 	int found = 0;
 
-	if (masked)
+	if (file->masked || file->error < 0)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	if (fopen_regular(file->read_path, &f, NULL) < 0)
 		return 0;
-	f = fdopen(fd, "re");
-	if (!f)
-		return -errno;
-	fd = -1;
 	while (!found && fgets(line, sizeof(line), f)) {
 		char *save = NULL, *kw, *mod;
 		char norm[MODULE_NAME_MAX];

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "macro.h"
 #include "modules_load.h"
@@ -62,6 +63,20 @@ const char *module_ctx_kmod_error(const struct module_ctx *ctx);
  * there are more than MODULE_LOG_LINES), without the trailing newline. */
 size_t module_ctx_log_count(const struct module_ctx *ctx);
 const char *module_ctx_log_line(const struct module_ctx *ctx, size_t i);
+
+/* A modprobe.d file that was not handed to libkmod because it is not a
+ * regular file (a FIFO, on which libkmod's open() would block for ever; a
+ * device; a socket; a directory) or cannot be looked at. */
+#define MODULE_SKIPPED_MAX 16
+struct module_skipped {
+	char path[PATH_MAX];    /* with the root */
+	int error;              /* -EBADFD, -EISDIR, -ENOENT, -errno */
+	mode_t mode;            /* its type, 0 when unknown */
+};
+
+/* How many were skipped (all of them), and the first MODULE_SKIPPED_MAX. */
+size_t module_ctx_skipped_count(const struct module_ctx *ctx);
+const struct module_skipped *module_ctx_skipped(const struct module_ctx *ctx, size_t i);
 
 struct module_info {
 	enum module_state state;

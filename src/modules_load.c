@@ -42,29 +42,115 @@ const char *const modprobe_d_dirs[] = {
 #define CONF_FILE_MAX (1024 * 1024)
 
 struct conf_file {
-	char name[NAME_MAX + 1];
-	char path[PATH_MAX];
+	char *path;             /* dir/name, allocated */
+	const char *name;       /* inside path */
+	char *read_path;        /* NULL: path itself */
+	size_t dir_index;       /* precedence: lower wins */
 	bool masked;
+	int error;
+	mode_t mode;
 };
 
+struct conf_list {
+	struct conf_file *files;
+	size_t n, allocated;
+};
+
+static void conf_list_done(struct conf_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->files[i].path);
+		free(l->files[i].read_path);
+	}
+	free(l->files);
+	*l = (struct conf_list) {};
+}
+
+/* By name; the same name by precedence, so that the first one wins. */
 static int conf_file_compare(const void *a, const void *b)
 {
-	return strcmp(((const struct conf_file *)a)->name, ((const struct conf_file *)b)->name);
+	const struct conf_file *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return x->dir_index < y->dir_index ? -1 : x->dir_index > y->dir_index;
 }
 
-static bool has_conf_suffix(const char *name)
+static bool has_suffix(const char *name, const char *suffix)
 {
-	size_t n = strlen(name);
+	size_t n = strlen(name), k = strlen(suffix);
 
-	return n > 5 && streq(name + n - 5, ".conf");
+	return n > k && streq(name + n - k, suffix);
 }
 
-/* Add the *.conf files of one directory that no earlier directory has. */
-static int conf_dir_add(const char *root, const char *dir, struct conf_file *files, size_t *n)
+/* modules-load.d reads "*.conf"; kmod also "*.alias" in modprobe.d. */
+static bool is_conf_name(const char *const *dirs, const char *name)
+{
+	return has_suffix(name, ".conf") || (dirs == modprobe_d_dirs && has_suffix(name, ".alias"));
+}
+
+/* What one directory entry is: masked, readable as a regular file (possibly
+ * through a link, resolved inside the root for an absolute one), or not
+ * (f->error, f->mode).  Never opens it. */
+static int conf_file_examine(const char *root, int dfd, const char *name, struct conf_file *f)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		f->error = -errno;
+		return 0;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX], rooted[PATH_MAX];
+		ssize_t len = readlinkat(dfd, name, target, sizeof(target) - 1);
+		int k;
+
+		if (len <= 0) {
+			f->error = len < 0 ? -errno : -ENOENT;
+			return 0;
+		}
+		target[len] = 0;
+		if (streq(target, "/dev/null")) {
+			f->masked = true;
+			return 0;
+		}
+		/* Anything else counts by what it points to; inside the root
+		 * for an absolute link. */
+		if (target[0] == '/' && root && *root && !streq(root, "/")) {
+			if (path_below_root(root, target, rooted, sizeof(rooted)) < 0) {
+				f->error = -ENAMETOOLONG;
+				return 0;
+			}
+			k = stat(rooted, &st);
+			if (k == 0) {
+				f->read_path = strdup(rooted);
+				if (!f->read_path)
+					return -ENOMEM;
+			}
+		} else
+			k = fstatat(dfd, name, &st, 0);
+		if (k < 0) {
+			f->error = -errno;
+			return 0;
+		}
+	}
+	f->mode = st.st_mode & S_IFMT;
+	if (S_ISDIR(st.st_mode))
+		f->error = -EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		f->error = -EBADFD;
+	else if (st.st_size == 0)
+		f->masked = true;
+	return 0;
+}
+
+/* Add the *.conf entries of one directory. */
+static int conf_dir_add(const char *root, const char *const *dirs, const char *dir, size_t dir_index,
+			struct conf_list *l)
 {
 	DIR *d;
 	struct dirent *de;
-	size_t before = *n;
 	int r = 0;
 
 	d = opendir(dir);
@@ -72,54 +158,37 @@ static int conf_dir_add(const char *root, const char *dir, struct conf_file *fil
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
 
 	while ((errno = 0, de = readdir(d))) {
-		struct stat st;
-		bool masked = false, seen = false;
+		struct conf_file *f;
 
-		if (de->d_name[0] == '.' || !has_conf_suffix(de->d_name))
+		if (de->d_name[0] == '.' || !is_conf_name(dirs, de->d_name))
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISLNK(st.st_mode)) {
-			char target[PATH_MAX];
-			ssize_t len = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+		if (l->n == l->allocated) {
+			size_t m = l->allocated ? l->allocated * 2 : 64;
+			struct conf_file *bigger = reallocarray(l->files, m, sizeof(*bigger));
 
-			char rooted[PATH_MAX];
-			int k;
-
-			if (len <= 0)
-				continue;
-			target[len] = 0;
-			masked = streq(target, "/dev/null");
-			/* Anything else counts by what it points to; inside the
-			 * root for an absolute link. */
-			if (!masked) {
-				if (target[0] == '/' && root && *root)
-					k = path_below_root(root, target, rooted, sizeof(rooted)) < 0 ? -1 :
-						stat(rooted, &st);
-				else
-					k = fstatat(dirfd(d), de->d_name, &st, 0);
-				if (k < 0 || !S_ISREG(st.st_mode))
-					continue;
+			if (!bigger) {
+				r = -ENOMEM;
+				break;
 			}
-		} else if (!S_ISREG(st.st_mode))
-			continue;
-		else if (st.st_size == 0)
-			masked = true;
-
-		/* A file of an earlier directory replaces this one. */
-		for (size_t i = 0; i < before && !seen; i++)
-			seen = streq(files[i].name, de->d_name);
-		if (seen)
-			continue;
-		if (*n >= MODULES_LOAD_FILES_MAX) {
+			l->files = bigger;
+			l->allocated = m;
+		}
+		if (l->n >= MODULES_LOAD_FILES_MAX) {
 			r = -E2BIG;
 			break;
 		}
-		if (strcpy_bounded(files[*n].name, sizeof(files[*n].name), de->d_name) < 0 ||
-		    snprintf_bounded(files[*n].path, sizeof(files[*n].path), "%s/%s", dir, de->d_name) < 0)
-			continue;
-		files[*n].masked = masked;
-		(*n)++;
+		f = &l->files[l->n];
+		*f = (struct conf_file) { .dir_index = dir_index };
+		if (asprintf(&f->path, "%s/%s", dir, de->d_name) < 0) {
+			f->path = NULL;
+			r = -ENOMEM;
+			break;
+		}
+		f->name = f->path + strlen(dir) + 1;
+		l->n++;
+		r = conf_file_examine(root, dirfd(d), de->d_name, f);
+		if (r < 0)
+			break;
 	}
 	if (r == 0 && errno != 0)
 		r = -errno;
@@ -128,60 +197,57 @@ static int conf_dir_add(const char *root, const char *dir, struct conf_file *fil
 }
 
 int modules_load_conf_files(const char *root, const char *const *dirs,
-			    int (*fn)(const char *path, bool masked, void *userdata), void *userdata)
+			    int (*fn)(const struct modules_load_file *file, void *userdata), void *userdata)
 {
-	_cleanup_free_ struct conf_file *files = NULL;
-	size_t n = 0;
-	int r;
+	struct conf_list l = {};
+	int r = 0;
 
-	files = calloc(MODULES_LOAD_FILES_MAX, sizeof(*files));
-	if (!files)
-		return -ENOMEM;
-
-	for (size_t i = 0; dirs[i]; i++) {
+	for (size_t i = 0; dirs[i] && r == 0; i++) {
 		char dir[PATH_MAX];
 
 		r = path_below_root(root, dirs[i], dir, sizeof(dir));
-		if (r < 0)
-			return r;
-		r = conf_dir_add(root, dir, files, &n);
-		if (r < 0)
-			return r;
+		if (r == 0)
+			r = conf_dir_add(root, dirs, dir, i, &l);
 	}
+	if (r < 0)
+		goto out;
 
-	qsort(files, n, sizeof(*files), conf_file_compare);
-	for (size_t i = 0; i < n; i++) {
-		r = fn(files[i].path, files[i].masked, userdata);
-		if (r != 0)
-			return r < 0 ? r : 1;
+	/* A file of an earlier directory replaces every file of the same
+	 * name in the later ones, whatever it is. */
+	qsort(l.files, l.n, sizeof(*l.files), conf_file_compare);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct conf_file *c = &l.files[i];
+		struct modules_load_file f = {
+			.path = c->path,
+			.read_path = c->read_path ? c->read_path : c->path,
+			.masked = c->masked,
+			.error = c->error,
+			.mode = c->mode,
+		};
+
+		if (i > 0 && streq(c->name, l.files[i - 1].name))
+			continue;
+		r = fn(&f, userdata);
+		if (r != 0) {
+			r = r < 0 ? r : 1;
+			break;
+		}
 	}
-	return 0;
+out:
+	conf_list_done(&l);
+	return r;
 }
 
-/* Read a whole small file; NUL-terminated.  Under a root, an absolute
- * symbolic link is resolved inside the root (one level), as the system that
- * boots from it would. */
-static int read_conf_file(const char *root, const char *path, char **ret, size_t *ret_len)
+/* Read a whole small regular file; NUL-terminated. */
+static int read_conf_file(const char *path, char **ret, size_t *ret_len, mode_t *ret_mode)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
-	char target[PATH_MAX], rooted[PATH_MAX];
 	size_t len = 0;
-	ssize_t l;
 
-	if (root && *root && !streq(root, "/")) {
-		l = readlink(path, target, sizeof(target) - 1);
-		if (l > 0) {
-			target[l] = 0;
-			if (target[0] == '/' && !streq(target, "/dev/null") &&
-			    path_below_root(root, target, rooted, sizeof(rooted)) == 0)
-				path = rooted;
-		}
-	}
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open_regular(path, 0, ret_mode);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	buf = malloc(CONF_FILE_MAX + 1);
 	if (!buf)
 		return -ENOMEM;
@@ -313,15 +379,15 @@ unsigned modules_load_buffer_lists(const char *buf, size_t len, const char *name
 	return line;
 }
 
-static int file_lists(const char *root, const char *path, const char *name, bool etc_modules,
-		      struct modules_load_hit *ret)
+static int file_lists(const char *read_path, const char *path, const char *name, bool etc_modules,
+		      struct modules_load_hit *ret, mode_t *ret_mode)
 {
 	_cleanup_free_ char *buf = NULL;
-	size_t len;
+	size_t len = 0;
 	unsigned line;
 	int r;
 
-	r = read_conf_file(root, path, &buf, &len);
+	r = read_conf_file(read_path, &buf, &len, ret_mode);
 	if (r < 0)
 		return r;
 	line = for_each_line(buf, len, etc_modules ? match_etc_modules_line : match_modules_load_line, name);
@@ -340,36 +406,52 @@ static int file_lists(const char *root, const char *path, const char *name, bool
 
 int modules_load_file_lists(const char *path, const char *name, struct modules_load_hit *ret)
 {
-	return file_lists(NULL, path, name, false, ret);
+	return file_lists(path, path, name, false, ret, NULL);
 }
 
 int modules_load_etc_modules_lists(const char *path, const char *name, struct modules_load_hit *ret)
 {
-	return file_lists(NULL, path, name, true, ret);
+	return file_lists(path, path, name, true, ret, NULL);
+}
+
+int modules_load_etc_modules_lists_full(const char *path, const char *name, struct modules_load_hit *ret,
+					mode_t *ret_mode)
+{
+	return file_lists(path, path, name, true, ret, ret_mode);
 }
 
 struct find_state {
-	const char *root;
 	const char *name;
 	struct modules_load_hit *hit;
+	modules_load_skip_fn on_skip;
+	void *userdata;
 };
 
-static int find_one(const char *path, bool masked, void *userdata)
+static int find_one(const struct modules_load_file *f, void *userdata)
 {
 	struct find_state *s = userdata;
-	int r;
+	mode_t mode = f->mode;
+	int r = f->error;
 
-	if (masked)
+	if (f->masked)
 		return 0;
-	r = file_lists(s->root, path, s->name, false, s->hit);
-	/* An unreadable file is skipped, as systemd-modules-load does. */
-	return r < 0 ? 0 : r;
+	if (r == 0)
+		r = file_lists(f->read_path, f->path, s->name, false, s->hit, &mode);
+	/* A file that cannot be read is skipped, as systemd-modules-load
+	 * does; the caller hears which and why. */
+	if (r < 0) {
+		if (s->on_skip)
+			s->on_skip(f->path, r, mode, s->userdata);
+		return 0;
+	}
+	return r;
 }
 
-int modules_load_find(const char *root, const char *name, struct modules_load_hit *ret)
+int modules_load_find_full(const char *root, const char *name, modules_load_skip_fn on_skip, void *userdata,
+			   struct modules_load_hit *ret)
 {
 	struct modules_load_hit hit;
-	struct find_state s = { root, name, &hit };
+	struct find_state s = { name, &hit, on_skip, userdata };
 	int r;
 
 	if (!name || !*name)
@@ -380,4 +462,9 @@ int modules_load_find(const char *root, const char *name, struct modules_load_hi
 	if (ret)
 		*ret = hit;
 	return 1;
+}
+
+int modules_load_find(const char *root, const char *name, struct modules_load_hit *ret)
+{
+	return modules_load_find_full(root, name, NULL, NULL, ret);
 }

@@ -102,6 +102,29 @@ static bool is_wsl(void)
 	return strcasestr(release, "microsoft") || strstr(release, "WSL");
 }
 
+/* A configuration file that was not read: say which and why, never skip it
+ * silently (it may be what loads hv_sock, or blacklists it). */
+static void warn_skipped(const char *what, const char *path, int error, mode_t mode)
+{
+	char why[128];
+
+	log_warning("Skipped '%s' (%s): %s.", path, what, file_skip_reason(error, mode, why, sizeof(why)));
+}
+
+static void warn_skipped_modules_load(const char *path, int error, mode_t mode, void *userdata)
+{
+	warn_skipped("modules-load.d; if it loads " HV_SOCK ", setup cannot tell", path, error, mode);
+}
+
+static void show_kmod_skipped(const struct module_ctx *ctx)
+{
+	for (size_t i = 0; module_ctx_skipped(ctx, i); i++)
+		warn_skipped("modprobe.d, not handed to libkmod", module_ctx_skipped(ctx, i)->path, module_ctx_skipped(ctx, i)->error,
+			     module_ctx_skipped(ctx, i)->mode);
+	if (module_ctx_skipped_count(ctx) > MODULE_SKIPPED_MAX)
+		log_warning("Skipped %zu more modprobe.d files.", module_ctx_skipped_count(ctx) - MODULE_SKIPPED_MAX);
+}
+
 static void show_kmod_log(const struct module_ctx *ctx)
 {
 	for (size_t i = 0; i < module_ctx_log_count(ctx); i++)
@@ -122,8 +145,7 @@ static bool os_is(const char *word)
 
 		if (root_path(files[i], p, sizeof(p)) < 0)
 			continue;
-		f = fopen(p, "re");
-		if (!f)
+		if (fopen_regular(p, &f, NULL) < 0)
 			continue;
 		while (!found && fgets(line, sizeof(line), f)) {
 			char *v;
@@ -309,6 +331,7 @@ static int setup_kernel(bool *changed)
 	r = module_ctx_new(NULL, &ctx);
 	if (r < 0)
 		return log_error_errno(r, "Failed to start libkmod: %m");
+	show_kmod_skipped(ctx);
 	r = module_state(ctx, HV_SOCK, &info);
 	show_kmod_log(ctx);
 	if (r < 0 && module_ctx_kmod_error(ctx))
@@ -453,7 +476,7 @@ static void boot_detect(struct boot *b)
 /* Does a non-modules-load.d file already load hv_sock?  (A word "hv_sock"
  * on a line that is not a comment: enough for /etc/modules,
  * /etc/conf.d/modules and rc.modules.local alike.) */
-static int other_file_loads(const char *path, struct modules_load_hit *hit)
+static int other_file_loads(const char *path, struct modules_load_hit *hit, mode_t *ret_mode)
 {
 	_cleanup_free_ char *line = NULL;
 	unsigned lineno = 0;
@@ -461,9 +484,9 @@ static int other_file_loads(const char *path, struct modules_load_hit *hit)
 	FILE *f;
 	int found = 0;
 
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
+	found = fopen_regular(path, &f, ret_mode);
+	if (found < 0)
+		return found;
 	while (!found && getline(&line, &size, f) >= 0) {
 		char *s = line, *hash;
 
@@ -637,10 +660,14 @@ static int setup_boot(bool *changed)
 	boot_detect(&b);
 	if (b.reader == BOOT_OTHER_FILE) {
 		char p[PATH_MAX];
+		mode_t mode;
 
 		if (root_path(b.file, p, sizeof(p)) < 0)
 			return log_error_errno(ENAMETOOLONG, "Failed to build the path of '%s': %m", b.file);
-		r = other_file_loads(p, &hit);
+
+		r = other_file_loads(p, &hit, &mode);
+		if (r < 0 && r != -ENOENT)
+			warn_skipped("the list of modules to load at boot", p, r, mode);
 		if (r > 0) {
 			report("already", "'%s' loads %s at every boot (line %u; read by %s)", hit.path, HV_SOCK, hit.line, b.who);
 			return 0;
@@ -669,15 +696,20 @@ static int setup_boot(bool *changed)
 		return log_error_errno(EEXIST, "'%s' is not a regular file: refusing to replace it. Nothing was written.", conf);
 	}
 
-	r = modules_load_find(arg_root, HV_SOCK, &hit);
+	r = modules_load_find_full(arg_root, HV_SOCK, warn_skipped_modules_load, NULL, &hit);
 	if (r < 0)
 		return log_error_errno(r, "Failed to read the modules-load.d directories: %m");
 	if (r == 0 && streq(b.who, "/etc/init.d/kmod")) {
 		/* Debian's init script also reads /etc/modules. */
 		char p[PATH_MAX];
+		mode_t mode;
 
-		if (root_path("/etc/modules", p, sizeof(p)) == 0)
-			r = modules_load_etc_modules_lists(p, HV_SOCK, &hit) > 0;
+		if (root_path("/etc/modules", p, sizeof(p)) == 0) {
+			r = modules_load_etc_modules_lists_full(p, HV_SOCK, &hit, &mode);
+			if (r < 0 && r != -ENOENT)
+				warn_skipped("the list of modules to load at boot", p, r, mode);
+			r = r > 0;
+		}
 	}
 	if (r > 0) {
 		if (streq(hit.path, conf))

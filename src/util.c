@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -176,6 +177,114 @@ int path_below_root(const char *root, const char *path, char *buf, size_t size)
 	return snprintf_bounded(buf, size, "%s%s", root, path) < 0 ? -ENAMETOOLONG : 0;
 }
 
+static int check_regular(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return 0;
+	if (S_ISDIR(mode))
+		return -EISDIR;
+	if (S_ISLNK(mode))
+		return -ELOOP;
+	return -EBADFD;
+}
+
+int open_regular(const char *path, int flags, mode_t *ret_mode)
+{
+	struct stat st;
+	int fd, r;
+
+	if (ret_mode)
+		*ret_mode = 0;
+	if (((flags & O_NOFOLLOW) ? lstat(path, &st) : stat(path, &st)) < 0)
+		return -errno;
+	if (ret_mode)
+		*ret_mode = st.st_mode & S_IFMT;
+	r = check_regular(st.st_mode);
+	if (r < 0)
+		return r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (ret_mode)
+		*ret_mode = st.st_mode & S_IFMT;
+	r = check_regular(st.st_mode);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int fopen_regular(const char *path, FILE **ret, mode_t *ret_mode)
+{
+	int fd = open_regular(path, 0, ret_mode);
+	FILE *f;
+
+	if (fd < 0)
+		return fd;
+	f = fdopen(fd, "re");
+	if (!f) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	*ret = f;
+	return 0;
+}
+
+const char *file_type_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFLNK:
+		return "a symbolic link";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	default:
+		return "not a regular file";
+	}
+}
+
+const char *file_skip_reason(int error, mode_t mode, char *buf, size_t size)
+{
+	switch (error) {
+	case -EISDIR:
+	case -EBADFD:
+	case -ELOOP:
+		if (mode && !S_ISREG(mode))
+			(void)snprintf(buf, size, "%s, not a regular file", file_type_name(mode));
+		else
+			(void)snprintf(buf, size, "not a regular file");
+		break;
+	case -EFBIG:
+		(void)snprintf(buf, size, "larger than 1 MiB, too large for a configuration file");
+		break;
+	case -ENOENT:
+		(void)snprintf(buf, size, "it does not exist (a dangling symbolic link?)");
+		break;
+	default:
+		(void)snprintf(buf, size, "%s", strerror(-error));
+		break;
+	}
+	return buf;
+}
+
 int read_one_line(const char *path, char *buf, size_t size)
 {
 	_cleanup_close_ int fd = -1;
@@ -183,9 +292,9 @@ int read_one_line(const char *path, char *buf, size_t size)
 
 	if (size == 0)
 		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open_regular(path, 0, NULL);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	n = read(fd, buf, size - 1);
 	if (n < 0)
 		return -errno;

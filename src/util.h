@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -33,5 +35,32 @@ bool startswith(const char *s, const char *prefix);
  * (NULL, "" or "/" mean the live system).  0 or -ENAMETOOLONG. */
 int path_below_root(const char *root, const char *path, char *buf, size_t size);
 
-/* Read the first line of a small file (without its newline); -errno on failure. */
+/*
+ * Open a file for reading only when it is a regular file.  Opening a FIFO
+ * blocks until a writer comes, and opening a device node can act on the
+ * device, so the type is checked before the open (stat, or lstat with
+ * O_NOFOLLOW in flags) and again on the descriptor (fstat: it may have been
+ * replaced meanwhile); the open itself is non-blocking.  flags may add
+ * O_NOFOLLOW, for files in directories that others can write to; files of
+ * /etc, /usr and the like may be symbolic links and are followed.
+ * Returns the fd (O_CLOEXEC), -EISDIR for a directory, -EBADFD for anything
+ * else that is not a regular file, -ELOOP for a symbolic link with
+ * O_NOFOLLOW, or -errno.  The type found goes to *ret_mode when given
+ * (0 when unknown).
+ */
+int open_regular(const char *path, int flags, mode_t *ret_mode);
+
+/* The same through stdio ("re"). */
+int fopen_regular(const char *path, FILE **ret, mode_t *ret_mode);
+
+/* "a FIFO", "a socket", "a directory" ...: for messages about mode's type. */
+const char *file_type_name(mode_t mode);
+
+/* Why a file was not read, as a short phrase: "a FIFO, not a regular file",
+ * "larger than 1 MiB", or strerror().  error is -errno from open_regular()
+ * or a reader; mode the type it found. */
+const char *file_skip_reason(int error, mode_t mode, char *buf, size_t size);
+
+/* Read the first line of a small regular file (without its newline); -errno
+ * on failure (see open_regular() for what is not a regular file). */
 int read_one_line(const char *path, char *buf, size_t size);

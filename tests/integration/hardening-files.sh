@@ -1,0 +1,84 @@
+#!/bin/bash
+# Hostile files below --root and in the (faked) live system (issue #15):
+# FIFOs where setup and doctor read configuration must not hang them, and
+# every file that is not read is named with the reason; libkmod's messages
+# about a hostile modprobe.d are debug-level, escaped and bounded; any number
+# of modules-load.d files works, and a file that cannot be read is reported.
+# Fake roots under the LD_PRELOAD shim (tests/preload), every run under a
+# deadline: a hang is a failure (status 124), not a stuck test.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/preload/lib-shim.sh"
+
+command -v mkfifo >/dev/null || skip "mkfifo (coreutils) is missing"
+shim_init
+
+export X410_SHIM_EUID=0 X410_SHIM_UNAME_R=6.1.0-18-amd64 X410_SHIM_UNAME_M=x86_64
+unset X410_SHIM_INIT_MODULE
+
+# says REGEX [FILE]: stderr (or FILE) has a line matching REGEX.
+says() {
+	grep -Eq -- "$1" "${2:-$ERR}" && return 0
+	echo "# expected /$1/ in ${2:-stderr}:" >&2
+	sed 's/^/#   /' "${2:-$ERR}" | head -n 20 >&2
+	return 1
+}
+
+# doctor_root: a fake root for doctor, with its X socket directory.
+doctor_root() {
+	rootfs_make doctor-hyperv-loadable || return 1
+	mkdir -p "$ROOT/etc/modprobe.d" "$ROOT/tmp/.X11-unix" && chmod 1777 "$ROOT/tmp" "$ROOT/tmp/.X11-unix"
+}
+
+# ------------------------------------------------------------------ 1. FIFOs
+
+t_fifo_etc_modules_kmod() {
+	rootfs_make setup-sysvinit
+	rm -f "$ROOT/etc/modules" && mkfifo "$ROOT/etc/modules" || return 1
+	shim_run 0 "$ROOT" setup --root "$ROOT" &&
+	says "WARNING: Skipped '$ROOT/etc/modules' .*: a FIFO, not a regular file"
+}
+check "setup --root: a FIFO /etc/modules (with /etc/init.d/kmod) is skipped and named, no hang" t_fifo_etc_modules_kmod
+
+t_fifo_etc_modules_other() {
+	rootfs_make setup-no-systemd
+	rm -f "$ROOT/etc/modules" && mkfifo "$ROOT/etc/modules" || return 1
+	shim_run 1 "$ROOT" setup --root "$ROOT" &&
+	says "WARNING: Skipped '$ROOT/etc/modules' .*: a FIFO, not a regular file"
+}
+check "setup --root: a FIFO /etc/modules (no systemd, no kmod script) is skipped and named, no hang" t_fifo_etc_modules_other
+
+t_fifo_modules_load_d() {
+	rootfs_make setup-hyperv
+	mkdir -p "$ROOT/etc/modules-load.d" && mkfifo "$ROOT/etc/modules-load.d/fifo.conf" || return 1
+	shim_run 0 "$ROOT" setup --root "$ROOT" &&
+	says "WARNING: Skipped '$ROOT/etc/modules-load.d/fifo.conf' \(modules-load.d.*\): a FIFO, not a regular file"
+}
+check "setup --root: a FIFO in modules-load.d is skipped and named" t_fifo_modules_load_d
+
+t_fifo_modprobe_d_live() {
+	rootfs_make setup-hyperv
+	mkfifo "$ROOT/etc/modprobe.d/x.conf" || return 1
+	# No --root: the "live" system, whose /etc the shim redirects.
+	shim_run 0 "$ROOT" setup &&
+	says "WARNING: Skipped '/etc/modprobe.d/x.conf' \(modprobe.d, not handed to libkmod\): a FIFO, not a regular file" &&
+	[ "$(shim_inserted)" = "vsock hv_sock" ]
+}
+check "setup (live): a FIFO in /etc/modprobe.d is not handed to libkmod, named; hv_sock still loads" t_fifo_modprobe_d_live
+
+t_fifo_modprobe_d_doctor() {
+	doctor_root || return 1
+	mkfifo "$ROOT/etc/modprobe.d/x.conf" || return 1
+	shim_run 1 "$ROOT" doctor --root "$ROOT" &&
+	says "WARNING: Skipped '$ROOT/etc/modprobe.d/x.conf' \(modprobe.d, not handed to libkmod\): a FIFO, not a regular file" &&
+	says '^\[FAIL\] hv_sock: not loaded \(the module is ' "$OUT"
+}
+check "doctor --root: a FIFO in modprobe.d is named, doctor completes and still finds hv_sock" t_fifo_modprobe_d_doctor
+
+t_fifo_os_release() {
+	rootfs_make setup-missing
+	rm -f "$ROOT/etc/os-release" && mkfifo "$ROOT/etc/os-release" || return 1
+	shim_run 1 "$ROOT" setup && says "no 'hv_sock' module"
+}
+check "setup: a FIFO /etc/os-release does not hang the error message" t_fifo_os_release
+
+finish
