@@ -277,6 +277,12 @@ static int read_modules(struct doctor_system *sys)
 		sys->module_present[i] = r == 0 && (sys->module[i].state == MODULE_STATE_BUILTIN ||
 						    sys->module[i].state == MODULE_STATE_LIVE);
 	}
+	/* Debug-level, escaped and bounded by module.c: a hostile image's
+	 * modprobe.d can make libkmod quote any bytes, any number of times. */
+	for (size_t i = 0; i < module_ctx_log_count(ctx); i++)
+		log_debug("libkmod: %s", module_ctx_log_line(ctx, i));
+	if (module_ctx_log_dropped(ctx) > 0)
+		log_debug("libkmod: ... and %zu more messages", module_ctx_log_dropped(ctx));
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <syslog.h>
@@ -26,7 +27,8 @@ struct module_ctx {
 	char release[sizeof(((struct utsname *)NULL)->release)];
 	char modules_dir[PATH_MAX];
 	char log[MODULE_LOG_LINES][MODULE_LOG_LINE_MAX];
-	size_t log_first, log_count;
+	size_t log_count;        /* kept, at most MODULE_LOG_LINES */
+	size_t log_dropped;      /* not kept */
 	struct module_skipped skipped[MODULE_SKIPPED_MAX];
 	size_t n_skipped;       /* all of them; the first MODULE_SKIPPED_MAX are kept */
 };
@@ -59,23 +61,90 @@ int module_name_normalize(const char *name, char *buf, size_t size)
 	return 0;
 }
 
-/* libkmod's messages are collected, never printed: only commands log. */
+/* libkmod's messages are collected, never printed: only commands log.  They
+ * may quote a hostile file (binary garbage, escape sequences), so they are
+ * kept escaped, and only the first MODULE_LOG_LINES: the others are counted. */
+static void collect_line(struct module_ctx *ctx, const char *msg, size_t len)
+{
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+		len--;
+	if (len == 0)
+		return;
+	if (ctx->log_count >= MODULE_LOG_LINES) {
+		ctx->log_dropped++;
+		return;
+	}
+	(void)escape_text(msg, len, ctx->log[ctx->log_count++], MODULE_LOG_LINE_MAX);
+}
+
 static void collect_log(void *data, int priority, const char *file, int line, const char *fn,
 			const char *format, va_list args)
 {
 	struct module_ctx *ctx = data;
-	size_t slot;
-	char *s;
+	char msg[1024];
+	int n;
 
-	if (ctx->log_count < MODULE_LOG_LINES)
-		slot = (ctx->log_first + ctx->log_count++) % MODULE_LOG_LINES;
-	else {
-		slot = ctx->log_first;
-		ctx->log_first = (ctx->log_first + 1) % MODULE_LOG_LINES;
+	if (ctx->log_count >= MODULE_LOG_LINES) {
+		ctx->log_dropped++;
+		return;
 	}
-	s = ctx->log[slot];
-	(void)vsnprintf(s, MODULE_LOG_LINE_MAX, format, args);
-	s[strcspn(s, "\n")] = 0;
+	n = vsnprintf(msg, sizeof(msg), format, args);
+	if (n < 0)
+		return;
+	collect_line(ctx, msg, MIN((size_t)n, sizeof(msg) - 1));
+}
+
+/*
+ * kmod_new() parses modprobe.d before a log function can be set, and
+ * libkmod's default logger writes what it finds to stderr as is: a
+ * modprobe.d of binary garbage printed a thousand lines of it, escape
+ * sequences included.  For that one call stderr is a memory file, whose
+ * lines then join the collected messages.
+ */
+static int stderr_capture_begin(int *ret_saved)
+{
+	int mfd, saved;
+
+	(void)fflush(stderr);
+	mfd = memfd_create("x410-vsock-libkmod", MFD_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (saved < 0 || dup2(mfd, STDERR_FILENO) < 0) {
+		int r = -errno;
+
+		safe_close(saved);
+		safe_close(mfd);
+		return r;
+	}
+	*ret_saved = saved;
+	return mfd;
+}
+
+static void stderr_capture_end(struct module_ctx *ctx, int mfd, int saved)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t size = 0;
+	ssize_t n;
+	FILE *f;
+
+	if (mfd < 0)
+		return;
+	(void)fflush(stderr);
+	(void)dup2(saved, STDERR_FILENO);
+	safe_close(saved);
+	if (lseek(mfd, 0, SEEK_SET) < 0 || !(f = fdopen(mfd, "re"))) {
+		safe_close(mfd);
+		return;
+	}
+	while ((n = getline(&line, &size, f)) > 0) {
+		const char *m = line;
+
+		if (startswith(m, "libkmod: "))
+			m += strlen("libkmod: ");
+		collect_line(ctx, m, (size_t)n - (size_t)(m - line));
+	}
+	fclose(f);
 }
 
 size_t module_ctx_log_count(const struct module_ctx *ctx)
@@ -83,11 +152,16 @@ size_t module_ctx_log_count(const struct module_ctx *ctx)
 	return ctx->log_count;
 }
 
+size_t module_ctx_log_dropped(const struct module_ctx *ctx)
+{
+	return ctx->log_dropped;
+}
+
 const char *module_ctx_log_line(const struct module_ctx *ctx, size_t i)
 {
 	if (i >= ctx->log_count)
 		return NULL;
-	return ctx->log[(ctx->log_first + i) % MODULE_LOG_LINES];
+	return ctx->log[i];
 }
 
 size_t module_ctx_skipped_count(const struct module_ctx *ctx)
@@ -194,7 +268,7 @@ int module_ctx_new(const char *root, struct module_ctx **ret)
 	struct config_list config = {};
 	_cleanup_free_ struct module_ctx *ctx = NULL;
 	struct utsname u;
-	int r;
+	int r, mfd, saved = -1;
 
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
@@ -234,6 +308,7 @@ int module_ctx_new(const char *root, struct module_ctx **ret)
 	}
 	if (!ctx->root[0]) {
 		/* The distribution's module directory. */
+		mfd = stderr_capture_begin(&saved);
 		ctx->kmod = sym_kmod_new(NULL, (const char *const *)config.paths);
 	} else {
 		char dirname[PATH_MAX];
@@ -243,8 +318,10 @@ int module_ctx_new(const char *root, struct module_ctx **ret)
 			config_list_done(&config);
 			return r;
 		}
+		mfd = stderr_capture_begin(&saved);
 		ctx->kmod = sym_kmod_new(dirname, (const char *const *)config.paths);
 	}
+	stderr_capture_end(ctx, mfd, saved);
 	config_list_done(&config);
 	if (!ctx->kmod)
 		return -ENOMEM;

@@ -59,9 +59,13 @@ const char *module_ctx_release(const struct module_ctx *ctx);
 const char *module_ctx_modules_dir(const struct module_ctx *ctx);
 const char *module_ctx_kmod_error(const struct module_ctx *ctx);
 
-/* libkmod's messages since the context was made (oldest dropped first when
- * there are more than MODULE_LOG_LINES), without the trailing newline. */
+/* libkmod's messages since the context was made (also those kmod_new()
+ * writes to stderr while it parses modprobe.d, caught here): the first
+ * MODULE_LOG_LINES, without the trailing newline and with every control or
+ * non-ASCII byte escaped (escape_text()), for the caller to show at debug
+ * level; module_ctx_log_dropped() counts the others. */
 size_t module_ctx_log_count(const struct module_ctx *ctx);
+size_t module_ctx_log_dropped(const struct module_ctx *ctx);
 const char *module_ctx_log_line(const struct module_ctx *ctx, size_t i);
 
 /* A modprobe.d file that was not handed to libkmod because it is not a

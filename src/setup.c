@@ -125,10 +125,17 @@ static void show_kmod_skipped(const struct module_ctx *ctx)
 		log_warning("Skipped %zu more modprobe.d files.", module_ctx_skipped_count(ctx) - MODULE_SKIPPED_MAX);
 }
 
+/* libkmod's messages (escaped and bounded by module.c), each once. */
 static void show_kmod_log(const struct module_ctx *ctx)
 {
-	for (size_t i = 0; i < module_ctx_log_count(ctx); i++)
+	static size_t shown, dropped_shown;
+
+	for (size_t i = shown; i < module_ctx_log_count(ctx); i++)
 		log_debug("libkmod: %s", module_ctx_log_line(ctx, i));
+	shown = module_ctx_log_count(ctx);
+	if (module_ctx_log_dropped(ctx) > dropped_shown)
+		log_debug("libkmod: ... and %zu more messages", module_ctx_log_dropped(ctx) - dropped_shown);
+	dropped_shown = module_ctx_log_dropped(ctx);
 }
 
 /* ------------------------------------------------------------ errors */

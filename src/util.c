@@ -285,6 +285,47 @@ const char *file_skip_reason(int error, mode_t mode, char *buf, size_t size)
 	return buf;
 }
 
+char *escape_text(const char *src, size_t len, char *dst, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (size == 0)
+		return dst;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+		char e[5];
+		size_t n;
+
+		if (c == '\\') {
+			e[0] = e[1] = '\\';
+			n = 2;
+		} else if (c >= 0x20 && c < 0x7f) {
+			e[0] = (char)c;
+			n = 1;
+		} else {
+			e[0] = '\\';
+			e[1] = 'x';
+			e[2] = hex[c >> 4];
+			e[3] = hex[c & 15];
+			n = 4;
+		}
+		/* Keep room for "..." while more may follow: every escape
+		 * stays whole. */
+		if (o + n + (i + 1 < len ? 4 : 1) > size) {
+			if (o + 4 <= size) {
+				memcpy(dst + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(dst + o, e, n);
+		o += n;
+	}
+	dst[o] = 0;
+	return dst;
+}
+
 int read_one_line(const char *path, char *buf, size_t size)
 {
 	_cleanup_close_ int fd = -1;

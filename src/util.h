@@ -61,6 +61,14 @@ const char *file_type_name(mode_t mode);
  * or a reader; mode the type it found. */
 const char *file_skip_reason(int error, mode_t mode, char *buf, size_t size);
 
+/*
+ * Copy len bytes of src to dst (size bytes, NUL-terminated) with every byte
+ * that is not printable ASCII written as \xHH and '\\' as "\\\\": text from
+ * a hostile file or library cannot move the cursor, change colours or forge
+ * log lines.  Truncated to fit, ending in "..." when cut.  Returns dst.
+ */
+char *escape_text(const char *src, size_t len, char *dst, size_t size);
+
 /* Read the first line of a small regular file (without its newline); -errno
  * on failure (see open_regular() for what is not a regular file). */
 int read_one_line(const char *path, char *buf, size_t size);

@@ -81,4 +81,56 @@ t_fifo_os_release() {
 }
 check "setup: a FIFO /etc/os-release does not hang the error message" t_fifo_os_release
 
+# ------------------------------------------------------------------ 5. libkmod's messages
+
+# garbage FILE: 1,500 lines that libkmod rejects, with terminal escapes,
+# control characters and bytes that are not ASCII, plus random bytes.
+garbage() {
+	local i
+	for i in $(seq 1500); do
+		printf '\033[31mred\033]0;title\007 \001\177\377\351 line %d\n' "$i"
+	done >"$1"
+	head -c 20000 /dev/urandom >>"$1"
+}
+
+# bounded_clean FILE: at most 40 libkmod lines, a "... and N more" line, and
+# no byte outside printable ASCII and newline anywhere.
+bounded_clean() {
+	local n
+	n=$(grep -c 'libkmod' "$1")
+	[ "$n" -le 40 ] || { echo "# $n libkmod lines" >&2; return 1; }
+	grep -Eq 'libkmod: \.\.\. and [0-9]+ more messages' "$1" ||
+		{ echo "# no '... and N more' line" >&2; head -n 5 "$1" | cat -v | sed 's/^/#   /' >&2; return 1; }
+	if LC_ALL=C grep -q '[^ -~]' "$1"; then
+		echo "# bytes outside printable ASCII:" >&2
+		LC_ALL=C grep -n '[^ -~]' "$1" | head -n 3 | cat -v | sed 's/^/#   /' >&2
+		return 1
+	fi
+}
+
+t_garbage_doctor() {
+	doctor_root || return 1
+	garbage "$ROOT/etc/modprobe.d/garbage.conf"
+	shim_run 1 "$ROOT" doctor --root "$ROOT" || return 1
+	# Not a word of it by default: libkmod's messages are debug-level.
+	[ ! -s "$ERR" ] || { echo "# stderr without -v:" >&2; head -n 3 "$ERR" | cat -v | sed 's/^/#   /' >&2; return 1; }
+	says '^\[FAIL\] hv_sock: not loaded \(the module is ' "$OUT" || return 1
+	shim_run 1 "$ROOT" -v doctor --root "$ROOT" &&
+	says 'DEBUG: libkmod: .*garbage.conf line [0-9]+: ignoring bad line starting with .*\\x1b\[31mred' &&
+	bounded_clean "$ERR"
+}
+check "doctor --root on a modprobe.d of binary garbage: silent by default; with -v escaped and bounded" t_garbage_doctor
+
+t_garbage_setup() {
+	rootfs_make setup-hyperv
+	garbage "$ROOT/etc/modprobe.d/garbage.conf"
+	shim_run 0 "$ROOT" setup || return 1
+	! grep -q libkmod "$ERR" || { echo "# libkmod on stderr without -v" >&2; return 1; }
+	rootfs_make setup-hyperv
+	garbage "$ROOT/etc/modprobe.d/garbage.conf"
+	shim_run 0 "$ROOT" -v setup && bounded_clean "$ERR" &&
+	[ "$(shim_inserted)" = "vsock hv_sock" ]
+}
+check "setup (live) with a modprobe.d of binary garbage: silent by default; with -v escaped and bounded" t_garbage_setup
+
 finish
