@@ -173,10 +173,6 @@ static int conf_dir_add(const char *root, const char *const *dirs, const char *d
 			l->files = bigger;
 			l->allocated = m;
 		}
-		if (l->n >= MODULES_LOAD_FILES_MAX) {
-			r = -E2BIG;
-			break;
-		}
 		f = &l->files[l->n];
 		*f = (struct conf_file) { .dir_index = dir_index };
 		if (asprintf(&f->path, "%s/%s", dir, de->d_name) < 0) {
@@ -238,22 +234,42 @@ out:
 	return r;
 }
 
-/* Read a whole small regular file; NUL-terminated. */
+/* Read a whole small regular file; NUL-terminated.  The buffer follows the
+ * file's size (thousands of small files are common), up to CONF_FILE_MAX. */
 static int read_conf_file(const char *path, char **ret, size_t *ret_len, mode_t *ret_mode)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, cap;
+	struct stat st;
 
 	fd = open_regular(path, 0, ret_mode);
 	if (fd < 0)
 		return fd;
-	buf = malloc(CONF_FILE_MAX + 1);
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size > CONF_FILE_MAX)
+		return -EFBIG;
+	cap = (size_t)st.st_size + 1;
+	buf = malloc(cap + 1);
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
-		ssize_t k = read(fd, buf + len, CONF_FILE_MAX + 1 - len);
+		ssize_t k;
 
+		if (len == cap) {
+			/* It grew while we read. */
+			char *bigger;
+
+			if (cap > CONF_FILE_MAX)
+				return -EFBIG;
+			cap = MIN(cap * 2, (size_t)CONF_FILE_MAX + 1);
+			bigger = realloc(buf, cap + 1);
+			if (!bigger)
+				return -ENOMEM;
+			buf = bigger;
+		}
+		k = read(fd, buf + len, cap - len);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -262,9 +278,9 @@ static int read_conf_file(const char *path, char **ret, size_t *ret_len, mode_t 
 		if (k == 0)
 			break;
 		len += (size_t)k;
-		if (len > CONF_FILE_MAX)
-			return -EFBIG;
 	}
+	if (len > CONF_FILE_MAX)
+		return -EFBIG;
 	buf[len] = 0;
 	*ret = buf;
 	buf = NULL;

@@ -21,8 +21,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define MODULES_LOAD_FILES_MAX 256
-
 /* NULL-terminated directory lists, in precedence order (without a root),
  * of at most MODULES_LOAD_DIRS_MAX entries. */
 #define MODULES_LOAD_DIRS_MAX 8

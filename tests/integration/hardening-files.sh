@@ -133,4 +133,49 @@ t_garbage_setup() {
 }
 check "setup (live) with a modprobe.d of binary garbage: silent by default; with -v escaped and bounded" t_garbage_setup
 
+# ------------------------------------------------------------------ 7. modules-load.d
+
+t_many_files() {
+	rootfs_make setup-hyperv
+	local d=$ROOT/etc/modules-load.d i
+	mkdir -p "$d" && (cd "$d" && for i in $(seq -w 5000); do echo "# nothing $i" >"f$i.conf"; done) || return 1
+	shim_run 0 "$ROOT" setup --root "$ROOT" &&
+	says "done: +wrote '$ROOT/etc/modules-load.d/hv_sock.conf'" "$OUT" || return 1
+	# ... and one of them, late in the order, loads hv_sock: found, left alone.
+	rm -f "$d/hv_sock.conf" && echo hv_sock >"$d/f4999.conf" &&
+	shim_run 0 "$ROOT" setup --root "$ROOT" &&
+	says "already: '$d/f4999.conf' loads hv_sock at every boot \\(line 1" "$OUT" &&
+	[ ! -e "$d/hv_sock.conf" ]
+}
+check "setup --root with 5,000 modules-load.d files: works, finds the one that loads hv_sock" t_many_files
+
+t_big_file() {
+	rootfs_make setup-hyperv
+	local d=$ROOT/etc/modules-load.d
+	mkdir -p "$d" && { echo hv_sock; head -c 1100000 /dev/zero | tr '\0' '#'; echo; } >"$d/big.conf" || return 1
+	shim_run 0 "$ROOT" setup --root "$ROOT" &&
+	says "WARNING: Skipped '$d/big.conf' \(modules-load.d; if it loads hv_sock, setup cannot tell\): larger than 1 MiB"
+}
+check "setup --root: a modules-load.d file over 1 MiB is named with the reason" t_big_file
+
+t_unreadable_file() {
+	[ "$(id -u)" = 0 ] || { skip_check "needs root to run setup as another uid (root reads every file)"; return 0; }
+	command -v setpriv >/dev/null || { skip_check "setpriv (util-linux) is missing"; return 0; }
+	rootfs_make setup-hyperv
+	local d=$ROOT/etc/modules-load.d
+	mkdir -p "$d" && echo hv_sock >"$d/secret.conf" && chmod 600 "$d/secret.conf" || return 1
+	# Everything else must be readable for uid 65534, and the binary reachable.
+	chmod -R a+rX "$TEST_TMP" && chmod 600 "$d/secret.conf" && chmod a+w "$d" || return 1
+	local bin=$X410_VSOCK
+	case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+	local s=0
+	: >"$SHIM_LOG" && chmod a+w "$SHIM_LOG"
+	timeout 20 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env LD_PRELOAD="$SHIM_PRELOAD" X410_SHIM_ROOT="$ROOT" X410_SHIM_LOG="$SHIM_LOG" \
+		"$bin" setup --root "$ROOT" --dry-run >"$OUT" 2>"$ERR" || s=$?
+	expect_status 0 "$s" setup --root "$ROOT" --dry-run &&
+	says "WARNING: Skipped '$d/secret.conf' \(modules-load.d; if it loads hv_sock, setup cannot tell\): Permission denied"
+}
+check "setup --root as a user: an unreadable modules-load.d file is named with the reason" t_unreadable_file
+
 finish
