@@ -243,6 +243,45 @@ enum display_dir_state display_dir_judge(const struct stat *st, uid_t euid)
 	return DISPLAY_DIR_OK;
 }
 
+int display_dir_normalize(const char *dir, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	if (!dir || !*dir)
+		return -EINVAL;
+	if (size < 2)
+		return -ENAMETOOLONG;
+	if (dir[0] == '/')
+		buf[o++] = '/';
+	for (const char *p = dir; *p;) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return -EINVAL;
+		if (!(n == 1 && p[0] == '.')) {
+			bool sep = o > 0 && buf[o - 1] != '/';
+
+			if (o + sep + n + 1 > size)
+				return -ENAMETOOLONG;
+			if (sep)
+				buf[o++] = '/';
+			memcpy(buf + o, p, n);
+			o += n;
+		}
+		p += n;
+	}
+	if (o == 0)
+		/* "." or "./": the current directory. */
+		buf[o++] = '.';
+	buf[o] = 0;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- one display */
 
 static bool pid_runs(const struct display_where *w, pid_t pid)

@@ -82,6 +82,16 @@ enum display_dir_state {
  * socket in it. */
 enum display_dir_state display_dir_judge(const struct stat *st, uid_t euid);
 
+/*
+ * The one spelling of a --socket-dir/--lock-dir that run and doctor check
+ * and use: "//" collapsed, "." components and trailing slashes removed
+ * ("/tmp/link/" names the directory the link points to for lstat(), and
+ * "/tmp/link" the link itself, so the checks must see the second).  A ".."
+ * component is refused (-EINVAL): it can climb out of a symbolic link.
+ * "" is -EINVAL, too long -ENAMETOOLONG; "/" stays "/".  Returns 0.
+ */
+int display_dir_normalize(const char *dir, char *buf, size_t size);
+
 /* ---- one display ---- */
 
 enum display_lock_state {

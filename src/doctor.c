@@ -1362,11 +1362,19 @@ static int parse_args(struct doctor *d, const char **ret_root, int argc, char *a
 						   optarg);
 			if (strlen(optarg) >= PATH_MAX / 2)
 				return usage_error("doctor", "The path '%.40s...' is too long", optarg);
-			if (c == ARG_SOCKET_DIR)
-				d->socket_dir = optarg;
-			else if (c == ARG_LOCK_DIR)
-				d->lock_dir = optarg;
-			else
+			if (c == ARG_SOCKET_DIR || c == ARG_LOCK_DIR) {
+				/* The spelling run checks: "/tmp/link/" is the link. */
+				static char dirs[2][PATH_MAX / 2];
+				char *buf = dirs[c == ARG_LOCK_DIR];
+
+				if (display_dir_normalize(optarg, buf, sizeof(dirs[0])) < 0)
+					return usage_error("doctor", "Invalid %s '%s': '..' is not allowed; give the directory itself",
+							   c == ARG_SOCKET_DIR ? "--socket-dir" : "--lock-dir", optarg);
+				if (c == ARG_SOCKET_DIR)
+					d->socket_dir = buf;
+				else
+					d->lock_dir = buf;
+			} else
 				*ret_root = optarg;
 			break;
 		case ':':

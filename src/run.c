@@ -164,10 +164,19 @@ static int lookup_id(const char *s, bool group, uint32_t *ret)
 	return found ? 0 : -ENOENT;
 }
 
-static int check_dir_arg(const char *opt, const char *dir)
+/* Normalised (display_dir_normalize()) into buf before any check sees it:
+ * "--socket-dir /tmp/link/" must be judged as the link it names. */
+static int check_dir_arg(const char *opt, const char *dir, char *buf, size_t size)
 {
+	int r;
+
 	if (!*dir)
 		return usage_error("run", "Invalid --%s '': the directory is empty", opt);
+	r = display_dir_normalize(dir, buf, size);
+	if (r == -EINVAL)
+		return usage_error("run", "Invalid --%s '%s': '..' is not allowed; give the directory itself", opt, dir);
+	if (r < 0)
+		return usage_error("run", "Invalid --%s '%s': the path is too long", opt, dir);
 	return 0;
 }
 
@@ -241,16 +250,22 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 			a->have_listen = true;
 			a->listen_str = optarg;
 			break;
-		case OPT_SOCKET_DIR:
-			if (check_dir_arg("socket-dir", optarg) != 0)
+		case OPT_SOCKET_DIR: {
+			static char socket_dir[PATH_MAX];
+
+			if (check_dir_arg("socket-dir", optarg, socket_dir, sizeof(socket_dir)) != 0)
 				return EXIT_USAGE;
-			a->socket_dir = optarg;
+			a->socket_dir = socket_dir;
 			break;
-		case OPT_LOCK_DIR:
-			if (check_dir_arg("lock-dir", optarg) != 0)
+		}
+		case OPT_LOCK_DIR: {
+			static char lock_dir[PATH_MAX];
+
+			if (check_dir_arg("lock-dir", optarg, lock_dir, sizeof(lock_dir)) != 0)
 				return EXIT_USAGE;
-			a->lock_dir = optarg;
+			a->lock_dir = lock_dir;
 			break;
+		}
 		case OPT_NO_ABSTRACT:
 			a->no_abstract = true;
 			break;

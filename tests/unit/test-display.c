@@ -177,6 +177,40 @@ static void set_age(const char *rel, time_t seconds)
 	assert_int_equal(utimes(path, tv), 0);
 }
 
+static void test_dir_normalize(void **state)
+{
+	static const struct {
+		const char *in, *out;
+		int r;
+	} cases[] = {
+		{ "/tmp/link/", "/tmp/link", 0 },
+		{ "/tmp/link//", "/tmp/link", 0 },
+		{ "//tmp//link/.", "/tmp/link", 0 },
+		{ "/tmp/./link/./", "/tmp/link", 0 },
+		{ "/", "/", 0 },
+		{ "//", "/", 0 },
+		{ "/.", "/", 0 },
+		{ "rel/dir/", "rel/dir", 0 },
+		{ "./", ".", 0 },
+		{ "/tmp/.X11-unix", "/tmp/.X11-unix", 0 },
+		{ "/tmp/..x/y", "/tmp/..x/y", 0 },
+		{ "/tmp/real/../link", NULL, -EINVAL },
+		{ "/tmp/link/..", NULL, -EINVAL },
+		{ "..", NULL, -EINVAL },
+		{ "", NULL, -EINVAL },
+	};
+	char buf[64], small[6];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(display_dir_normalize(cases[i].in, buf, sizeof(buf)), cases[i].r);
+		if (cases[i].out)
+			assert_string_equal(buf, cases[i].out);
+	}
+	assert_int_equal(display_dir_normalize("/tmp/x", small, sizeof(small)), -ENAMETOOLONG);
+	assert_int_equal(display_dir_normalize("/tmp/", small, sizeof(small)), 0);
+	assert_string_equal(small, "/tmp");
+}
+
 static void test_display_states(void **state)
 {
 	struct display_unix_table t = {};
@@ -381,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_lock_parse_lengths),
 		cmocka_unit_test(test_unix_line),
 		cmocka_unit_test(test_dir_judge),
+		cmocka_unit_test(test_dir_normalize),
 		cmocka_unit_test_setup_teardown(test_display_states, setup_root, teardown_root),
 		cmocka_unit_test_setup_teardown(test_suggest, setup_root, teardown_root),
 	};
