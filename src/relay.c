@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -20,10 +21,12 @@
 #include "upstream.h"
 #include "util.h"
 
-/* The most supplementary groups SO_PEERGROUPS is asked for (NGROUPS_MAX is
- * 65536, but a peer with more than this many groups is not worth a larger
- * buffer on every accept). */
-#define PEER_GROUPS_MAX 256
+/* SO_PEERGROUPS is first asked for this many supplementary groups; a peer
+ * with more gets a buffer of the size the kernel says it needs (at most
+ * NGROUPS_MAX, 65536).  A client with 300 groups in the allowed one must not
+ * be refused because its list is long. */
+#define PEER_GROUPS_FIRST 256
+#define PEER_GROUPS_MAX 65536
 
 /* ---- rate limiting of the lines a peer can cause ---- */
 
@@ -80,19 +83,51 @@ bool relay_policy_allows(const struct relay_policy *p, uid_t uid, const gid_t *g
 	return false;
 }
 
-/* The peer's primary and supplementary groups: SO_PEERGROUPS (Linux 4.13)
- * when the kernel has it, else only the primary group from SO_PEERCRED. */
-static size_t peer_groups(int fd, gid_t primary, gid_t *gids, size_t size)
+/* The peer's primary and supplementary groups (primary first) in *ret,
+ * allocated: SO_PEERGROUPS (Linux 4.13).  ERANGE means the buffer was too
+ * small, and the kernel has put the size it needs in len: grow and ask
+ * again.  Returns 0, or -errno with *ret holding the primary group alone
+ * (the kernel lacks SO_PEERGROUPS, or it failed): then only that one can
+ * be checked. */
+static int peer_groups(int fd, gid_t primary, gid_t **ret, size_t *ret_n)
 {
-	socklen_t len = (socklen_t)((size - 1) * sizeof(gid_t));
-	size_t n = 0;
+	size_t cap = PEER_GROUPS_FIRST;
+	int r = -ENOPROTOOPT;
 
-	gids[n++] = primary;
+	*ret = NULL;
+	*ret_n = 0;
 #ifdef SO_PEERGROUPS
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gids + 1, &len) == 0)
-		n += len / sizeof(gid_t);
+	for (unsigned attempt = 0; attempt < 4; attempt++) {
+		gid_t *g = malloc((cap + 1) * sizeof(gid_t));
+		socklen_t len = (socklen_t)(cap * sizeof(gid_t));
+		size_t need;
+
+		if (!g)
+			return -ENOMEM;
+		g[0] = primary;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g + 1, &len) == 0) {
+			*ret = g;
+			*ret_n = 1 + len / sizeof(gid_t);
+			return 0;
+		}
+		r = -errno;
+		free(g);
+		if (r != -ERANGE)
+			break;
+		/* Its groups are fixed at connect(): one retry is enough,
+		 * unless the kernel answers nonsense. */
+		need = len / sizeof(gid_t);
+		if (need <= cap || need > PEER_GROUPS_MAX)
+			break;
+		cap = need;
+	}
 #endif
-	return n;
+	*ret = malloc(sizeof(gid_t));
+	if (!*ret)
+		return -ENOMEM;
+	(*ret)[0] = primary;
+	*ret_n = 1;
+	return r;
 }
 
 int relay_client_accepted(struct relay *r, int fd, uint64_t *ret_id)
@@ -116,15 +151,30 @@ int relay_client_accepted(struct relay *r, int fd, uint64_t *ret_id)
 		return -EPERM;
 	}
 	if (!relay_policy_allows(&cfg->policy, cred.uid, NULL, 0)) {
-		gid_t gids[PEER_GROUPS_MAX];
-		size_t n = cfg->policy.n_gids > 0 ? peer_groups(fd, cred.gid, gids, ELEMENTSOF(gids)) : 0;
+		_cleanup_free_ gid_t *gids = NULL;
+		size_t n = 0;
+		int gr = 0;
 
+		if (cfg->policy.n_gids > 0)
+			gr = peer_groups(fd, cred.gid, &gids, &n);
 		if (!relay_policy_allows(&cfg->policy, cred.uid, gids, n)) {
 			r->stats.refused++;
-			if (ratelimit_pass(&rl_refused, &suppressed))
-				log_warning("client #%" PRIu64 " refused: uid %u (pid %d) is not allowed to connect;"
-					    " allow it with --allow-user %u%s", id, (unsigned)cred.uid, (int)cred.pid,
-					    (unsigned)cred.uid, suppressed ? " (more refusals suppressed)" : "");
+			/* Either option would admit it: its uid, or its group. */
+			if (ratelimit_pass(&rl_refused, &suppressed)) {
+				if (gr < 0)
+					log_warning_errno(gr, "client #%" PRIu64 " refused: uid %u (pid %d, group %u) is not allowed"
+							  " to connect, and its supplementary groups could not be read (%m);"
+							  " allow it with --allow-user %u or --allow-group %u%s",
+							  id, (unsigned)cred.uid, (int)cred.pid, (unsigned)cred.gid,
+							  (unsigned)cred.uid, (unsigned)cred.gid,
+							  suppressed ? " (more refusals suppressed)" : "");
+				else
+					log_warning("client #%" PRIu64 " refused: uid %u (pid %d, group %u) is not allowed to connect;"
+						    " allow it with --allow-user %u or --allow-group %u%s",
+						    id, (unsigned)cred.uid, (int)cred.pid, (unsigned)cred.gid,
+						    (unsigned)cred.uid, (unsigned)cred.gid,
+						    suppressed ? " (more refusals suppressed)" : "");
+			}
 			(void)safe_close(fd);
 			return -EPERM;
 		}

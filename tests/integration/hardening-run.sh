@@ -28,6 +28,51 @@ pick_display() {
 	echo "$n"
 }
 
+# ------------------------------------------------------------------ processes
+
+PIDS=""
+stop_all() {
+	local p
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
+	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+	PIDS=""
+}
+trap 'stop_all; test_cleanup' EXIT
+
+# A child that has exited but not been waited for is a zombie: gone for us.
+gone() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 0
+	[ -z "$st" ] || [ "$st" = Z ]
+}
+
+# start_server DIR: tt-server echoing on DIR/up.sock; sets UP.
+start_server() {
+	"$TT/tt-server" --listen "unix:$1/up.sock" --ready "$1/up.ready" --in echo >"$1/up.out" 2>"$1/up.err" &
+	PIDS="$PIDS $!"
+	UP=unix:$1/up.sock
+	wait_for 5 test -s "$1/up.ready" || { echo "# tt-server did not start: $(cat "$1/up.err")" >&2; return 1; }
+}
+
+# start_relay ENGINE DIR DISPLAY LOG [OPTIONS...]: the relay on display
+# DISPLAY, its socket and lock in DIR; waits until it says 'serving'.
+# Sets RELAY_PID.
+start_relay() {
+	local engine=$1 dir=$2 n=$3 log=$4; shift 4
+	"$X410_VSOCK" run --engine "$engine" --socket-dir "$dir" --lock-dir "$dir" --connect "$UP" "$@" ":$n" \
+		>"$log.out" 2>"$log" &
+	RELAY_PID=$!
+	PIDS="$PIDS $RELAY_PID"
+	wait_for 10 grep -q serving "$log" ||
+		{ echo "# the relay did not start:" >&2; sed 's/^/#   /' "$log" >&2; return 1; }
+}
+
+stop_relay() {
+	kill "$RELAY_PID" 2>/dev/null
+	wait_for 5 gone "$RELAY_PID" || kill -9 "$RELAY_PID" 2>/dev/null
+	wait "$RELAY_PID" 2>/dev/null || true
+}
+
 # ------------------------------------------------------------------ 3. --socket-dir spellings
 
 t_socket_dir_spellings() {
@@ -61,5 +106,34 @@ t_doctor_socket_dir() {
 	says "Invalid --socket-dir '/tmp/real/\.\./link': '\.\.' is not allowed"
 }
 check "doctor: --socket-dir LINK/ is reported as the symbolic link run refuses; '..' is a usage error" t_doctor_socket_dir
+
+# ------------------------------------------------------------------ 2. --allow-group, 300 groups
+
+t_many_groups() {
+	[ "$(id -u)" = 0 ] || { skip_check "needs root to run a client as another uid with 300 groups (setpriv)"; return 0; }
+	command -v setpriv >/dev/null || { skip_check "setpriv (util-linux) is missing"; return 0; }
+	local engine d=$TEST_TMP/groups n groups
+	groups=$(seq -s, 5001 5300)
+	mkdir -p "$d" && chmod 0755 "$TEST_TMP" && chmod 1777 "$d" && cp "$TT/tt-client" "$d/" && chmod 0755 "$d/tt-client" || return 1
+	start_server "$d" || return 1
+	as_client() {       # GROUPS EXPECT
+		timeout 20 setpriv --reuid=65534 --regid=65534 --groups "$1" \
+			"$d/tt-client" probe --connect "unix:$d/X$n" --expect "$2" --wait-ms 2000 --timeout 10 \
+			>"$d/client.out" 2>"$d/client.err" ||
+			{ echo "# uid 65534 with groups ...${1: -20} (expect $2): $(cat "$d/client.out" "$d/client.err")" >&2; return 1; }
+	}
+	for engine in $ENGINES; do
+		n=$(pick_display 2)
+		# The allowed group is the 300th: past the first 256.
+		start_relay "$engine" "$d" "$n" "$d/relay-$engine.err" --no-abstract --allow-group 5300 || return 1
+		as_client "$groups" served || { echo "# engine $engine" >&2; stop_relay; return 1; }
+		# Without the allowed group: refused, and the line says what would admit it.
+		as_client "$(seq -s, 6001 6300)" closed || { stop_relay; return 1; }
+		stop_relay
+		says "client #[0-9]+ refused: uid 65534 \(pid [0-9]+, group 65534\) is not allowed to connect; allow it with --allow-user 65534 or --allow-group 65534" "$d/relay-$engine.err" ||
+			{ echo "# engine $engine" >&2; return 1; }
+	done
+}
+check "--allow-group admits a client with 300 supplementary groups (SO_PEERGROUPS ERANGE: grown); the refusal names --allow-group" t_many_groups
 
 finish
