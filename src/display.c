@@ -226,6 +226,19 @@ int display_unix_live(const struct addr *a)
 	}
 }
 
+int display_unix_live_settle(const struct addr *a, unsigned wait_ms)
+{
+	uint64_t deadline = upstream_now_ms() + wait_ms;
+
+	for (;;) {
+		int r = display_unix_live(a);
+
+		if (r != 1 || upstream_now_ms() >= deadline)
+			return r;
+		(void)nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+}
+
 /* ---------------------------------------------------------------- the socket directory */
 
 enum display_dir_state display_dir_judge(const struct stat *st, uid_t euid)

@@ -67,6 +67,13 @@ bool display_unix_table_listening(const struct display_unix_table *t, const char
  * file nobody listens on), -errno when it cannot be told. */
 int display_unix_live(const struct addr *a);
 
+/* The same, for a socket whose server is known to be dead (its lock file's
+ * PID is gone): the kernel may keep it accepting for a moment (an io_uring
+ * relay's listening socket lives until the ring is torn down, 4-15 ms after
+ * kill -9, longer on a loaded machine), so a socket that still accepts is
+ * probed again every 10 ms for up to wait_ms before it counts as live. */
+int display_unix_live_settle(const struct addr *a, unsigned wait_ms);
+
 /* ---- the socket directory ---- */
 
 enum display_dir_state {

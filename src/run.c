@@ -373,10 +373,14 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 
 /* ---- the display ---- */
 
+/* How long a socket may go on accepting after its relay's death. */
+#define RUN_DEAD_SOCKET_WAIT_MS 250
+
 struct run_ctx {
 	const struct run_args *a;
 	char lock_path[PATH_MAX];
 	bool lock_held;
+	bool lock_was_stale;    /* we removed a lock whose process is gone */
 	char sock_path[PATH_MAX];
 	bool sock_created;
 	dev_t sock_dev;
@@ -520,6 +524,7 @@ static int lock_take(struct run_ctx *ctx)
 			break;
 		}
 		log_info("removed the stale lock file '%s' (its process is gone)", ctx->lock_path);
+		ctx->lock_was_stale = true;
 	}
 	(void)unlink(tmp);
 	if (r == -EEXIST)
@@ -664,7 +669,9 @@ static int take_over(struct run_ctx *ctx, const struct addr *a, const char *show
 		if (!S_ISSOCK(st.st_mode))
 			return log_error_errno(EEXIST, "'%s' exists and is not a socket: refusing to touch it", shown);
 	}
-	r = display_unix_live(a);
+	/* The lock's process is gone: what still accepts may be its socket
+	 * in the kernel's teardown (io_uring), not a server. */
+	r = ctx->lock_was_stale ? display_unix_live_settle(a, RUN_DEAD_SOCKET_WAIT_MS) : display_unix_live(a);
 	if (r > 0)
 		return display_in_use(ctx, "a server is listening on '%s'", shown);
 	if (r < 0)

@@ -63,9 +63,13 @@ start_relay() {
 		>"$log.out" 2>"$log" &
 	RELAY_PID=$!
 	PIDS="$PIDS $RELAY_PID"
-	wait_for 10 grep -q serving "$log" ||
+	wait_for 10 started "$RELAY_PID" "$log"
+	grep -q serving "$log" ||
 		{ echo "# the relay did not start:" >&2; sed 's/^/#   /' "$log" >&2; return 1; }
 }
+
+# started PID LOG: it says 'serving', or it is gone.
+started() { grep -q serving "$2" || gone "$1"; }
 
 stop_relay() {
 	kill "$RELAY_PID" 2>/dev/null
@@ -135,5 +139,33 @@ t_many_groups() {
 	done
 }
 check "--allow-group admits a client with 300 supplementary groups (SO_PEERGROUPS ERANGE: grown); the refusal names --allow-group" t_many_groups
+
+# ------------------------------------------------------------------ 4. restart after kill -9
+
+t_restart_after_kill() {
+	local engine d=$TEST_TMP/restart n i fails=0
+	mkdir -p "$d" && chmod 1777 "$d" || return 1
+	[ -n "${UP:-}" ] || start_server "$d" || return 1
+	for engine in $ENGINES; do
+		n=$(pick_display 3)
+		start_relay "$engine" "$d" "$n" "$d/relay-$engine-0.err" || return 1
+		for i in 1 2 3 4 5; do
+			# A client in flight makes the engine's teardown longer.
+			"$TT/tt-client" probe --connect "unix:$d/X$n" --expect served --timeout 10 >/dev/null 2>&1 ||
+				{ echo "# engine $engine, round $i: the relay does not serve" >&2; fails=$((fails + 1)); }
+			kill -9 "$RELAY_PID"
+			wait "$RELAY_PID" 2>/dev/null
+			# At once: no delay between the death and the restart.
+			if ! start_relay "$engine" "$d" "$n" "$d/relay-$engine-$i.err"; then
+				echo "# engine $engine, round $i: the restart failed" >&2
+				fails=$((fails + 1))
+				break
+			fi
+		done
+		stop_relay
+	done
+	[ "$fails" = 0 ]
+}
+check "run: a restart right after kill -9 of the relay takes the display over (5 times, every engine)" t_restart_after_kill
 
 finish
