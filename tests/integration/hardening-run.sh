@@ -168,4 +168,18 @@ t_restart_after_kill() {
 }
 check "run: a restart right after kill -9 of the relay takes the display over (5 times, every engine)" t_restart_after_kill
 
+# ------------------------------------------------------------------ 8. --no-abstract, documented
+
+t_no_abstract_docs() {
+	local man=$top_srcdir/doc/x410-vsock.1 readme=$top_srcdir/README.md
+	"$X410_VSOCK" run --help >"$OUT" || return 1
+	says 'no-abstract .*any$' "$OUT" && says 'local user may bind it and receive the clients' "$OUT" &&
+	says '^- `--no-abstract`: .*any local user can bind the abstract name `@/tmp/\.X11-unix/XN` and receive the X clients that try it first.*only where nobody else can run programs' "$readme" &&
+	# The option's entry and CAVEATS both say it.
+	[ "$(grep -c 'any local user' "$man")" -ge 2 ] &&
+	sed -n '/^\.It Fl -no-abstract/,/^\.It /p' "$man" | grep -q 'receive the X clients that try it first' &&
+	sed -n '/^\.Sh CAVEATS/,$p' "$man" | grep -q 'only on a machine where nobody else can run programs'
+}
+check "--no-abstract: --help, README and the man page warn that any local user can take the abstract name" t_no_abstract_docs
+
 finish
