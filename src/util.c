@@ -290,8 +290,17 @@ char *escape_text(const char *src, size_t len, char *dst, size_t size)
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
+	size_t need = 1;
+	bool fits;
+
 	if (size == 0)
 		return dst;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		need += c == '\\' ? 2 : c >= 0x20 && c < 0x7f ? 1 : 4;
+	}
+	fits = need <= size;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)src[i];
 		char e[5];
@@ -312,7 +321,7 @@ char *escape_text(const char *src, size_t len, char *dst, size_t size)
 		}
 		/* Keep room for "..." while more may follow: every escape
 		 * stays whole. */
-		if (o + n + (i + 1 < len ? 4 : 1) > size) {
+		if (o + n + (fits || i + 1 == len ? 1 : 4) > size) {
 			if (o + 4 <= size) {
 				memcpy(dst + o, "...", 3);
 				o += 3;

@@ -6,6 +6,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -81,6 +87,62 @@ static void test_parse_seconds(void **state)
 	assert_int_equal(parse_seconds_ms("-1", 1, 60000, &ms), -EINVAL);
 }
 
+static void test_escape_text(void **state)
+{
+	char buf[64], small[12];
+
+	assert_string_equal(escape_text("plain text", 10, buf, sizeof(buf)), "plain text");
+	assert_string_equal(escape_text("\033[31mred\a\\\xff\x7f", 12, buf, sizeof(buf)),
+			    "\\x1b[31mred\\x07\\\\\\xff\\x7f");
+	/* NUL bytes inside the length are escaped too. */
+	assert_string_equal(escape_text("a\0b", 3, buf, sizeof(buf)), "a\\x00b");
+	/* Cut with "...", never in the middle of an escape. */
+	assert_string_equal(escape_text("abcdefghijklmnop", 16, small, sizeof(small)), "abcdefgh...");
+	assert_string_equal(escape_text("abcdef\001\002\003", 9, small, sizeof(small)), "abcdef...");
+	assert_string_equal(escape_text("abcdefghijk", 11, small, sizeof(small)), "abcdefghijk");
+}
+
+static void test_open_regular(void **state)
+{
+	char dir[] = "/tmp/x410-unit-util.XXXXXX", fifo[64], file[64], link[64];
+	mode_t mode;
+	FILE *f;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x\n", 2), 2);
+	close(fd);
+	assert_int_equal(symlink("file", link), 0);
+
+	/* A FIFO is never opened (that would block): refused at once. */
+	assert_int_equal(open_regular(fifo, 0, &mode), -EBADFD);
+	assert_true(S_ISFIFO(mode));
+	assert_string_equal(file_type_name(mode), "a FIFO");
+	assert_int_equal(open_regular(dir, 0, &mode), -EISDIR);
+	assert_int_equal(open_regular("/dev/null", 0, &mode), -EBADFD);
+	assert_true(S_ISCHR(mode));
+	assert_int_equal(fopen_regular(fifo, &f, NULL), -EBADFD);
+	/* Links are followed, unless O_NOFOLLOW. */
+	fd = open_regular(link, 0, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(open_regular(link, O_NOFOLLOW, &mode), -ELOOP);
+	assert_int_equal(open_regular(fifo + 0, 0, NULL), -EBADFD);
+	assert_int_equal(fopen_regular(file, &f, NULL), 0);
+	fclose(f);
+
+	unlink(link);
+	unlink(file);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 static void test_strings(void **state)
 {
 	char buf[4];
@@ -102,6 +164,8 @@ int main(void)
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_seconds),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_escape_text),
+		cmocka_unit_test(test_open_regular),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
