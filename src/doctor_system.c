@@ -263,11 +263,11 @@ static int read_modules(struct doctor_system *sys)
 		const struct module_skipped *k = module_ctx_skipped(ctx, i);
 		char why[128];
 
-		log_warning("Skipped '%s' (modprobe.d, not handed to libkmod): %s.", k->path,
+		log_warning("Skipped '%s' (libkmod would read it): %s.", k->path,
 			    file_skip_reason(k->error, k->mode, why, sizeof(why)));
 	}
 	if (module_ctx_skipped_count(ctx) > MODULE_SKIPPED_MAX)
-		log_warning("Skipped %zu more modprobe.d files.", module_ctx_skipped_count(ctx) - MODULE_SKIPPED_MAX);
+		log_warning("Skipped %zu more files libkmod would read.", module_ctx_skipped_count(ctx) - MODULE_SKIPPED_MAX);
 	(void)strcpy_bounded(sys->modules_dir, sizeof(sys->modules_dir), module_ctx_modules_dir(ctx));
 	if (module_ctx_kmod_error(ctx))
 		(void)snprintf(sys->kmod_error, sizeof(sys->kmod_error), "%s", module_ctx_kmod_error(ctx));

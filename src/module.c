@@ -193,7 +193,47 @@ const char *module_ctx_modules_dir(const struct module_ctx *ctx)
 
 const char *module_ctx_kmod_error(const struct module_ctx *ctx)
 {
-	return ctx->kmod ? NULL : dlkmod_error();
+	return ctx->kmod || ctx->kmod_error == -EBADFD ? NULL : dlkmod_error();
+}
+
+/* The files libkmod opens in the modules directory (kmod_new() reads
+ * modules.softdep at once; lookups open the indexes).  One that is not a
+ * regular file (a FIFO blocks libkmod's open() for ever) makes the whole
+ * directory unusable: libkmod is not started, and the file is reported. */
+static const char *const modules_dir_files[] = {
+	"modules.softdep", "modules.weakdep",
+	"modules.dep", "modules.dep.bin", "modules.alias", "modules.alias.bin",
+	"modules.symbols", "modules.symbols.bin", "modules.builtin", "modules.builtin.bin",
+	"modules.builtin.alias.bin", "modules.builtin.modinfo", "modules.devname", "modules.order",
+};
+
+static void skipped_add(struct module_ctx *ctx, const char *path, int error, mode_t mode)
+{
+	if (ctx->n_skipped < MODULE_SKIPPED_MAX) {
+		struct module_skipped *k = &ctx->skipped[ctx->n_skipped];
+
+		(void)snprintf(k->path, sizeof(k->path), "%s", path);
+		k->error = error;
+		k->mode = mode;
+	}
+	ctx->n_skipped++;
+}
+
+static bool modules_dir_sane(struct module_ctx *ctx, const char *dir)
+{
+	bool sane = true;
+
+	for (size_t i = 0; i < ELEMENTSOF(modules_dir_files); i++) {
+		char path[PATH_MAX];
+		struct stat st;
+
+		if (snprintf_bounded(path, sizeof(path), "%s/%s", dir, modules_dir_files[i]) < 0 ||
+		    stat(path, &st) < 0 || S_ISREG(st.st_mode))
+			continue;
+		skipped_add(ctx, path, S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD, st.st_mode & S_IFMT);
+		sane = false;
+	}
+	return sane;
 }
 
 static int set_root(struct module_ctx *ctx, const char *root)
@@ -237,14 +277,7 @@ static int config_add(const struct modules_load_file *f, void *userdata)
 	if (f->masked)
 		return 0;
 	if (f->error < 0) {
-		if (ctx->n_skipped < MODULE_SKIPPED_MAX) {
-			struct module_skipped *k = &ctx->skipped[ctx->n_skipped];
-
-			(void)snprintf(k->path, sizeof(k->path), "%s", f->path);
-			k->error = f->error;
-			k->mode = f->mode;
-		}
-		ctx->n_skipped++;
+		skipped_add(ctx, f->path, f->error, f->mode);
 		return 0;
 	}
 	if (l->n + 1 >= l->allocated) {
@@ -306,20 +339,26 @@ int module_ctx_new(const char *root, struct module_ctx **ret)
 		config_list_done(&config);
 		return r;
 	}
-	if (!ctx->root[0]) {
-		/* The distribution's module directory. */
-		mfd = stderr_capture_begin(&saved);
-		ctx->kmod = sym_kmod_new(NULL, (const char *const *)config.paths);
-	} else {
+	{
 		char dirname[PATH_MAX];
 
+		/* NULL: the distribution's module directory (kmod may have
+		 * been built with another one than /lib/modules). */
 		r = snprintf_bounded(dirname, sizeof(dirname), "%s/lib/modules/%s", ctx->root, ctx->release);
 		if (r < 0) {
 			config_list_done(&config);
 			return r;
 		}
+		if (!modules_dir_sane(ctx, dirname)) {
+			config_list_done(&config);
+			(void)strcpy_bounded(ctx->modules_dir, sizeof(ctx->modules_dir), dirname);
+			ctx->kmod_error = -EBADFD;
+			*ret = ctx;
+			ctx = NULL;
+			return 0;
+		}
 		mfd = stderr_capture_begin(&saved);
-		ctx->kmod = sym_kmod_new(dirname, (const char *const *)config.paths);
+		ctx->kmod = sym_kmod_new(ctx->root[0] ? dirname : NULL, (const char *const *)config.paths);
 	}
 	stderr_capture_end(ctx, mfd, saved);
 	config_list_done(&config);

@@ -119,10 +119,10 @@ static void warn_skipped_modules_load(const char *path, int error, mode_t mode, 
 static void show_kmod_skipped(const struct module_ctx *ctx)
 {
 	for (size_t i = 0; module_ctx_skipped(ctx, i); i++)
-		warn_skipped("modprobe.d, not handed to libkmod", module_ctx_skipped(ctx, i)->path, module_ctx_skipped(ctx, i)->error,
+		warn_skipped("libkmod would read it", module_ctx_skipped(ctx, i)->path, module_ctx_skipped(ctx, i)->error,
 			     module_ctx_skipped(ctx, i)->mode);
 	if (module_ctx_skipped_count(ctx) > MODULE_SKIPPED_MAX)
-		log_warning("Skipped %zu more modprobe.d files.", module_ctx_skipped_count(ctx) - MODULE_SKIPPED_MAX);
+		log_warning("Skipped %zu more files libkmod would read.", module_ctx_skipped_count(ctx) - MODULE_SKIPPED_MAX);
 }
 
 /* libkmod's messages (escaped and bounded by module.c), each once. */

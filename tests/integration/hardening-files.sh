@@ -60,7 +60,7 @@ t_fifo_modprobe_d_live() {
 	mkfifo "$ROOT/etc/modprobe.d/x.conf" || return 1
 	# No --root: the "live" system, whose /etc the shim redirects.
 	shim_run 0 "$ROOT" setup &&
-	says "WARNING: Skipped '/etc/modprobe.d/x.conf' \(modprobe.d, not handed to libkmod\): a FIFO, not a regular file" &&
+	says "WARNING: Skipped '/etc/modprobe.d/x.conf' \(libkmod would read it\): a FIFO, not a regular file" &&
 	[ "$(shim_inserted)" = "vsock hv_sock" ]
 }
 check "setup (live): a FIFO in /etc/modprobe.d is not handed to libkmod, named; hv_sock still loads" t_fifo_modprobe_d_live
@@ -69,10 +69,27 @@ t_fifo_modprobe_d_doctor() {
 	doctor_root || return 1
 	mkfifo "$ROOT/etc/modprobe.d/x.conf" || return 1
 	shim_run 1 "$ROOT" doctor --root "$ROOT" &&
-	says "WARNING: Skipped '$ROOT/etc/modprobe.d/x.conf' \(modprobe.d, not handed to libkmod\): a FIFO, not a regular file" &&
+	says "WARNING: Skipped '$ROOT/etc/modprobe.d/x.conf' \(libkmod would read it\): a FIFO, not a regular file" &&
 	says '^\[FAIL\] hv_sock: not loaded \(the module is ' "$OUT"
 }
 check "doctor --root: a FIFO in modprobe.d is named, doctor completes and still finds hv_sock" t_fifo_modprobe_d_doctor
+
+t_fifo_modules_dir() {
+	local f
+	for f in modules.softdep modules.dep.bin; do
+		doctor_root || return 1
+		rm -f "$ROOT/lib/modules/6.1.0-18-amd64/$f" && mkfifo "$ROOT/lib/modules/6.1.0-18-amd64/$f" || return 1
+		shim_run 1 "$ROOT" doctor --root "$ROOT" &&
+		says "WARNING: Skipped '$ROOT/lib/modules/6.1.0-18-amd64/$f' \(libkmod would read it\): a FIFO, not a regular file" || return 1
+		says '^\[FAIL\] hv_sock: cannot tell' "$OUT" || return 1
+	done
+	rootfs_make setup-hyperv
+	rm -f "$ROOT/lib/modules/6.1.0-18-amd64/modules.softdep" && mkfifo "$ROOT/lib/modules/6.1.0-18-amd64/modules.softdep" || return 1
+	shim_run 1 "$ROOT" setup &&
+	says "WARNING: Skipped '/lib/modules/6.1.0-18-amd64/modules.softdep' .*: a FIFO, not a regular file" &&
+	[ -z "$(shim_inserted)" ]
+}
+check "doctor --root and setup: a FIFO among libkmod's index files is named, no hang, nothing loaded" t_fifo_modules_dir
 
 t_fifo_os_release() {
 	rootfs_make setup-missing
