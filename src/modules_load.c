@@ -210,7 +210,8 @@ int modules_load_conf_files(const char *root, const char *const *dirs,
 
 	/* A file of an earlier directory replaces every file of the same
 	 * name in the later ones, whatever it is. */
-	qsort(l.files, l.n, sizeof(*l.files), conf_file_compare);
+	if (l.n > 0)
+		qsort(l.files, l.n, sizeof(*l.files), conf_file_compare);
 	for (size_t i = 0; i < l.n; i++) {
 		const struct conf_file *c = &l.files[i];
 		struct modules_load_file f = {
