@@ -508,11 +508,17 @@ static void check_boot(struct doctor *d, struct finding *f)
 		return;
 	}
 
-	r = modules_load_find(s->root, "hv_sock", &hit);
-	if (r == 0 && path_below_root(s->root, "/etc/modules", path, sizeof(path)) == 0)
+	r = modules_load_find_full(s->root, "hv_sock", doctor_warn_skipped, NULL, &hit);
+	if (r == 0 && path_below_root(s->root, "/etc/modules", path, sizeof(path)) == 0) {
 		/* Debian's list, read by its kmod init script (and by systemd
 		 * through the modules-load.d/modules.conf symlink). */
-		r = modules_load_etc_modules_lists(path, "hv_sock", &hit) == 1 ? 1 : 0;
+		mode_t mode;
+		int k = modules_load_etc_modules_lists_full(path, "hv_sock", &hit, &mode);
+
+		if (k < 0 && k != -ENOENT)
+			doctor_warn_skipped(path, k, mode, NULL);
+		r = k == 1 ? 1 : 0;
+	}
 	if (r < 0) {
 		set(f, CHECK_SKIP, "cannot read the modules-load.d directories: %s", error_text(r, err, sizeof(err)));
 		return;

@@ -126,6 +126,11 @@ int doctor_system_read(struct doctor_system *sys, const char *root);
 /* root + an absolute path. */
 int doctor_path(const struct doctor_system *sys, const char *path, char *buf, size_t size);
 
+/* A modules-load.d file or /etc/modules that could not be read (a FIFO, a
+ * device, over 1 MiB, unreadable): a warning on stderr that names it
+ * (modules_load_skip_fn). */
+void doctor_warn_skipped(const char *path, int error, mode_t mode, void *userdata);
+
 
 /* ---- displays ---- */
 

@@ -249,6 +249,14 @@ static void read_kernel(struct doctor_system *sys)
 	}
 }
 
+void doctor_warn_skipped(const char *path, int error, mode_t mode, void *userdata)
+{
+	char why[128];
+
+	log_warning("Skipped '%s' (a list of modules to load at boot): %s.", path,
+		    file_skip_reason(error, mode, why, sizeof(why)));
+}
+
 static int read_modules(struct doctor_system *sys)
 {
 	_cleanup_module_ctx_ struct module_ctx *ctx = NULL;

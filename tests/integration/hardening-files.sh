@@ -74,6 +74,17 @@ t_fifo_modprobe_d_doctor() {
 }
 check "doctor --root: a FIFO in modprobe.d is named, doctor completes and still finds hv_sock" t_fifo_modprobe_d_doctor
 
+t_fifo_boot_lists_doctor() {
+	doctor_root || return 1
+	mkdir -p "$ROOT/etc/modules-load.d" && mkfifo "$ROOT/etc/modules-load.d/fifo.conf" &&
+	rm -f "$ROOT/etc/modules" && mkfifo "$ROOT/etc/modules" || return 1
+	shim_run 1 "$ROOT" doctor --root "$ROOT" &&
+	says "WARNING: Skipped '$ROOT/etc/modules-load.d/fifo.conf' \(a list of modules to load at boot\): a FIFO, not a regular file" &&
+	says "WARNING: Skipped '$ROOT/etc/modules' \(a list of modules to load at boot\): a FIFO, not a regular file" &&
+	says '^\[WARN\] hv_sock at boot: no modules-load.d file lists hv_sock' "$OUT"
+}
+check "doctor --root: a FIFO in modules-load.d and a FIFO /etc/modules are named, doctor completes" t_fifo_boot_lists_doctor
+
 t_fifo_modules_dir() {
 	local f
 	for f in modules.softdep modules.dep.bin; do
