@@ -300,6 +300,7 @@ int module_ctx_new(const char *root, struct module_ctx **ret)
 {
 	struct config_list config = {};
 	_cleanup_free_ struct module_ctx *ctx = NULL;
+	char dirname[PATH_MAX];
 	struct utsname u;
 	int r, mfd, saved = -1;
 
@@ -339,27 +340,23 @@ int module_ctx_new(const char *root, struct module_ctx **ret)
 		config_list_done(&config);
 		return r;
 	}
-	{
-		char dirname[PATH_MAX];
-
-		/* NULL: the distribution's module directory (kmod may have
-		 * been built with another one than /lib/modules). */
-		r = snprintf_bounded(dirname, sizeof(dirname), "%s/lib/modules/%s", ctx->root, ctx->release);
-		if (r < 0) {
-			config_list_done(&config);
-			return r;
-		}
-		if (!modules_dir_sane(ctx, dirname)) {
-			config_list_done(&config);
-			(void)strcpy_bounded(ctx->modules_dir, sizeof(ctx->modules_dir), dirname);
-			ctx->kmod_error = -EBADFD;
-			*ret = ctx;
-			ctx = NULL;
-			return 0;
-		}
-		mfd = stderr_capture_begin(&saved);
-		ctx->kmod = sym_kmod_new(ctx->root[0] ? dirname : NULL, (const char *const *)config.paths);
+	r = snprintf_bounded(dirname, sizeof(dirname), "%s/lib/modules/%s", ctx->root, ctx->release);
+	if (r < 0) {
+		config_list_done(&config);
+		return r;
 	}
+	if (!modules_dir_sane(ctx, dirname)) {
+		config_list_done(&config);
+		(void)strcpy_bounded(ctx->modules_dir, sizeof(ctx->modules_dir), dirname);
+		ctx->kmod_error = -EBADFD;
+		*ret = ctx;
+		ctx = NULL;
+		return 0;
+	}
+	/* On the running system NULL: the distribution's module directory
+	 * (kmod may be built with another one than /lib/modules). */
+	mfd = stderr_capture_begin(&saved);
+	ctx->kmod = sym_kmod_new(ctx->root[0] ? dirname : NULL, (const char *const *)config.paths);
 	stderr_capture_end(ctx, mfd, saved);
 	config_list_done(&config);
 	if (!ctx->kmod)
