@@ -143,7 +143,7 @@ bytes_per_pkt() {
 	[ -n "$p" ] && [ "$p" != 0 ] || return 0
 	awk -v b="$b" -v p="$p" 'BEGIN { printf "%.0f", b / p }'
 }
-pfmt() { [ -n "$1" ] && awk -v v="$1" 'BEGIN { if (v >= 100) printf "%.0f", v; else if (v >= 1) printf "%.2f", v; else printf "%.3f", v }' || echo "–"; }
+pfmt() { [ -n "$1" ] && awk -v v="$1" 'BEGIN { if (v >= 100) printf "%.0f", v; else if (v >= 1) printf "%.2f", v; else if (v >= 0.01 || v == 0) printf "%.3f", v; else printf "%.2g", v }' || echo "–"; }
 
 # packet_table up|down: data packets per message and bytes per packet, control
 # packets per message, each config, each case.
@@ -259,8 +259,9 @@ else
 			echo "## Over AF_VSOCK, in the qemu guest"
 			echo
 			echo "\`make bench-vm\` (tests/bench/bench-vm.sh, tests/vm/guest/bench.sh) measures the path"
-			echo "users run, UNIX → relay → AF_VSOCK, in the guest of \`make check-vm\`. The table"
-			echo "between the markers is rewritten by every run; notes go outside them."
+			echo "users run, UNIX → relay → AF_VSOCK, in the guest of \`make check-vm\`. The guest is"
+			echo "one TCG CPU: absolute numbers mean nothing, only the ratios to direct from the same"
+			echo "boot do. The table between the markers is rewritten by every run; notes go outside them."
 			echo
 			echo "$BEGIN_MARK"
 			echo "$END_MARK"
