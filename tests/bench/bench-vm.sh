@@ -143,7 +143,7 @@ bytes_per_pkt() {
 	[ -n "$p" ] && [ "$p" != 0 ] || return 0
 	awk -v b="$b" -v p="$p" 'BEGIN { printf "%.0f", b / p }'
 }
-pfmt() { [ -n "$1" ] && awk -v v="$1" 'BEGIN { if (v >= 100) printf "%.0f", v; else if (v >= 1) printf "%.2f", v; else if (v >= 0.01 || v == 0) printf "%.3f", v; else printf "%.2g", v }' || echo "–"; }
+pfmt() { [ -n "$1" ] && awk -v v="$1" 'BEGIN { if (v >= 100) printf "%.0f", v; else if (v >= 1) printf "%.2f", v; else if (v >= 0.01 || v == 0) printf "%.3f", v; else printf "%.5f", v }' || echo "–"; }
 
 # packet_table up|down: data packets per message and bytes per packet, control
 # packets per message, each config, each case.
