@@ -6,7 +6,9 @@
  * stream that both ends can regenerate (so every received byte is checked at
  * its exact offset), a running FNV-1a digest for the logs, addresses, time,
  * and dying with one clear line.  The tools speak UNIX and loopback TCP only:
- * they refuse vsock addresses, so that no test ever opens AF_VSOCK here.
+ * they refuse vsock addresses, so that no test ever opens AF_VSOCK here —
+ * except inside the check-vm guest (tests/vm/guest-token.h), where
+ * 'make bench-vm' runs them over vsock_loopback.
  */
 
 #include <stdbool.h>
@@ -57,7 +59,8 @@ void tt_stream_skip(struct tt_stream *s, size_t len);
 /* The digest of everything so far, including a partial last word. */
 uint64_t tt_stream_digest(const struct tt_stream *s);
 
-/* Addresses: unix:PATH, unix:@NAME, tcp:HOST:PORT.  vsock: is refused. */
+/* Addresses: unix:PATH, unix:@NAME, tcp:HOST:PORT; vsock:CID:PORT only in
+ * the check-vm guest (a listener binds any CID), refused elsewhere. */
 void tt_parse_addr(const char *s, struct addr *ret);
 /* A connected (or, when nonblock, connecting) socket; -errno on failure. */
 int tt_connect(const struct addr *a, bool nonblock);

@@ -9,7 +9,9 @@
 #
 # Environment (set by 'make check-vm'): VM_ENV (tests/vm/prepare.sh's
 # output), VM_INITRAMFS.  VMTEST_TIMEOUT bounds the boot (seconds, default
-# 170); VMTEST_ACCEL=kvm uses KVM instead of TCG — only when asked: KVM
+# 170); VMTEST_SCRIPT_TIMEOUT bounds each guest script (default 140);
+# VM_APPEND adds words to the kernel command line (parameters for the guest
+# scripts, e.g. x410_bench=... for tests/vm/guest/bench.sh); VMTEST_ACCEL=kvm uses KVM instead of TCG — only when asked: KVM
 # here may be a paravirtual variant that stock kernels do not boot on.
 
 set -u
@@ -103,7 +105,7 @@ vm_boot() {
 		-nographic -nic none -no-reboot -monitor none \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		-kernel "$VM_KERNEL" -initrd "$VM_INITRAMFS" \
-		-append "console=ttyS0 quiet loglevel=4 panic=-1 x410_vm_guest=1 x410_vm_tests=$list x410_vm_timeout=$per_script" \
+		-append "console=ttyS0 quiet loglevel=4 panic=-1 x410_vm_guest=1 x410_vm_tests=$list x410_vm_timeout=$per_script${VM_APPEND:+ $VM_APPEND}" \
 		-serial "file:$console" -serial "file:$results" </dev/null >"$VM_LOGDIR/$VM_NAME.qemu.log" 2>&1 || status=$?
 	t1=$(date +%s%N)
 	echo "# qemu exited with status $status after $(( (t1 - t0) / 1000000 )) ms"

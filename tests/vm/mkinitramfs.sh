@@ -4,14 +4,22 @@
 # with its shared libraries, found with ldd), the guest test scripts, and
 # the test helpers.  No root needed: /dev is a devtmpfs mounted by /init.
 #
-# Usage: tests/vm/mkinitramfs.sh OUT.cpio KERNEL-ENV SRCDIR X410-VSOCK HELPER...
+# Usage: tests/vm/mkinitramfs.sh [--with PROGRAM]... OUT.cpio KERNEL-ENV SRCDIR X410-VSOCK HELPER...
+#   --with      one more host program (a path) for the guest, at its own path
+#               with its libraries ('make bench-vm': socat, x11perf)
 #   KERNEL-ENV  the file written by tests/vm/prepare.sh
 #   HELPER      programs installed in the guest's /tests/vm/bin
 set -euo pipefail
 
 die() { echo "vm-initramfs: ERROR: $*" >&2; exit 1; }
 
-[ $# -ge 4 ] || die "usage: $0 OUT.cpio KERNEL-ENV SRCDIR X410-VSOCK HELPER..."
+extra_progs=()
+while [ $# -gt 0 ] && [ "$1" = --with ]; do
+	[ $# -ge 2 ] || die "--with needs a program"
+	extra_progs+=("$2")
+	shift 2
+done
+[ $# -ge 4 ] || die "usage: $0 [--with PROGRAM]... OUT.cpio KERNEL-ENV SRCDIR X410-VSOCK HELPER..."
 out=$1 env_file=$2 srcdir=$3 x410=$4
 shift 4
 
@@ -72,7 +80,7 @@ done
 
 # Host tools, at their own paths.
 for p in /usr/bin/bash /usr/bin/date /usr/bin/timeout /usr/bin/kmod \
-	/usr/bin/Xvfb /usr/bin/xkbcomp /usr/bin/xdpyinfo; do
+	/usr/bin/Xvfb /usr/bin/xkbcomp /usr/bin/xdpyinfo ${extra_progs[@]+"${extra_progs[@]}"}; do
 	copy_prog "$p"
 done
 # kmod's tools, as on the host (/sbin/modprobe is also what the kernel runs

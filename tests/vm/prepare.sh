@@ -4,7 +4,9 @@
 # the Debian cloud kernel with just the modules the tests use, extracted from
 # its .deb into a cache outside the source tree.
 #
-# Usage: tests/vm/prepare.sh ENV-FILE
+# Usage: tests/vm/prepare.sh ENV-FILE [PACKAGE...]
+# PACKAGEs are more Debian packages the guest image needs, installed when
+# missing ('make bench-vm': socat, x11-apps for x11perf).
 # Writes ENV-FILE (shell syntax): VM_KVER, VM_KERNEL (the vmlinuz), VM_MODROOT
 # (a root whose lib/modules/VM_KVER holds the modules, depmod'ed).
 #
@@ -18,8 +20,9 @@ set -euo pipefail
 say() { echo "vm-prepare: $*" >&2; }
 die() { echo "vm-prepare: ERROR: $*" >&2; exit 1; }
 
-[ $# -eq 1 ] || die "usage: $0 ENV-FILE"
+[ $# -ge 1 ] || die "usage: $0 ENV-FILE [PACKAGE...]"
 env_file=$1
+shift
 
 cache=${VMTEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/x410-vsock-vm}
 meta_pkg=linux-image-cloud-amd64
@@ -47,7 +50,7 @@ apt_update() {
 }
 
 missing=()
-for p in qemu-system-x86 busybox-static cpio; do
+for p in qemu-system-x86 busybox-static cpio "$@"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
