@@ -30,6 +30,24 @@ fatal() { echo "Bail out! $TEST_NAME: $*"; exit 99; }
 # skip_check WHY: one check that cannot run here (the rest still do).
 skip_check() { TEST_COUNT=$((TEST_COUNT + 1)); echo "ok $TEST_COUNT # SKIP $*"; }
 
+# Features a test may find missing here (its own probe, never the code
+# under test): uring, bufring, seccomp.  X410_TEST_REQUIRE (comma-separated,
+# set by CI on machines that have them) turns such a skip into a failure.
+feature_required() { case ",${X410_TEST_REQUIRE:-}," in *",$1,"*) return 0 ;; esac; return 1; }
+# feature_missing FEATURE WHY: skip the whole test, or fail when required.
+feature_missing() {
+	feature_required "$1" && fatal "X410_TEST_REQUIRE=$X410_TEST_REQUIRE, but $1 is missing: $2"
+	skip "$2"
+}
+# feature_missing_check FEATURE WHY: the same for one check.
+feature_missing_check() {
+	if feature_required "$1"; then
+		not_ok "X410_TEST_REQUIRE=$X410_TEST_REQUIRE, but $1 is missing: $2"
+	else
+		skip_check "$2"
+	fi
+}
+
 ok() { TEST_COUNT=$((TEST_COUNT + 1)); echo "ok $TEST_COUNT - $*"; }
 not_ok() { TEST_COUNT=$((TEST_COUNT + 1)); TEST_FAILS=$((TEST_FAILS + 1)); echo "not ok $TEST_COUNT - $*"; }
 
