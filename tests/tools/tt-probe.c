@@ -9,6 +9,8 @@
  *             (IORING_FEAT_FAST_POLL) and has the operations the relay uses
  *   bufring   uring, plus a provided-buffer ring can be registered (5.19)
  *   seccomp   a seccomp filter can be installed (here, in this process)
+ *   sockbuf   not a feature: "sndbuf=N rcvbuf=N" of a new UNIX stream socket,
+ *             for tests that bound what socket buffers can hold
  *
  * Exit 0 and print "FEATURE: yes", or exit 1 and print the reason.
  */
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -127,6 +130,17 @@ int main(int argc, char *argv[])
 		return probe_uring(true);
 	if (argc == 2 && strcmp(argv[1], "seccomp") == 0)
 		return probe_seccomp();
-	fprintf(stderr, "Usage: tt-probe uring|bufring|seccomp\n");
+	if (argc == 2 && strcmp(argv[1], "sockbuf") == 0) {
+		int sv[2], snd = 0, rcv = 0;
+		socklen_t len = sizeof(int);
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 ||
+		    getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &snd, &len) < 0 ||
+		    getsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &rcv, &len) < 0)
+			return no("socketpair/getsockopt: %s", strerror(errno));
+		printf("sndbuf=%d rcvbuf=%d\n", snd, rcv);
+		return 0;
+	}
+	fprintf(stderr, "Usage: tt-probe uring|bufring|seccomp|sockbuf\n");
 	return 2;
 }
