@@ -48,6 +48,15 @@ feature_missing_check() {
 	fi
 }
 
+# golden_update: should golden files be rewritten (X410_UPDATE_GOLDEN=1, by
+# a developer, after checking the change)?  Never under CI=true: a
+# rewritten golden compares a file with itself, and CI must compare.
+golden_update() {
+	[ -n "${X410_UPDATE_GOLDEN:-}" ] || return 1
+	case ${CI:-} in true|1|yes) fatal "X410_UPDATE_GOLDEN is set under CI=$CI: golden files are never rewritten in CI" ;; esac
+	return 0
+}
+
 ok() { TEST_COUNT=$((TEST_COUNT + 1)); echo "ok $TEST_COUNT - $*"; }
 not_ok() { TEST_COUNT=$((TEST_COUNT + 1)); TEST_FAILS=$((TEST_FAILS + 1)); echo "not ok $TEST_COUNT - $*"; }
 
