@@ -2,12 +2,16 @@
 # traffic) takes back the buffer ring without keeping the buffers that
 # completions still waiting in the CQ name: it frees (and zeroes) a buffer
 # the kernel has just filled with a client's bytes.  Undoes commit d44dc6c.
-# Caught by the integration case "idle 3 s, then traffic" (the relay is
-# stopped across the trim timer so that the timer and the receive complete
-# in one batch), which checks every byte.
+# Caught by the pool's white-box unit test, which cannot skip in CI
+# (X410_TEST_REQUIRE=bufring).  The integration case "idle past the buffer
+# trim, then traffic" stops the relay across the trim timer so that the
+# timer and a receive complete in one batch, and checks every byte; it
+# reproduces the order (the debug log shows a buffer lent in the trim's
+# batch), but the buffer the kernel picks was not always a trimmed one, so
+# it does not catch this mutation reliably yet.
 # Re-target: in the pool's "take back the buffer ring" step, the loop over
 # CQEs still in the CQ that keeps their buffers as lent.
-MUTATION_TESTS="tests/integration/relay-uring.sh"
+MUTATION_TESTS="tests/unit/test-relay-uring-pool tests/integration/relay-uring.sh"
 MUTATION_ENV="RELAY_TEST_ONLY=^idle"
 mutate() {
 	mutation_edit src/relay_uring.c \

@@ -46,6 +46,7 @@ static struct {
 	uint64_t requests;
 	bool echo, have_recv, expect_cut, discard, fast, no_exchange, expect_close, until_eof;
 	const char *expect;
+	const char *pauses;
 	unsigned timeout;
 } arg = {
 	.seed = 1,
@@ -645,7 +646,8 @@ static void echo_round(int fd, struct tt_stream *out, struct tt_stream *in, uint
 }
 
 /* COUNT echo rounds of BYTES on one connection, with PAUSE ms of silence
- * between rounds (--ready FILE written before each pause): what an idle X
+ * between rounds (or --pauses MS,MS,...; --ready FILE gets "PID ROUND"
+ * before each pause): what an idle X
  * client does, for the relay's idle-time work (buffer trim). */
 static int mode_idle(void)
 {
@@ -662,12 +664,26 @@ static int mode_idle(void)
 	tt_stream_init(&in, arg.seed);
 	tt_phase("connecting");
 	fd = connect_retry(false);
+	const char *next = arg.pauses;
+
 	for (uint64_t round = 0; round < arg.count; round++) {
 		if (round > 0) {
+			uint64_t pause = arg.pause_ms;
+
+			/* --pauses MS,MS,...: one per pause, the last one repeated */
+			if (next && *next) {
+				char *end;
+
+				errno = 0;
+				pause = strtoull(next, &end, 10);
+				if (errno || end == next || (*end && *end != ','))
+					tt_die("--pauses: bad list '%s'", arg.pauses);
+				next = *end ? end + 1 : end;
+			}
 			if (arg.ready)
 				tt_write_ready(arg.ready, (uint16_t)round);
 			tt_phase("idle");
-			(void)usleep((useconds_t)arg.pause_ms * 1000);
+			(void)usleep((useconds_t)pause * 1000);
 		}
 		tt_phase("round trip");
 		echo_round(fd, &out, &in, buf, arg.bytes);
@@ -922,7 +938,7 @@ _noreturn_ static void usage(void)
 		"  multi    [--clients N] [--bytes BYTES] [--fast]\n"
 		"  churn    [--count N] [--no-exchange]\n"
 		"  slow     --recv BYTES [--pause-ms MS] [--ready FILE]\n"
-		"  idle     [--count ROUNDS] [--bytes BYTES] [--pause-ms MS] [--ready FILE]\n"
+		"  idle     [--count ROUNDS] [--bytes BYTES] [--pause-ms MS | --pauses MS,MS...] [--ready FILE]\n"
 		"  hold     [--clients N] [--hold-ms MS] [--expect-close] [--ready FILE]\n"
 		"  probe    --expect served|closed|unserved [--within-ms MS] [--wait-ms MS]\n"
 		"  exhaust  [--clients N] [--stall-ms MS] [--max-drops N] [--ready FILE]\n"
@@ -960,6 +976,7 @@ int main(int argc, char *argv[])
 		{ "chunk", required_argument, NULL, 'k' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "until-eof", no_argument, NULL, 'U' },
+		{ "pauses", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -1008,6 +1025,7 @@ int main(int argc, char *argv[])
 		case 'H': arg.hold_ms = tt_parse_uint("--hold-ms", optarg, 3600000); break;
 		case 'K': arg.expect_close = true; break;
 		case 'U': arg.until_eof = true; break;
+		case 'J': arg.pauses = optarg; break;
 		case 'e': arg.expect = optarg; break;
 		case 'w': arg.within_ms = tt_parse_uint("--within-ms", optarg, 3600000); break;
 		case 'W': arg.wait_ms = tt_parse_uint("--wait-ms", optarg, 3600000); break;
