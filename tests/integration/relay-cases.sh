@@ -500,10 +500,11 @@ c_slow_reader() {
 	[ $((max - base)) -le "$RSS_GROWTH_KB" ]
 }
 
-# idle_stop_across ROUND: once the idle client reports the end of round
-# ROUND (it then pauses 4.3 s), stop the relay 2.05 s later, for 2.5 s.
+# idle_stop_across ROUND PID: once the idle client PID reports the end of
+# round ROUND (it then pauses 4.3 s), stop the relay 2.05 s later, for 2.5 s.
 idle_stop_across() {
-	wait_for 15 grep -q " $1\$" "$CASE_DIR/idle.ready" || { diag "idle: no round $1: $(cat "$CASE_DIR/idle.err")"; return 1; }
+	wait_for 15 eval "grep -q ' $1\$' '$CASE_DIR/idle.ready' || gone $2" &&
+		grep -q " $1\$" "$CASE_DIR/idle.ready" || { diag "idle: $(cat "$CASE_DIR/idle.err")"; return 1; }
 	sleep 2.05
 	kill -STOP "$RELAY_PID"
 	sleep 2.5
@@ -523,14 +524,16 @@ c_idle_trim() {
 	# Other engines: one plain pause.  Every echoed byte is checked.
 	start_server up --in echo || return 1
 	start_relay "$UP" || return 1
-	local stops=0 pauses=2500
+	# Four quick rounds before each long pause: every buffer the ring
+	# holds has been written to by then, which is what the trim frees.
+	local count=2 pauses=2500 stop_rounds=""
 	if [ "$ENGINE" = uring ] && [ -z "${X410_VSOCK_URING_BASIC:-}" ] && [ -z "$STANDIN" ]; then
-		stops=2 pauses=4300
+		count=11 pauses=0,0,0,0,4300,0,0,0,0,4300 stop_rounds="5 10"
 	fi
-	bg idle "$TT/tt-client" idle --connect "$RELAY_ADDR" --count $((stops > 0 ? stops + 1 : 2)) --bytes 64K \
-		--pause-ms "$pauses" --ready "$CASE_DIR/idle.ready" --timeout 30
+	bg idle "$TT/tt-client" idle --connect "$RELAY_ADDR" --count "$count" --bytes 64K \
+		--pauses "$pauses" --ready "$CASE_DIR/idle.ready" --timeout 30
 	local cpid=$BG_PID i
-	for i in $(seq 1 "$stops"); do idle_stop_across "$i" || return 1; done
+	for i in $stop_rounds; do idle_stop_across "$i" "$cpid" || return 1; done
 	wait_for 30 gone "$cpid" || { diag "the idle client did not finish"; return 1; }
 	wait "$cpid" || { diag "idle: $(cat "$CASE_DIR/idle.err")"; return 1; }
 	diag "idle: $(cat "$CASE_DIR/idle.out")"

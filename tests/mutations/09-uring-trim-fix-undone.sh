@@ -2,13 +2,11 @@
 # traffic) takes back the buffer ring without keeping the buffers that
 # completions still waiting in the CQ name: it frees (and zeroes) a buffer
 # the kernel has just filled with a client's bytes.  Undoes commit d44dc6c.
-# Caught by the pool's white-box unit test, which cannot skip in CI
-# (X410_TEST_REQUIRE=bufring).  The integration case "idle past the buffer
-# trim, then traffic" stops the relay across the trim timer so that the
-# timer and a receive complete in one batch, and checks every byte; it
-# reproduces the order (the debug log shows a buffer lent in the trim's
-# batch), but the buffer the kernel picks was not always a trimmed one, so
-# it does not catch this mutation reliably yet.
+# Caught by the integration case "idle past the buffer trim, then traffic"
+# (the relay is stopped across the trim's idle timer so that the timer and
+# the client's next receive complete in one batch; the client then reads
+# zeros), and by the pool's white-box unit test, which cannot skip in CI
+# (X410_TEST_REQUIRE=bufring).
 # Re-target: in the pool's "take back the buffer ring" step, the loop over
 # CQEs still in the CQ that keeps their buffers as lent.
 MUTATION_TESTS="tests/unit/test-relay-uring-pool tests/integration/relay-uring.sh"
