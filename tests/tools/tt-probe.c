@@ -20,6 +20,7 @@
 #include <linux/seccomp.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,14 @@
 #define __NR_io_uring_setup 425
 #define __NR_io_uring_register 427
 #endif
+/* struct io_uring_buf_reg (Linux 5.19), spelled here for older headers. */
+struct buf_reg {
+	uint64_t ring_addr;
+	uint32_t ring_entries;
+	uint16_t bgid;
+	uint16_t flags;
+	uint64_t resv[3];
+};
 #define REGISTER_PROBE 8
 #define REGISTER_PBUF_RING 22
 #define OP_SUPPORTED (1U << 0)
@@ -90,7 +99,7 @@ static int probe_uring(bool bufring)
 		if (ops[i].op > probe->last_op || !(probe->ops[ops[i].op].flags & OP_SUPPORTED))
 			return no("io_uring lacks IORING_OP_%s", ops[i].name);
 	if (bufring) {
-		struct io_uring_buf_reg reg;
+		struct buf_reg reg;
 		void *ring = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (ring == MAP_FAILED)
