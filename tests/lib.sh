@@ -30,6 +30,33 @@ fatal() { echo "Bail out! $TEST_NAME: $*"; exit 99; }
 # skip_check WHY: one check that cannot run here (the rest still do).
 skip_check() { TEST_COUNT=$((TEST_COUNT + 1)); echo "ok $TEST_COUNT # SKIP $*"; }
 
+# Features a test may find missing here (its own probe, never the code
+# under test): uring, bufring, seccomp.  X410_TEST_REQUIRE (comma-separated,
+# set by CI on machines that have them) turns such a skip into a failure.
+feature_required() { case ",${X410_TEST_REQUIRE:-}," in *",$1,"*) return 0 ;; esac; return 1; }
+# feature_missing FEATURE WHY: skip the whole test, or fail when required.
+feature_missing() {
+	feature_required "$1" && fatal "X410_TEST_REQUIRE=$X410_TEST_REQUIRE, but $1 is missing: $2"
+	skip "$2"
+}
+# feature_missing_check FEATURE WHY: the same for one check.
+feature_missing_check() {
+	if feature_required "$1"; then
+		not_ok "X410_TEST_REQUIRE=$X410_TEST_REQUIRE, but $1 is missing: $2"
+	else
+		skip_check "$2"
+	fi
+}
+
+# golden_update: should golden files be rewritten (X410_UPDATE_GOLDEN=1, by
+# a developer, after checking the change)?  Never under CI=true: a
+# rewritten golden compares a file with itself, and CI must compare.
+golden_update() {
+	[ -n "${X410_UPDATE_GOLDEN:-}" ] || return 1
+	case ${CI:-} in true|1|yes) fatal "X410_UPDATE_GOLDEN is set under CI=$CI: golden files are never rewritten in CI" ;; esac
+	return 0
+}
+
 ok() { TEST_COUNT=$((TEST_COUNT + 1)); echo "ok $TEST_COUNT - $*"; }
 not_ok() { TEST_COUNT=$((TEST_COUNT + 1)); TEST_FAILS=$((TEST_FAILS + 1)); echo "not ok $TEST_COUNT - $*"; }
 

@@ -4,7 +4,8 @@
 # fakes uname (tests/preload).  Each scenario's text output must match its
 # golden file (tests/golden/doctor-*.txt) byte for byte, and its --json
 # output must be valid JSON with the expected status per check and the same
-# exit status.  X410_UPDATE_GOLDEN=1 rewrites the golden files instead.
+# exit status.  X410_UPDATE_GOLDEN=1 rewrites the golden files instead (never
+# under CI=true).
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/preload/lib-shim.sh"
 
@@ -30,8 +31,9 @@ scenario() {
 	release=$(cat "$root/proc/sys/kernel/osrelease") || return 1
 
 	X410_SHIM_UNAME_R=$release shim_run "$status" "$root" doctor --root "$root" "$@" || return 1
-	if [ -n "${X410_UPDATE_GOLDEN:-}" ]; then
+	if golden_update; then
 		cp "$OUT" "$golden"
+		echo "# rewrote the golden file $golden" >&2
 	elif ! diff -u "$golden" "$OUT" >"$TEST_TMP/diff"; then
 		sed 's/^/# /' "$TEST_TMP/diff" >&2
 		return 1

@@ -53,9 +53,25 @@ t_bad_root() {
 }
 check "--root of a directory that is not there: one error line, exit 1" t_bad_root
 
+# report_status STATUS: doctor's exit status follows its report: 1 when a
+# check failed ([FAIL], or "fail" in --json), else 0, and never anything else.
+report_status() {
+	local fails=0
+	if jq -e . "$OUT" >/dev/null 2>&1; then
+		[ "$(jq -r '[.checks[] | select(.status == "fail")] | length' "$OUT")" = 0 ] || fails=1
+	else
+		! grep -q '^\[FAIL\]' "$OUT" || fails=1
+	fi
+	[ "$1" = "$fails" ] && return 0
+	echo "# doctor exited with status $1, but its report has $([ $fails = 1 ] && echo a || echo no) failed check" >&2
+	return 1
+}
+
 t_socket_dir_not_dir() {
 	: >"$TEST_TMP/file"
-	timeout 20 "$X410_VSOCK" doctor --socket-dir "$TEST_TMP/file" --lock-dir "$TEST_TMP/file" :7 >"$OUT" 2>"$ERR"
+	local status=0
+	timeout 20 "$X410_VSOCK" doctor --socket-dir "$TEST_TMP/file" --lock-dir "$TEST_TMP/file" :7 >"$OUT" 2>"$ERR" || status=$?
+	[ "$status" = 1 ] && report_status "$status" || return 1
 	# Not a directory: refused, and the fix never removes what is there.
 	grep -q "^\[FAIL\] display :7: free; $TEST_TMP/file is not a directory" "$OUT" &&
 	grep -q '^       fix: give --socket-dir a directory$' "$OUT" && ! grep -q 'rm ' "$OUT"
@@ -99,7 +115,9 @@ else
 fi
 
 t_reg_for_display() {
-	timeout 20 "$X410_VSOCK" doctor --x410-display 5 >"$OUT" 2>"$ERR"
+	local status=0
+	timeout 20 "$X410_VSOCK" doctor --x410-display 5 >"$OUT" 2>"$ERR" || status=$?
+	report_status "$status" || return 1
 	grep -q '^\[SKIP\] X410 display 5 (vsock:2:6005): ' "$OUT" &&
 	grep -q '^       \.reg: \[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\GuestCommunicationServices\\00001775-facb-11e6-bd58-64006a7986d3\]$' "$OUT" &&
 	grep -q '^       \.reg: "ElementName"="X410 Display 5"$' "$OUT"
@@ -189,29 +207,34 @@ fi
 # ---------------------------------------------------------------- blocked by seccomp
 
 # deny ARGS -- doctor...: under the seccomp filter; 77 when it cannot be set.
-deny() { timeout 20 "$DENY" "$@" >"$OUT" 2>"$ERR"; }
+# Its exit status must follow its report (report_status).
+deny() {
+	local status=0
+	timeout 20 "$DENY" "$@" >"$OUT" 2>"$ERR" || status=$?
+	report_status "$status"
+}
 
 t_vsock_eperm() {
-	deny --vsock 1 -- "$X410_VSOCK" doctor --json
+	deny --vsock 1 -- "$X410_VSOCK" doctor --json || return 1
 	jq -e '.checks[] | select(.id == "vsock") | (.data.socket == false) and (.message | test("socket\\(\\) fails: Operation not permitted \\(EPERM\\)"))' "$OUT" >/dev/null
 }
 t_vsock_eafnosupport() {
-	deny --vsock 97 -- "$X410_VSOCK" doctor
+	deny --vsock 97 -- "$X410_VSOCK" doctor || return 1
 	grep -q '^\[.*\] AF_VSOCK: .*socket() fails: Address family not supported by protocol (EAFNOSUPPORT)' "$OUT"
 }
 t_uring_eperm() {
-	deny --io-uring 1 -- "$X410_VSOCK" doctor
+	deny --io-uring 1 -- "$X410_VSOCK" doctor || return 1
 	grep -q '^\[WARN\] io_uring: io_uring_setup() fails: Operation not permitted (EPERM): blocked by a seccomp profile' "$OUT" &&
 	grep -A1 '^\[WARN\] io_uring' "$OUT" | grep -q '^       fix: '
 }
 t_uring_enosys() {
-	deny --io-uring 38 -- "$X410_VSOCK" doctor --json
+	deny --io-uring 38 -- "$X410_VSOCK" doctor --json || return 1
 	jq -e '.checks[] | select(.id == "io_uring") | (.status == "warn") and (.data.engine == "epoll") and (.message | test("ENOSYS"))' "$OUT" >/dev/null
 }
 # ENOMEM is no reason to fall back: run stops, and doctor says so (the same
 # choice, made by the same function).
 t_uring_enomem() {
-	deny --io-uring 12 -- "$X410_VSOCK" doctor
+	deny --io-uring 12 -- "$X410_VSOCK" doctor || return 1
 	grep -q '^\[FAIL\] io_uring: .*Cannot allocate memory (ENOMEM): run (--engine auto) would not start$' "$OUT" &&
 	grep -A1 '^\[FAIL\] io_uring' "$OUT" | grep -q '^       fix: .*--engine epoll' || return 1
 	timeout 20 "$DENY" --io-uring 12 -- "$X410_VSOCK" run --listen "unix:$TEST_TMP/enomem" \

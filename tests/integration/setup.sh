@@ -2,7 +2,8 @@
 # x410-vsock setup against fake systems (tests/rootfs/setup-*), under the
 # LD_PRELOAD shim that fakes uname, geteuid, the paths and init_module
 # (tests/preload/README).  Every case compares the output with a golden file
-# (tests/integration/setup-golden/CASE; X410_UPDATE_GOLDEN=1 rewrites them)
+# (tests/integration/setup-golden/CASE; X410_UPDATE_GOLDEN=1 rewrites them,
+# except under CI=true)
 # and checks what really happened to the fake root and the fake kernel.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/preload/lib-shim.sh"
@@ -26,8 +27,9 @@ golden() {
 		echo "--- stderr"
 		sed "s|$ROOT|@ROOT@|g" "$ERR"
 	} >"$actual"
-	if [ -n "${X410_UPDATE_GOLDEN:-}" ]; then
+	if golden_update; then
 		cp "$actual" "$GOLDEN/$1"
+		echo "# rewrote the golden file $1" >&2
 	fi
 	if ! diff -u "$GOLDEN/$1" "$actual" >"$TEST_TMP/diff"; then
 		sed 's/^/# /' "$TEST_TMP/diff" >&2
@@ -62,6 +64,46 @@ t_load() {
 	[ "$(stat -c %a "$ROOT/$CONF")" = 644 ]
 }
 check "load succeeds: hv_sock loaded with its dependency, hv_sock.conf written (same bytes as the repository's)" t_load
+
+# The write itself, seen from the system calls (strace): a temporary file
+# in modules-load.d created with O_EXCL|O_NOFOLLOW, fsync'ed, renamed onto
+# hv_sock.conf with RENAME_NOREPLACE, then the directory fsync'ed; never an
+# open of hv_sock.conf itself for writing.  The outcome alone cannot tell an
+# atomic write from a direct one.
+t_atomic_write() {
+	local tr=$TEST_TMP/strace status=0
+	rootfs_make setup-hyperv
+	: >"$SHIM_LOG"
+	timeout 30 strace -f -qq -y -o "$tr" -e trace=open,openat,openat2,creat,rename,renameat,renameat2,fsync,fdatasync \
+		env LD_PRELOAD="$SHIM_PRELOAD" X410_SHIM_ROOT="$ROOT" X410_SHIM_LOG="$SHIM_LOG" \
+		"$X410_VSOCK" setup >"$OUT" 2>"$ERR" || status=$?
+	expect_status 0 "$status" setup || return 1
+	our_conf && no_tmp || { echo "# no hv_sock.conf, or a temporary file left" >&2; return 1; }
+	local dir=$ROOT/etc/modules-load.d
+	# The calls on modules-load.d's entries, in order, with their line numbers.
+	grep -n -F "$dir" "$tr" | grep -E 'open|rename|fsync' >"$TEST_TMP/calls"
+	local create fsync_tmp rename fsync_dir tmp
+	create=$(grep -E "openat\([0-9]+<$dir>, \"\.hv_sock\.conf\.[^\"]+\", O_WRONLY\|O_CREAT\|O_EXCL\|O_NOFOLLOW\|O_CLOEXEC, 0644\) = [0-9]+" "$TEST_TMP/calls" | head -n1)
+	[ -n "$create" ] || { echo "# no temporary file created with O_CREAT|O_EXCL|O_NOFOLLOW in $dir:" >&2; sed 's/^/#   /' "$TEST_TMP/calls" >&2; return 1; }
+	tmp=$(echo "$create" | sed -n 's/.*"\(\.hv_sock\.conf\.[^"]*\)".*/\1/p')
+	fsync_tmp=$(grep -E "fsync\([0-9]+<$dir/$tmp>\) = 0" "$TEST_TMP/calls" | cut -d: -f1 | head -n1)
+	rename=$(grep -E "renameat2\([0-9]+<$dir>, \"$tmp\", [0-9]+<$dir>, \"hv_sock\.conf\", RENAME_NOREPLACE\) = 0" "$TEST_TMP/calls" | cut -d: -f1 | head -n1)
+	fsync_dir=$(grep -E "fsync\([0-9]+<$dir>\) = 0" "$TEST_TMP/calls" | cut -d: -f1 | tail -n1)
+	[ -n "$fsync_tmp" ] && [ -n "$rename" ] && [ -n "$fsync_dir" ] &&
+		[ "${create%%:*}" -lt "$fsync_tmp" ] && [ "$fsync_tmp" -lt "$rename" ] && [ "$rename" -lt "$fsync_dir" ] ||
+		{ echo "# expected: create $tmp, fsync it, renameat2 RENAME_NOREPLACE onto hv_sock.conf, fsync the directory; got:" >&2
+		  sed 's/^/#   /' "$TEST_TMP/calls" >&2; return 1; }
+	if grep -E "\"hv_sock\.conf\", O_[A-Z|]*(O_WRONLY|O_RDWR|O_CREAT|O_TRUNC)" "$TEST_TMP/calls" >&2 ||
+		grep -E "open(at)?\(.*<?$dir/hv_sock\.conf>?\"?, O_[A-Z|]*(O_WRONLY|O_RDWR|O_CREAT|O_TRUNC)" "$TEST_TMP/calls" >&2; then
+		echo "# hv_sock.conf itself was opened for writing" >&2
+		return 1
+	fi
+}
+if command -v strace >/dev/null && strace -f -qq -o /dev/null true 2>/dev/null; then
+	check "the write is atomic: temporary file (O_EXCL|O_NOFOLLOW), fsync, renameat2(RENAME_NOREPLACE), fsync of the directory" t_atomic_write
+else
+	skip_check "the atomic write is checked with strace, which is missing or cannot trace here (scripts/bootstrap installs it)"
+fi
 
 t_second_run() {
 	rootfs_make setup-hyperv

@@ -5,13 +5,16 @@
  *   bulk      send N bytes of stream SEED and, at the same time, receive: the
  *             echo (--echo) or M bytes of stream SEED+1 (--recv); every byte
  *             is checked at its offset; --expect-cut for a peer killed midway,
- *             --min-reply-delay-ms for a reply that must come after our EOF
+ *             --min-reply-delay-ms for a reply that must come after our EOF,
+ *             --until-eof for a peer's EOF that must come while we still send
+ *             (we send at most N bytes, and one chunk after that EOF)
  *   pingpong  COUNT round trips of SIZE bytes: round trips/s, p50, p99
  *   mix       an X11-like pipelined mix against 'tt-server --in x11'
  *   multi     CLIENTS connections at once, each echoing BYTES, all checked
  *   churn     COUNT connect / 1-byte round trip / close cycles
  *   slow      connect, read nothing for PAUSE ms, then read and check M bytes
  *   hold      CLIENTS idle connections (after a 1-byte round trip each)
+ *   idle      COUNT echo rounds of BYTES on one connection, PAUSE ms apart
  *   probe     one connection: is it served (1-byte echo) or closed?
  *   exhaust   CLIENTS connections while the relay is out of fds: how many
  *             are served in STALL ms, then release those and expect the rest
@@ -41,8 +44,9 @@ static struct {
 	uint64_t size;
 	uint64_t pause_ms, stall_ms, hold_ms, within_ms, wait_ms, min_reply_delay_ms, max_drops;
 	uint64_t requests;
-	bool echo, have_recv, expect_cut, discard, fast, no_exchange, expect_close;
+	bool echo, have_recv, expect_cut, discard, fast, no_exchange, expect_close, until_eof;
 	const char *expect;
+	const char *pauses;
 	unsigned timeout;
 } arg = {
 	.seed = 1,
@@ -139,6 +143,10 @@ static int mode_bulk(void)
 				tt_die("recv after %llu bytes: %m", (unsigned long long)received);
 			} else if (n == 0) {
 				eof = true;
+				/* --until-eof: the peer's EOF must come while we are
+				 * still sending; then send one more chunk and end. */
+				if (arg.until_eof && !shut)
+					arg.send = MIN(arg.send, sent + arg.chunk);
 			} else {
 				uint64_t bad;
 				unsigned got, wanted;
@@ -177,6 +185,10 @@ static int mode_bulk(void)
 			} else {
 				spos += (size_t)n;
 				sent += (uint64_t)n;
+				if (sent == arg.send && arg.until_eof && !eof)
+					tt_die("sent all %llu bytes and the peer's EOF has not come (received %llu of %llu):"
+					       " its end was not passed on while we were sending",
+					       (unsigned long long)sent, (unsigned long long)received, (unsigned long long)want);
 				if (sent == arg.send) {
 					up_done_ns = tt_now_ns();
 					if (shutdown(fd, SHUT_WR) < 0) {
@@ -609,6 +621,80 @@ static int mode_slow(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ idle */
+
+/* One echo round trip of len bytes, both streams checked at their offsets. */
+static void echo_round(int fd, struct tt_stream *out, struct tt_stream *in, uint8_t *buf, size_t len)
+{
+	uint64_t bad;
+	unsigned g, w;
+	size_t got = 0;
+
+	tt_stream_fill(out, buf, len);
+	tt_write_all(fd, buf, len);
+	while (got < len) {
+		ssize_t n = tt_read_some(fd, buf, len - got, (int)arg.timeout * 1000);
+
+		if (n < 0)
+			tt_die("read after %zu of %zu bytes: %s", got, len, strerror((int)-n));
+		if (n == 0)
+			tt_die("EOF after %zu of %zu bytes of the echo", got, len);
+		if (!tt_stream_check(in, buf, (size_t)n, &bad, &g, &w))
+			tt_die("echoed byte %llu is 0x%02x, expected 0x%02x", (unsigned long long)bad, g, w);
+		got += (size_t)n;
+	}
+}
+
+/* COUNT echo rounds of BYTES on one connection, with PAUSE ms of silence
+ * between rounds (or --pauses MS,MS,...; --ready FILE gets "PID ROUND"
+ * before each pause): what an idle X
+ * client does, for the relay's idle-time work (buffer trim). */
+static int mode_idle(void)
+{
+	struct tt_stream out, in;
+	uint8_t *buf;
+	int fd;
+
+	if (arg.bytes == 0 || arg.bytes > 128 * 1024)
+		tt_die("--bytes must be 1..128K (one round must fit the socket buffers)");
+	buf = malloc(arg.bytes);
+	if (!buf)
+		tt_die("out of memory");
+	tt_stream_init(&out, arg.seed);
+	tt_stream_init(&in, arg.seed);
+	tt_phase("connecting");
+	fd = connect_retry(false);
+	const char *next = arg.pauses;
+
+	for (uint64_t round = 0; round < arg.count; round++) {
+		if (round > 0) {
+			uint64_t pause = arg.pause_ms;
+
+			/* --pauses MS,MS,...: one per pause, the last one repeated */
+			if (next && *next) {
+				char *end;
+
+				errno = 0;
+				pause = strtoull(next, &end, 10);
+				if (errno || end == next || (*end && *end != ','))
+					tt_die("--pauses: bad list '%s'", arg.pauses);
+				next = *end ? end + 1 : end;
+			}
+			if (arg.ready)
+				tt_write_ready(arg.ready, (uint16_t)round);
+			tt_phase("idle");
+			(void)usleep((useconds_t)pause * 1000);
+		}
+		tt_phase("round trip");
+		echo_round(fd, &out, &in, buf, arg.bytes);
+	}
+	close(fd);
+	printf("rounds=%llu bytes=%llu digest=%016llx\n", (unsigned long long)arg.count,
+	       (unsigned long long)arg.bytes, (unsigned long long)tt_stream_digest(&in));
+	free(buf);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ hold */
 
 static int mode_hold(void)
@@ -846,12 +932,13 @@ _noreturn_ static void usage(void)
 	fprintf(stderr,
 		"Usage: tt-client MODE --connect ADDR [OPTIONS]\n"
 		"  bulk     --send BYTES (--echo | --recv BYTES) [--discard] [--fast] [--expect-cut]\n"
-		"           [--min-reply-delay-ms MS]\n"
+		"           [--min-reply-delay-ms MS] [--until-eof]\n"
 		"  pingpong [--count N] [--size BYTES]\n"
 		"  mix      [--requests N]\n"
 		"  multi    [--clients N] [--bytes BYTES] [--fast]\n"
 		"  churn    [--count N] [--no-exchange]\n"
 		"  slow     --recv BYTES [--pause-ms MS] [--ready FILE]\n"
+		"  idle     [--count ROUNDS] [--bytes BYTES] [--pause-ms MS | --pauses MS,MS...] [--ready FILE]\n"
 		"  hold     [--clients N] [--hold-ms MS] [--expect-close] [--ready FILE]\n"
 		"  probe    --expect served|closed|unserved [--within-ms MS] [--wait-ms MS]\n"
 		"  exhaust  [--clients N] [--stall-ms MS] [--max-drops N] [--ready FILE]\n"
@@ -888,6 +975,8 @@ int main(int argc, char *argv[])
 		{ "seed", required_argument, NULL, 'd' },
 		{ "chunk", required_argument, NULL, 'k' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "until-eof", no_argument, NULL, 'U' },
+		{ "pauses", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -898,6 +987,7 @@ int main(int argc, char *argv[])
 		{ "bulk", mode_bulk }, { "pingpong", mode_pingpong }, { "mix", mode_mix },
 		{ "multi", mode_multi }, { "churn", mode_churn }, { "slow", mode_slow },
 		{ "hold", mode_hold }, { "probe", mode_probe }, { "exhaust", mode_exhaust },
+		{ "idle", mode_idle },
 	};
 	struct sigaction sa = { .sa_handler = on_term };
 	int (*fn)(void) = NULL;
@@ -934,6 +1024,8 @@ int main(int argc, char *argv[])
 		case 'p': arg.pause_ms = tt_parse_uint("--pause-ms", optarg, 3600000); break;
 		case 'H': arg.hold_ms = tt_parse_uint("--hold-ms", optarg, 3600000); break;
 		case 'K': arg.expect_close = true; break;
+		case 'U': arg.until_eof = true; break;
+		case 'J': arg.pauses = optarg; break;
 		case 'e': arg.expect = optarg; break;
 		case 'w': arg.within_ms = tt_parse_uint("--within-ms", optarg, 3600000); break;
 		case 'W': arg.wait_ms = tt_parse_uint("--wait-ms", optarg, 3600000); break;

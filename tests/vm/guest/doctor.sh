@@ -10,7 +10,7 @@
 peer=$VM_BIN/vsock-peer
 
 out=$(timeout 10 "$X410_VSOCK" doctor --help 2>&1) ||
-	skip "not built yet: 'x410-vsock doctor --help' fails: $(echo "$out" | head -n1)"
+	fatal "'x410-vsock doctor --help' fails: $(echo "$out" | head -n1)"
 
 # vsock_loopback as the only transport (module.sh loaded it; alone, load it).
 [ -e /sys/module/vsock_loopback ] || /usr/sbin/modprobe vsock_loopback || fatal "cannot load vsock_loopback"
@@ -49,7 +49,7 @@ if echo "$hv" | grep -Eqi 'loadable|loaded|live|built.?in|missing'; then
 	}
 	check "hv_sock: loadable (a module file for this kernel) but unusable here" t_hv
 else
-	skip_check "hv_sock: loadable but unusable: not built yet: doctor reports no module state for hv_sock here ('$hv')"
+	not_ok "hv_sock: loadable but unusable: doctor reports no module state for hv_sock here ('$hv')"
 fi
 
 # vsock_loopback alone: the local CID is VMADDR_CID_LOCAL (1), and there is

@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/lib.sh"
 
 probe=$VM_BIN/module-probe
-[ -x "$probe" ] || skip "not built yet: src/module.c is not in this build (no module-probe)"
+[ -x "$probe" ] || fatal "no module-probe in the guest ($probe): the initramfs is incomplete"
 
 # state NAME: what module_state() says.
 state() { "$probe" state "$1" | awk '{ print $2 }'; }

@@ -8,7 +8,7 @@
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/vm/guest/relay-lib.sh"
 
-relay_built || skip "$NOT_BUILT"
+relay_built || fatal "$NOT_BUILT"
 load_loopback
 
 # X410's screen: an Xvfb, reached through a VSOCK listener (vsock-peer forward).

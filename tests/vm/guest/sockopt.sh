@@ -12,7 +12,7 @@
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/vm/guest/relay-lib.sh"
 
-relay_built || skip "$NOT_BUILT"
+relay_built || fatal "$NOT_BUILT"
 load_loopback
 [ "$(nproc)" = 1 ] || fatal "the hold-back of kworkers needs exactly one CPU"
 
