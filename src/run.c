@@ -28,6 +28,7 @@
 #include "commands.h"
 #include "display.h"
 #include "log.h"
+#include "options.h"
 #include "relay.h"
 #include "run.h"
 #include "util.h"
@@ -94,6 +95,7 @@ enum {
 };
 
 static const struct option run_options[] = {
+	OPTIONS_GLOBAL,
 	{ "help", no_argument, NULL, 'h' },
 	{ "x410-display", required_argument, NULL, OPT_X410_DISPLAY },
 	{ "connect", required_argument, NULL, OPT_CONNECT },
@@ -111,14 +113,6 @@ static const struct option run_options[] = {
 	{ "engine", required_argument, NULL, OPT_ENGINE },
 	{}
 };
-
-static const char *option_name(int val)
-{
-	for (const struct option *o = run_options; o->name; o++)
-		if (o->val == val)
-			return o->name;
-	return "?";
-}
 
 static bool all_digits(const char *s)
 {
@@ -217,7 +211,9 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 	 * prints nothing itself; every message is ours. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", run_options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":" OPTIONS_GLOBAL_SHORT "h", run_options, NULL)) >= 0) {
+		if (options_global(c))
+			continue;
 		switch (c) {
 		case 'h':
 			a->help = true;
@@ -309,16 +305,8 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 			else
 				return usage_error("run", "Invalid --engine '%s': expected auto, uring or epoll", optarg);
 			break;
-		case ':':
-			if (optopt >= OPT_X410_DISPLAY)
-				return usage_error("run", "Option '--%s' needs an argument", option_name(optopt));
-			return usage_error("run", "Option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt > 0 && optopt < OPT_X410_DISPLAY)
-				return usage_error("run", "Unknown option '-%c'", optopt);
-			if (optopt >= OPT_X410_DISPLAY)  /* an argument to a flag: --no-abstract=x */
-				return usage_error("run", "Option '--%s' takes no argument", option_name(optopt));
-			return usage_error("run", "Unknown option '%s'", argv[optind - 1]);
+			return options_error("run", run_options, c, argv);
 		}
 	}
 
@@ -910,6 +898,7 @@ int cmd_run(int argc, char *argv[])
 	const struct relay_engine *engine;
 	_cleanup_close_ int signal_fd = -1;
 	char upstream[ADDR_FORMAT_MAX + 64], served[ADDR_FORMAT_MAX], display_hint[32] = "";
+	const char *why = NULL;
 	int r;
 
 	r = run_parse_args(argc, argv, &a);
@@ -934,9 +923,12 @@ int cmd_run(int argc, char *argv[])
 		if (cfg.upstream.warnings & ADDR_WARN_HVSOCK_PORT)
 			log_warning("hv_sock ports stop at 2147483647 (0x7FFFFFFF): port %u works only with another"
 				    " VSOCK transport", cfg.upstream.sa.vm.svm_port);
-		r = addr_resolve(&cfg.upstream);
+		r = addr_resolve_why(&cfg.upstream, &why);
 		if (r < 0) {
-			log_error_errno(r, "Cannot resolve the host '%s' of --connect: %m", cfg.upstream.host);
+			if (why)
+				log_error("Cannot resolve the host '%s' of --connect: %s", cfg.upstream.host, why);
+			else
+				log_error_errno(r, "Cannot resolve the host '%s' of --connect: %m", cfg.upstream.host);
 			return EXIT_FAILED;
 		}
 	} else {

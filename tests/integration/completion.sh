@@ -40,8 +40,10 @@ check "an empty word completes every command of the table ($(echo $table))" expe
 check "a global option before the command is skipped" expect regfile "$X410_VSOCK" -v reg
 check "a dash completes the global options" \
 	expect "-h -q -v -V --help --quiet --verbose --version" "$X410_VSOCK" -
-check "regfile options come from 'regfile --help'" expect "--help --powershell" "$X410_VSOCK" regfile --
-check "a dash after regfile completes its short and long options" expect "-h -p --help --powershell" "$X410_VSOCK" regfile -
+check "regfile options come from 'regfile --help', with -v and -q" \
+	expect "--help --powershell --quiet --verbose" "$X410_VSOCK" regfile --
+check "a dash after regfile completes its short and long options, and -v and -q" \
+	expect "-h -p -q -v --help --powershell --quiet --verbose" "$X410_VSOCK" regfile -
 
 # Every command whose --help works offers at least --help (the others are
 # not written yet, and a skip says so).
@@ -85,8 +87,8 @@ check "--display completes the displays in use" expect ":17 :5" "$fake" run --di
 check "a DISPLAY operand completes the displays in use" expect ":17 :5" "$fake" run ""
 check "an ADDR value completes nothing" expect "" "$fake" run --connect ""
 check "a command without a DISPLAY operand completes no display" expect "" "$fake" doctor ""
-check "options of the stand-in's run" \
-	expect "--allow-file --connect --display --engine --help" "$fake" run --
+check "options of the stand-in's run, and its global -v" \
+	expect "--allow-file --connect --display --engine --help --verbose" "$fake" run --
 t_file() { comp "$fake" run --allow-file "$x11/X" | grep -qx "$x11/X9"; }
 check "a FILE value completes file names" t_file
 
