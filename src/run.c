@@ -31,6 +31,7 @@
 #include "options.h"
 #include "relay.h"
 #include "run.h"
+#include "run_program.h"
 #include "util.h"
 
 #define LOCK_LEN 11                     /* "%10d\n" */
@@ -38,11 +39,18 @@
 static void help(void)
 {
 	printf("Usage: x410-vsock run [OPTIONS] :N\n"
+	       "       x410-vsock run [OPTIONS] [:N] -- PROGRAM [ARGS...]\n"
 	       "       x410-vsock run [OPTIONS] --listen unix:PATH|unix:@NAME\n"
 	       "\n"
 	       "Serve the local X display :N -- the socket /tmp/.X11-unix/XN, the abstract\n"
 	       "socket @/tmp/.X11-unix/XN and the lock file /tmp/.XN-lock -- and relay every\n"
 	       "X client that connects to X410 over VSOCK (or to --connect ADDR).\n"
+	       "\n"
+	       "With -- PROGRAM, like xvfb-run: once the relay serves, PROGRAM runs with\n"
+	       "DISPLAY=:N (without :N, the first free display, which the log names); SIGINT,\n"
+	       "SIGTERM and SIGHUP are passed on to it; when it ends the relay stops and run\n"
+	       "exits with its status (128+N when signal N ended it; 127 when it cannot be\n"
+	       "found, 126 when it cannot be executed).  No shell is involved.\n"
 	       "\n"
 	       "Options:\n"
 	       "      --x410-display M        Relay to X410 display M: VSOCK port 6000+M on the\n"
@@ -209,6 +217,8 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 
 	/* ':' first: a missing argument is reported as ':', and getopt
 	 * prints nothing itself; every message is ours. */
+	/* "--" ends run's arguments; PROGRAM's are its own. */
+	argc = run_program_split(argc, argv, run_options, ":" OPTIONS_GLOBAL_SHORT "h", &a->program);
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":" OPTIONS_GLOBAL_SHORT "h", run_options, NULL)) >= 0) {
@@ -317,9 +327,13 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 		if (optind + 1 < argc)
 			return usage_error("run", "Unexpected argument '%s' (one display at a time)", argv[optind + 1]);
 	}
+	if (a->program && !a->program[0])
+		return usage_error("run", "Missing the PROGRAM after '--'");
+	if (a->program && a->have_listen)
+		return usage_error("run", "-- PROGRAM needs a display (:N, or none for the first free one), not --listen");
 	if (a->have_display && a->have_listen)
 		return usage_error("run", "Give a display (:N) or --listen ADDR, not both");
-	if (!a->have_display && !a->have_listen)
+	if (!a->have_display && !a->have_listen && !a->program)
 		return usage_error("run", "Missing the display to serve, e.g. ':5' (or --listen unix:PATH)");
 	if (a->have_listen && (a->no_abstract || a->no_path_socket))
 		return usage_error("run", "--no-abstract and --no-path-socket apply to a display, not to --listen");
@@ -869,6 +883,7 @@ static int signals_setup(int *ret_fd)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGCHLD);      /* run -- PROGRAM: its end stops the relay */
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(errno, "Cannot block signals: %m");
 	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -895,6 +910,7 @@ int cmd_run(int argc, char *argv[])
 	struct relay_config cfg = {};
 	struct relay relay = {};
 	struct run_ctx ctx = { .a = &a };
+	struct run_program prog = {};
 	const struct relay_engine *engine;
 	_cleanup_close_ int signal_fd = -1;
 	char upstream[ADDR_FORMAT_MAX + 64], served[ADDR_FORMAT_MAX], display_hint[32] = "";
@@ -904,6 +920,11 @@ int cmd_run(int argc, char *argv[])
 	r = run_parse_args(argc, argv, &a);
 	if (r != 0 || a.help)
 		return r;
+	if (a.program) {
+		run_program_init(&prog, a.program);
+		if (!a.have_display && run_program_pick_display(&a) != 0)
+			return EXIT_FAILED;
+	}
 
 	if (geteuid() == 0)
 		log_warning("running as root is not needed: run the relay as the user whose X programs"
@@ -984,11 +1005,21 @@ int cmd_run(int argc, char *argv[])
 	log_debug("engine %s, at most %u clients, connect timeout %" PRIu64 " ms, vsock buffer %u",
 		  engine->name, cfg.max_clients, cfg.connect_timeout_ms, cfg.vsock_buffer);
 
+	if (a.program) {
+		r = run_program_start(&prog, &relay, a.display);
+		if (r != 0) {
+			run_cleanup(&ctx);
+			return r;
+		}
+	}
+
 	r = engine->run(&relay);
 	if (r < 0)
 		log_error_errno(r, "The %s engine failed: %m", engine->name);
 	else
 		relay_log_stats(&relay);
 	run_cleanup(&ctx);
+	if (a.program)
+		return run_program_finish(&prog, r);
 	return r < 0 ? EXIT_FAILED : EXIT_OK;
 }
