@@ -89,6 +89,14 @@ check "an ADDR value completes nothing" expect "" "$fake" run --connect ""
 check "a command without a DISPLAY operand completes no display" expect "" "$fake" doctor ""
 check "options of the stand-in's run, and its global -v" \
 	expect "--allow-file --connect --display --engine --help --verbose" "$fake" run --
+t_program() { comp "$X410_VSOCK" run :5 -- tru | grep -qx true; }
+check "the word after run ... -- completes a command name" t_program
+t_program_args() {
+	: >"$TEST_TMP/prog-arg-file"
+	[ "$(comp "$X410_VSOCK" run -- xterm "$TEST_TMP/prog-arg-f")" = "$TEST_TMP/prog-arg-file" ] &&
+	[ -z "$(comp "$X410_VSOCK" run -- xterm --eng)" ]
+}
+check "after run -- PROGRAM come file names, not run's options" t_program_args
 t_file() { comp "$fake" run --allow-file "$x11/X" | grep -qx "$x11/X9"; }
 check "a FILE value completes file names" t_file
 
