@@ -118,4 +118,19 @@ check "-h run is run --help" t_help_before
 t_help_after() { run_x 0 setup -h && grep -q '^Usage: x410-vsock setup' "$OUT"; }
 check "setup -h is setup --help" t_help_after
 
+# Every command of the table, including those added later: -v and -q
+# accepted after it, and the same wording for a wrong option.
+commands=$("$X410_VSOCK" --help | awk '/^Commands:/ { on = 1; next } on && /^$/ { exit } on { print $1 }')
+[ -n "$commands" ] || fatal "x410-vsock --help lists no command"
+for cmd in $commands; do
+	t_cmd_global() { run_x 0 "$1" -v -q --help && grep -q "^Usage: x410-vsock $1" "$OUT"; }
+	check "'$cmd -v -q --help' takes the global options after the command" t_cmd_global "$cmd"
+	check "'$cmd --help=x' says the option takes no argument" \
+		usage_case 2 "x410-vsock: ERROR: Option '--help' takes no argument" "Try 'x410-vsock $cmd --help'." "$cmd" --help=x
+	check "'$cmd --bogus=1' names the unknown option" \
+		usage_case 2 "x410-vsock: ERROR: Unknown option '--bogus'" "Try 'x410-vsock $cmd --help'." "$cmd" --bogus=1
+	check "'$cmd -Z' names the unknown short option" \
+		usage_case 2 "x410-vsock: ERROR: Unknown option '-Z'" "Try 'x410-vsock $cmd --help'." "$cmd" -Z
+done
+
 finish
