@@ -165,6 +165,28 @@ for engine in epoll uring; do
 	check "[$engine] without :N the first free display is served and named" t_pick
 done
 
+# ^C on a terminal reaches the whole foreground process group, PROGRAM
+# included: run must not send it a second time.  script(1) gives run and
+# PROGRAM a terminal of their own.
+t_terminal_int() {
+	local log=$TEST_TMP/tty.log ready=$TEST_TMP/tty.ready status=0
+	rm -f "$log" "$ready"
+	# shellcheck disable=SC2016
+	local cmd
+	cmd=$(printf '%q ' env --default-signal=INT "$X410_VSOCK" -v run --socket-dir "$SOCK" \
+		--lock-dir "$TEST_TMP" --connect "unix:$UP" --engine epoll ":$DISP" -- \
+		sh -c 'trap "exit 41" INT; : >"$1"; while :; do sleep 0.05; done' sh "$ready")
+	{ wait_for 10 test -e "$ready"; printf '\003'; sleep 3; } |
+		timeout 30 script -qfec "$cmd" /dev/null >"$log" 2>&1 || status=$?
+	[ $status = 41 ] || { echo "# exit status $status" >&2; sed 's/^/# /' "$log" >&2; return 1; }
+	grep -q "SIGINT from the terminal reached 'sh' too" "$log" && ! grep -q "passing it to" "$log"
+}
+if command -v script >/dev/null; then
+	check "^C on the terminal reaches PROGRAM once, not passed on again" t_terminal_int
+else
+	skip_check "script (util-linux) is not installed: no terminal for the ^C check"
+fi
+
 t_usage() {
 	run_x 2 run ":$DISP" -- || return 1
 	grep -qx "x410-vsock: ERROR: Missing the PROGRAM after '--'" "$ERR" || return 1
