@@ -36,13 +36,16 @@ static void release_held(void)
  * parser wrote to stderr in err_line. */
 static int parse(struct run_args *a, ...)
 {
-	char *argv[ARGS_MAX + 2] = { (char *)"run" };
+	/* Static: a.program points into it (as into main()'s argv). */
+	static char *argv[ARGS_MAX + 2];
 	int argc = 1, saved, r;
 	FILE *f = tmpfile();
 	va_list ap;
 
 	assert_non_null(f);
 	release_held();
+	memset(argv, 0, sizeof(argv));
+	argv[0] = (char *)"run";
 	va_start(ap, a);
 	for (const char *s; (s = va_arg(ap, const char *)); ) {
 		assert_true(argc <= ARGS_MAX);
