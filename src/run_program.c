@@ -168,15 +168,21 @@ int run_program_start(struct run_program *p, struct relay *r, unsigned display)
 	return 0;
 }
 
+/* "SIGTERM"; "signal 40" for the rest (sigabbrev_np needs glibc 2.32). */
 static const char *signal_name(int sig)
 {
-	const char *abbrev = sigabbrev_np(sig);
-	static char buf[16];
+	static const struct { int sig; const char *name; } names[] = {
+		{ SIGHUP, "SIGHUP" }, { SIGINT, "SIGINT" }, { SIGQUIT, "SIGQUIT" }, { SIGILL, "SIGILL" },
+		{ SIGABRT, "SIGABRT" }, { SIGBUS, "SIGBUS" }, { SIGFPE, "SIGFPE" }, { SIGKILL, "SIGKILL" },
+		{ SIGUSR1, "SIGUSR1" }, { SIGSEGV, "SIGSEGV" }, { SIGUSR2, "SIGUSR2" }, { SIGPIPE, "SIGPIPE" },
+		{ SIGALRM, "SIGALRM" }, { SIGTERM, "SIGTERM" }, { SIGXCPU, "SIGXCPU" }, { SIGXFSZ, "SIGXFSZ" },
+		{ SIGSYS, "SIGSYS" },
+	};
+	static char buf[24];
 
-	if (abbrev) {
-		(void)snprintf(buf, sizeof(buf), "SIG%s", abbrev);
-		return buf;
-	}
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (names[i].sig == sig)
+			return names[i].name;
 	(void)snprintf(buf, sizeof(buf), "signal %d", sig);
 	return buf;
 }
