@@ -320,17 +320,29 @@ int addr_family(const struct addr *a)
 
 int addr_resolve(struct addr *a)
 {
+	return addr_resolve_why(a, NULL);
+}
+
+int addr_resolve_why(struct addr *a, const char **ret_why)
+{
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
 	struct addrinfo *res = NULL;
 	int r;
 
+	if (ret_why)
+		*ret_why = NULL;
 	if (a->kind != ADDR_TCP || a->sa_len > 0)
 		return 0;
 	r = getaddrinfo(a->host, NULL, &hints, &res);
 	if (r == EAI_SYSTEM)
 		return -errno;
-	if (r != 0 || !res)
+	if (r != 0 || !res) {
+		/* The resolver's own words ("Name or service not known"):
+		 * EHOSTUNREACH alone would read "No route to host". */
+		if (ret_why)
+			*ret_why = r != 0 ? gai_strerror(r) : "no address";
 		return -EHOSTUNREACH;
+	}
 	if (res->ai_addrlen > sizeof(a->sa)) {
 		freeaddrinfo(res);
 		return -EINVAL;

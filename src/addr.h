@@ -85,3 +85,6 @@ int addr_family(const struct addr *a);
 /* Resolve a tcp host name (first address); no-op for everything else.
  * Returns 0 or -errno (-EHOSTUNREACH when the name does not resolve). */
 int addr_resolve(struct addr *a);
+/* The same; when the resolver says no (-EHOSTUNREACH), *ret_why is its
+ * answer (gai_strerror), else NULL. */
+int addr_resolve_why(struct addr *a, const char **ret_why);

@@ -5,12 +5,14 @@
  * libx410.a so that the tests link it.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "commands.h"
 #include "log.h"
 #include "macro.h"
+#include "options.h"
 
 struct command {
 	const char *name;
@@ -49,10 +51,11 @@ static void help(void)
 	       "Options:\n"
 	       "  -v, --verbose   Log debug messages too\n"
 	       "  -q, --quiet     Log only errors\n"
-	       "  -h, --help      Show this help and exit\n"
+	       "  -h, --help      Show this help (with COMMAND: its help) and exit\n"
 	       "  -V, --version   Show the version and the compiled-in features and exit\n"
 	       "\n"
-	       "Run '%s COMMAND --help' for the options of a command.\n",
+	       "-v, -q and -h may also follow COMMAND.  Run '%s COMMAND --help'\n"
+	       "for the options of a command.\n",
 	       program_invocation_short_name);
 }
 
@@ -71,49 +74,57 @@ static void version(void)
 int main(int argc, char *argv[])
 {
 	static const struct option options[] = {
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
+		OPTIONS_GLOBAL,
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
 	};
-	int level = LOG_INFO, c;
+	bool want_help = false, want_version = false;
+	int c;
 
 	log_open();
-	/* '+': stop at the command, whose options are its own. */
+	/* '+': stop at the command, whose options are its own; ':': every
+	 * message is ours (options_error). */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+vqhV", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "+:" OPTIONS_GLOBAL_SHORT "hV", options, NULL)) >= 0) {
+		if (options_global(c))
+			continue;
 		switch (c) {
-		case 'v':
-			level = level < LOG_DEBUG ? LOG_DEBUG : level;
-			break;
-		case 'q':
-			level = LOG_ERR;
-			break;
 		case 'h':
-			help();
-			return EXIT_OK;
+			want_help = true;
+			break;
 		case 'V':
-			version();
-			return EXIT_OK;
+			want_version = true;
+			break;
 		default:
-			if (optopt)
-				return usage_error(NULL, "Unknown option '-%c'", optopt);
-			return usage_error(NULL, "Unknown option '%s'", argv[optind - 1]);
+			return options_error(NULL, options, c, argv);
 		}
 	}
-	log_set_max_level(level);
 
+	if (want_version) {
+		if (optind < argc)
+			return usage_error(NULL, "Unexpected argument '%s' after --version", argv[optind]);
+		version();
+		return EXIT_OK;
+	}
+	if (want_help && optind >= argc) {
+		help();
+		return EXIT_OK;
+	}
 	if (optind >= argc)
 		return usage_error(NULL, "Missing command (one of: %s)", command_names());
 
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
 		if (streq(argv[optind], commands[i].name)) {
+			/* x410-vsock -h COMMAND is COMMAND --help. */
+			char *help_argv[] = { argv[optind], (char *)"--help", NULL };
 			int first = optind;
 
 			/* Each command runs its own getopt_long from scratch. */
 			optind = 0;
-			opterr = 1;
+			opterr = 0;
+			if (want_help)
+				return commands[i].fn(2, help_argv);
 			return commands[i].fn(argc - first, argv + first);
 		}
 	}

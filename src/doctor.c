@@ -20,6 +20,7 @@
 #include "display.h"
 #include "doctor.h"
 #include "log.h"
+#include "options.h"
 #include "regfile.h"
 #include "run.h"
 #include "upstream.h"
@@ -1046,6 +1047,7 @@ static void check_x410(struct doctor *d, struct finding *f)
 	struct x11probe_reply reply;
 	uint64_t start, deadline, took;
 	char err[96];
+	const char *why = NULL;
 	int fd, r;
 
 	f->id = "x410";
@@ -1076,9 +1078,11 @@ static void check_x410(struct doctor *d, struct finding *f)
 
 	start = upstream_now_ms();
 	deadline = start + d->timeout_ms;
-	r = addr_resolve(&d->upstream);
+	r = addr_resolve_why(&d->upstream, &why);
 	if (r < 0) {
-		if (r == -EHOSTUNREACH)
+		if (why)
+			set(f, CHECK_FAIL, "cannot resolve '%s': %s", d->upstream.host, why);
+		else if (r == -EHOSTUNREACH)
 			set(f, CHECK_FAIL, "cannot resolve '%s'", d->upstream.host);
 		else
 			set(f, CHECK_FAIL, "cannot resolve '%s': %s", d->upstream.host, error_text(r, err, sizeof(err)));
@@ -1323,6 +1327,7 @@ enum {
 static int parse_args(struct doctor *d, const char **ret_root, int argc, char *argv[])
 {
 	static const struct option options[] = {
+		OPTIONS_GLOBAL,
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, ARG_JSON },
 		{ "x410-display", required_argument, NULL, ARG_X410_DISPLAY },
@@ -1337,7 +1342,9 @@ static int parse_args(struct doctor *d, const char **ret_root, int argc, char *a
 	int c, r;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":" OPTIONS_GLOBAL_SHORT "h", options, NULL)) >= 0) {
+		if (options_global(c))
+			continue;
 		switch (c) {
 		case 'h':
 			help();
@@ -1383,12 +1390,8 @@ static int parse_args(struct doctor *d, const char **ret_root, int argc, char *a
 			} else
 				*ret_root = optarg;
 			break;
-		case ':':
-			return usage_error("doctor", "Option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt)
-				return usage_error("doctor", "Unknown option '-%c'", optopt);
-			return usage_error("doctor", "Unknown option '%s'", argv[optind - 1]);
+			return options_error("doctor", options, c, argv);
 		}
 	}
 	if (optind < argc) {

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "log.h"
+#include "options.h"
 #include "regfile.h"
 #include "util.h"
 
@@ -219,6 +220,7 @@ static void help(void)
 int cmd_regfile(int argc, char *argv[])
 {
 	static const struct option options[] = {
+		OPTIONS_GLOBAL,
 		{ "powershell", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -230,7 +232,9 @@ int cmd_regfile(int argc, char *argv[])
 
 	/* getopt_long prints its own message for unknown options: keep ours. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "ph", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":" OPTIONS_GLOBAL_SHORT "ph", options, NULL)) >= 0) {
+		if (options_global(c))
+			continue;
 		switch (c) {
 		case 'p':
 			powershell = true;
@@ -239,9 +243,7 @@ int cmd_regfile(int argc, char *argv[])
 			help();
 			return EXIT_OK;
 		default:
-			if (optopt)
-				return usage_error("regfile", "Unknown option '-%c'", optopt);
-			return usage_error("regfile", "Unknown option '%s'", argv[optind - 1]);
+			return options_error("regfile", options, c, argv);
 		}
 	}
 	if (optind < argc)

@@ -348,6 +348,8 @@ bool relay_handle_signals(struct relay *r)
 		}
 		if ((size_t)n != sizeof(si))
 			break;
+		if (r->on_signal && r->on_signal(r, &si))
+			continue;
 		switch (si.ssi_signo) {
 		case SIGUSR1:
 			relay_log_stats(r);

@@ -73,11 +73,17 @@ struct relay_stats {
 	uint64_t bytes_down;    /* upstream -> client */
 };
 
+struct signalfd_siginfo;
+
 struct relay {
 	const struct relay_config *cfg;
 	struct relay_stats stats;
-	int signal_fd;          /* signalfd: SIGINT, SIGTERM, SIGUSR1 (blocked) */
+	int signal_fd;          /* signalfd: SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD (blocked) */
 	bool stopping;
+	/* run -- PROGRAM (run_program.c): sees every signal first; true
+	 * when it took it (it may set stopping).  NULL: no program. */
+	bool (*on_signal)(struct relay *r, const struct signalfd_siginfo *si);
+	void *on_signal_data;
 };
 
 /* One direction of a connection, from a source fd to a sink fd. */

@@ -28,8 +28,10 @@
 #include "commands.h"
 #include "display.h"
 #include "log.h"
+#include "options.h"
 #include "relay.h"
 #include "run.h"
+#include "run_program.h"
 #include "util.h"
 
 #define LOCK_LEN 11                     /* "%10d\n" */
@@ -37,11 +39,18 @@
 static void help(void)
 {
 	printf("Usage: x410-vsock run [OPTIONS] :N\n"
+	       "       x410-vsock run [OPTIONS] [:N] -- PROGRAM [ARGS...]\n"
 	       "       x410-vsock run [OPTIONS] --listen unix:PATH|unix:@NAME\n"
 	       "\n"
 	       "Serve the local X display :N -- the socket /tmp/.X11-unix/XN, the abstract\n"
 	       "socket @/tmp/.X11-unix/XN and the lock file /tmp/.XN-lock -- and relay every\n"
 	       "X client that connects to X410 over VSOCK (or to --connect ADDR).\n"
+	       "\n"
+	       "With -- PROGRAM, like xvfb-run: once the relay serves, PROGRAM runs with\n"
+	       "DISPLAY=:N (without :N, the first free display, which the log names); SIGINT,\n"
+	       "SIGTERM and SIGHUP are passed on to it; when it ends the relay stops and run\n"
+	       "exits with its status (128+N when signal N ended it; 127 when it cannot be\n"
+	       "found, 126 when it cannot be executed).  No shell is involved.\n"
 	       "\n"
 	       "Options:\n"
 	       "      --x410-display M        Relay to X410 display M: VSOCK port 6000+M on the\n"
@@ -96,6 +105,7 @@ enum {
 };
 
 static const struct option run_options[] = {
+	OPTIONS_GLOBAL,
 	{ "help", no_argument, NULL, 'h' },
 	{ "x410-display", required_argument, NULL, OPT_X410_DISPLAY },
 	{ "connect", required_argument, NULL, OPT_CONNECT },
@@ -113,14 +123,6 @@ static const struct option run_options[] = {
 	{ "engine", required_argument, NULL, OPT_ENGINE },
 	{}
 };
-
-static const char *option_name(int val)
-{
-	for (const struct option *o = run_options; o->name; o++)
-		if (o->val == val)
-			return o->name;
-	return "?";
-}
 
 static bool all_digits(const char *s)
 {
@@ -226,9 +228,13 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 
 	/* ':' first: a missing argument is reported as ':', and getopt
 	 * prints nothing itself; every message is ours. */
+	/* "--" ends run's arguments; PROGRAM's are its own. */
+	argc = run_program_split(argc, argv, run_options, ":" OPTIONS_GLOBAL_SHORT "h", &a->program);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", run_options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":" OPTIONS_GLOBAL_SHORT "h", run_options, NULL)) >= 0) {
+		if (options_global(c))
+			continue;
 		switch (c) {
 		case 'h':
 			a->help = true;
@@ -326,16 +332,8 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 			else
 				return usage_error("run", "Invalid --engine '%s': expected auto, uring or epoll", optarg);
 			break;
-		case ':':
-			if (optopt >= OPT_X410_DISPLAY)
-				return usage_error("run", "Option '--%s' needs an argument", option_name(optopt));
-			return usage_error("run", "Option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt > 0 && optopt < OPT_X410_DISPLAY)
-				return usage_error("run", "Unknown option '-%c'", optopt);
-			if (optopt >= OPT_X410_DISPLAY)  /* an argument to a flag: --no-abstract=x */
-				return usage_error("run", "Option '--%s' takes no argument", option_name(optopt));
-			return usage_error("run", "Unknown option '%s'", argv[optind - 1]);
+			return options_error("run", run_options, c, argv);
 		}
 	}
 
@@ -346,9 +344,13 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 		if (optind + 1 < argc)
 			return usage_error("run", "Unexpected argument '%s' (one display at a time)", argv[optind + 1]);
 	}
+	if (a->program && !a->program[0])
+		return usage_error("run", "Missing the PROGRAM after '--'");
+	if (a->program && a->have_listen)
+		return usage_error("run", "-- PROGRAM needs a display (:N, or none for the first free one), not --listen");
 	if (a->have_display && a->have_listen)
 		return usage_error("run", "Give a display (:N) or --listen ADDR, not both");
-	if (!a->have_display && !a->have_listen)
+	if (!a->have_display && !a->have_listen && !a->program)
 		return usage_error("run", "Missing the display to serve, e.g. ':5' (or --listen unix:PATH)");
 	if (a->have_listen && (a->no_abstract || a->no_path_socket))
 		return usage_error("run", "--no-abstract and --no-path-socket apply to a display, not to --listen");
@@ -905,6 +907,7 @@ static int signals_setup(int *ret_fd)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGCHLD);      /* run -- PROGRAM: its end stops the relay */
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(errno, "Cannot block signals: %m");
 	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -931,14 +934,21 @@ int cmd_run(int argc, char *argv[])
 	struct relay_config cfg = {};
 	struct relay relay = {};
 	struct run_ctx ctx = { .a = &a };
+	struct run_program prog = {};
 	const struct relay_engine *engine;
 	_cleanup_close_ int signal_fd = -1;
 	char upstream[ADDR_FORMAT_MAX + 64], served[ADDR_FORMAT_MAX], display_hint[32] = "";
+	const char *why = NULL;
 	int r;
 
 	r = run_parse_args(argc, argv, &a);
 	if (r != 0 || a.help)
 		return r;
+	if (a.program) {
+		run_program_init(&prog, a.program);
+		if (!a.have_display && run_program_pick_display(&a) != 0)
+			return EXIT_FAILED;
+	}
 
 	if (geteuid() == 0)
 		log_warning("running as root is not needed: run the relay as the user whose X programs"
@@ -958,9 +968,12 @@ int cmd_run(int argc, char *argv[])
 		if (cfg.upstream.warnings & ADDR_WARN_HVSOCK_PORT)
 			log_warning("hv_sock ports stop at 2147483647 (0x7FFFFFFF): port %u works only with another"
 				    " VSOCK transport", cfg.upstream.sa.vm.svm_port);
-		r = addr_resolve(&cfg.upstream);
+		r = addr_resolve_why(&cfg.upstream, &why);
 		if (r < 0) {
-			log_error_errno(r, "Cannot resolve the host '%s' of --connect: %m", cfg.upstream.host);
+			if (why)
+				log_error("Cannot resolve the host '%s' of --connect: %s", cfg.upstream.host, why);
+			else
+				log_error_errno(r, "Cannot resolve the host '%s' of --connect: %m", cfg.upstream.host);
 			return EXIT_FAILED;
 		}
 	} else {
@@ -1016,11 +1029,21 @@ int cmd_run(int argc, char *argv[])
 	log_debug("engine %s, at most %u clients, connect timeout %" PRIu64 " ms, vsock buffer %u",
 		  engine->name, cfg.max_clients, cfg.connect_timeout_ms, cfg.vsock_buffer);
 
+	if (a.program) {
+		r = run_program_start(&prog, &relay, a.display);
+		if (r != 0) {
+			run_cleanup(&ctx);
+			return r;
+		}
+	}
+
 	r = engine->run(&relay);
 	if (r < 0)
 		log_error_errno(r, "The %s engine failed: %m", engine->name);
 	else
 		relay_log_stats(&relay);
 	run_cleanup(&ctx);
+	if (a.program)
+		return run_program_finish(&prog, r);
 	return r < 0 ? EXIT_FAILED : EXIT_OK;
 }

@@ -23,6 +23,7 @@
 #include "addr.h"
 #include "commands.h"
 #include "log.h"
+#include "options.h"
 #include "macro.h"
 #include "module.h"
 #include "modules_load.h"
@@ -850,6 +851,7 @@ int cmd_setup(int argc, char *argv[])
 {
 	enum { ARG_ROOT = 0x100, ARG_UNDO };
 	static const struct option options[] = {
+		OPTIONS_GLOBAL,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "root", required_argument, NULL, ARG_ROOT },
 		{ "undo", no_argument, NULL, ARG_UNDO },
@@ -863,7 +865,9 @@ int cmd_setup(int argc, char *argv[])
 	arg_dry_run = arg_undo = false;
 	arg_root[0] = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:nh", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "+:" OPTIONS_GLOBAL_SHORT "nh", options, NULL)) >= 0) {
+		if (options_global(c))
+			continue;
 		switch (c) {
 		case 'n':
 			arg_dry_run = true;
@@ -877,12 +881,8 @@ int cmd_setup(int argc, char *argv[])
 		case 'h':
 			help();
 			return EXIT_OK;
-		case ':':
-			return usage_error("setup", "Option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt)
-				return usage_error("setup", "Unknown option '-%c'", optopt);
-			return usage_error("setup", "Unknown option '%s'", argv[optind - 1]);
+			return options_error("setup", options, c, argv);
 		}
 	}
 	if (optind < argc)

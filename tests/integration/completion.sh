@@ -40,8 +40,10 @@ check "an empty word completes every command of the table ($(echo $table))" expe
 check "a global option before the command is skipped" expect regfile "$X410_VSOCK" -v reg
 check "a dash completes the global options" \
 	expect "-h -q -v -V --help --quiet --verbose --version" "$X410_VSOCK" -
-check "regfile options come from 'regfile --help'" expect "--help --powershell" "$X410_VSOCK" regfile --
-check "a dash after regfile completes its short and long options" expect "-h -p --help --powershell" "$X410_VSOCK" regfile -
+check "regfile options come from 'regfile --help', with -v and -q" \
+	expect "--help --powershell --quiet --verbose" "$X410_VSOCK" regfile --
+check "a dash after regfile completes its short and long options, and -v and -q" \
+	expect "-h -p -q -v --help --powershell --quiet --verbose" "$X410_VSOCK" regfile -
 
 # Every command's long options, written here (not read from src/): after
 # "CMD --" the completion offers exactly these.
@@ -87,8 +89,16 @@ check "--display completes the displays in use" expect ":17 :5" "$fake" run --di
 check "a DISPLAY operand completes the displays in use" expect ":17 :5" "$fake" run ""
 check "an ADDR value completes nothing" expect "" "$fake" run --connect ""
 check "a command without a DISPLAY operand completes no display" expect "" "$fake" doctor ""
-check "options of the stand-in's run" \
-	expect "--allow-file --connect --display --engine --help" "$fake" run --
+check "options of the stand-in's run, and its global -v" \
+	expect "--allow-file --connect --display --engine --help --verbose" "$fake" run --
+t_program() { comp "$X410_VSOCK" run :5 -- tru | grep -qx true; }
+check "the word after run ... -- completes a command name" t_program
+t_program_args() {
+	: >"$TEST_TMP/prog-arg-file"
+	[ "$(comp "$X410_VSOCK" run -- xterm "$TEST_TMP/prog-arg-f")" = "$TEST_TMP/prog-arg-file" ] &&
+	[ -z "$(comp "$X410_VSOCK" run -- xterm --eng)" ]
+}
+check "after run -- PROGRAM come file names, not run's options" t_program_args
 t_file() { comp "$fake" run --allow-file "$x11/X" | grep -qx "$x11/X9"; }
 check "a FILE value completes file names" t_file
 

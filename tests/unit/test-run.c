@@ -11,8 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "commands.h"
 #include "run.h"
+#include "run_program.h"
 
 #define ARGS_MAX 32
 
@@ -32,13 +36,16 @@ static void release_held(void)
  * parser wrote to stderr in err_line. */
 static int parse(struct run_args *a, ...)
 {
-	char *argv[ARGS_MAX + 2] = { (char *)"run" };
+	/* Static: a.program points into it (as into main()'s argv). */
+	static char *argv[ARGS_MAX + 2];
 	int argc = 1, saved, r;
 	FILE *f = tmpfile();
 	va_list ap;
 
 	assert_non_null(f);
 	release_held();
+	memset(argv, 0, sizeof(argv));
+	argv[0] = (char *)"run";
 	va_start(ap, a);
 	for (const char *s; (s = va_arg(ap, const char *)); ) {
 		assert_true(argc <= ARGS_MAX);
@@ -273,6 +280,77 @@ static void test_allow_limit(void **state)
 	assert_string_equal(err_line, "x410-vsock: ERROR: Too many --allow-user options (at most 64)\n");
 }
 
+/* run [OPTIONS] [:N] -- PROGRAM [ARGS...]: "--" ends run's words; what
+ * follows is PROGRAM's, options included. */
+static void test_program(void **state)
+{
+	struct run_args a;
+
+	(void)state;
+	assert_int_equal(parse(&a, "-q", ":5", "--engine", "epoll", "--", "xterm", "-e", "--engine", "--", NULL), 0);
+	assert_true(a.have_display);
+	assert_int_equal(a.display, 5);
+	assert_int_equal(a.engine, RUN_ENGINE_EPOLL);
+	assert_non_null(a.program);
+	assert_string_equal(a.program[0], "xterm");
+	assert_string_equal(a.program[1], "-e");
+	assert_string_equal(a.program[2], "--engine");
+	assert_string_equal(a.program[3], "--");
+	assert_null(a.program[4]);
+
+	/* :N omitted: run picks one later. */
+	assert_int_equal(parse(&a, "--", "true", NULL), 0);
+	assert_false(a.have_display);
+	assert_string_equal(a.program[0], "true");
+
+	/* Without "--" there is no program. */
+	assert_int_equal(parse(&a, ":5", NULL), 0);
+	assert_null(a.program);
+
+	/* "--" as an option's argument is not the end of run's words. */
+	assert_usage("Invalid --x410-display '--': the X410 display number is not a number",
+		     "--x410-display", "--", ":5");
+	assert_usage("Missing the PROGRAM after '--'", ":5", "--");
+	assert_usage("-- PROGRAM needs a display (:N, or none for the first free one), not --listen",
+		     "--listen", "unix:/tmp/x", "--", "true");
+	assert_usage("Unexpected argument 'xterm' (one display at a time)", ":5", "xterm");
+}
+
+static void test_program_split(void **state)
+{
+	static const struct option options[] = {
+		{ "flag", no_argument, NULL, 'f' },
+		{ "value", required_argument, NULL, 'x' },
+		{ "optional", optional_argument, NULL, 'o' },
+		{}
+	};
+	char *argv[] = { (char *)"run", (char *)"-x", (char *)"--", (char *)"--val", (char *)"--",
+			 (char *)"--value=a", (char *)"-fx", (char *)"--", (char *)"--optional", (char *)"--",
+			 (char *)"prog", NULL };
+	char **program = NULL;
+
+	(void)state;
+	/* -x takes "--", --val (a prefix of --value) takes "--", -fx ends
+	 * with x: takes "--"; --optional takes nothing from the next word. */
+	assert_int_equal(run_program_split(11, argv, options, ":fx:o::", &program), 9);
+	assert_ptr_equal(program, argv + 10);
+	assert_int_equal(run_program_split(9, argv, options, ":fx:o::", &program), 9);
+	assert_null(program);
+	/* "--" right at the end: an empty program. */
+	assert_int_equal(run_program_split(10, argv, options, ":fx:o::", &program), 9);
+	assert_ptr_equal(program, argv + 10);
+}
+
+static void test_program_exit_status(void **state)
+{
+	(void)state;
+	assert_int_equal(run_program_exit_status(0), 0);
+	assert_int_equal(run_program_exit_status(7 << 8), 7);
+	assert_int_equal(run_program_exit_status(255 << 8), 255);
+	assert_int_equal(run_program_exit_status(SIGTERM), 128 + SIGTERM);
+	assert_int_equal(run_program_exit_status(SIGKILL | 0x80), 128 + SIGKILL);  /* core dumped */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +358,9 @@ int main(void)
 		cmocka_unit_test(test_every_option),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_program),
+		cmocka_unit_test(test_program_split),
+		cmocka_unit_test(test_program_exit_status),
 		cmocka_unit_test(test_relay_to_itself),
 		cmocka_unit_test(test_allow_limit),
 	};
