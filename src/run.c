@@ -26,6 +26,8 @@
 
 #include "addr.h"
 #include "commands.h"
+#include "control.h"
+#include "detach.h"
 #include "display.h"
 #include "log.h"
 #include "relay.h"
@@ -63,6 +65,9 @@ static void help(void)
 	       "      --allow-any-user        Accept clients of every user\n"
 	       "      --engine ENGINE         auto (default: io_uring where it works, else epoll),\n"
 	       "                              uring or epoll\n"
+	       "      --detach                Once serving, leave the terminal and log to syslog\n"
+	       "                              or ~/.local/state/x410-vsock/; exit 0 at once if\n"
+	       "                              your relay already serves :N to the same upstream\n"
 	       "  -h, --help                  Show this help and exit\n"
 	       "\n"
 	       "Only the user running the relay and root may connect unless --allow-* says\n"
@@ -91,6 +96,7 @@ enum {
 	OPT_ALLOW_GROUP,
 	OPT_ALLOW_ANY_USER,
 	OPT_ENGINE,
+	OPT_DETACH,
 };
 
 static const struct option run_options[] = {
@@ -109,6 +115,7 @@ static const struct option run_options[] = {
 	{ "allow-group", required_argument, NULL, OPT_ALLOW_GROUP },
 	{ "allow-any-user", no_argument, NULL, OPT_ALLOW_ANY_USER },
 	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{ "detach", no_argument, NULL, OPT_DETACH },
 	{}
 };
 
@@ -309,6 +316,9 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 			else
 				return usage_error("run", "Invalid --engine '%s': expected auto, uring or epoll", optarg);
 			break;
+		case OPT_DETACH:
+			a->detach = true;
+			break;
 		case ':':
 			if (optopt >= OPT_X410_DISPLAY)
 				return usage_error("run", "Option '--%s' needs an argument", option_name(optopt));
@@ -329,6 +339,10 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 		if (optind + 1 < argc)
 			return usage_error("run", "Unexpected argument '%s' (one display at a time)", argv[optind + 1]);
 	}
+	if (a->detach && detach_has_program(argc, argv))
+		return usage_error("run", "--detach and '-- PROGRAM' exclude each other: the relay lives as long as PROGRAM");
+	if (a->detach && getenv("LISTEN_FDS"))
+		return usage_error("run", "--detach does not apply under socket activation (LISTEN_FDS): systemd keeps the relay");
 	if (a->have_display && a->have_listen)
 		return usage_error("run", "Give a display (:N) or --listen ADDR, not both");
 	if (!a->have_display && !a->have_listen)
@@ -910,11 +924,15 @@ int cmd_run(int argc, char *argv[])
 	const struct relay_engine *engine;
 	_cleanup_close_ int signal_fd = -1;
 	char upstream[ADDR_FORMAT_MAX + 64], served[ADDR_FORMAT_MAX], display_hint[32] = "";
+	char upstream_addr[ADDR_FORMAT_MAX];
 	int r;
 
 	r = run_parse_args(argc, argv, &a);
 	if (r != 0 || a.help)
 		return r;
+	/* run --detach from a profile, again: one line, nothing to do. */
+	if (a.detach && detach_served_already(&a) > 0)
+		return EXIT_OK;
 
 	if (geteuid() == 0)
 		log_warning("running as root is not needed: run the relay as the user whose X programs"
@@ -957,6 +975,13 @@ int cmd_run(int argc, char *argv[])
 	};
 	check_fd_limit(a.max_clients);
 
+	if (a.detach) {
+		bool parent;
+
+		r = detach_begin(&parent);
+		if (parent || r < 0)
+			return parent ? r : EXIT_FAILED;
+	}
 	r = signals_setup(&signal_fd);
 	if (r < 0)
 		return EXIT_FAILED;
@@ -988,10 +1013,17 @@ int cmd_run(int argc, char *argv[])
 		(void)snprintf(display_hint, sizeof(display_hint), "; export DISPLAY=:%u", a.display);
 	} else if (addr_format(&a.listen, served, sizeof(served)) < 0)
 		(void)strcpy_bounded(served, sizeof(served), a.listen_str);
+	if (a.detach && detach_finish(&a, served, upstream) < 0) {
+		run_cleanup(&ctx);
+		return EXIT_FAILED;
+	}
 	log_info("serving %s -> %s%s", served, upstream, display_hint);
 	log_debug("engine %s, at most %u clients, connect timeout %" PRIu64 " ms, vsock buffer %u",
 		  engine->name, cfg.max_clients, cfg.connect_timeout_ms, cfg.vsock_buffer);
 
+	if (addr_format(&cfg.upstream, upstream_addr, sizeof(upstream_addr)) < 0)
+		upstream_addr[0] = 0;
+	control_set_identity(served, upstream_addr, engine->name);
 	r = engine->run(&relay);
 	if (r < 0)
 		log_error_errno(r, "The %s engine failed: %m", engine->name);

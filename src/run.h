@@ -51,6 +51,7 @@ struct run_args {
 	gid_t gids[RUN_ALLOW_MAX];
 	size_t n_gids;
 	enum run_engine engine;
+	bool detach;            /* --detach (detach.h) */
 };
 
 /* Parses `run`'s arguments (argv[0] is "run").  Returns 0 (proceed, or
