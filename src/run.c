@@ -332,6 +332,10 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 		}
 	}
 
+	if (a->detach && detach_has_program(argc, argv))
+		return usage_error("run", "--detach and '-- PROGRAM' exclude each other: the relay lives as long as PROGRAM");
+	if (a->detach && getenv("LISTEN_FDS"))
+		return usage_error("run", "--detach does not apply under socket activation (LISTEN_FDS): systemd keeps the relay");
 	if (optind < argc) {
 		if (addr_parse_display(argv[optind], &a->display, &error) < 0)
 			return usage_error("run", "Invalid display '%s': %s", argv[optind], error);
@@ -339,10 +343,6 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 		if (optind + 1 < argc)
 			return usage_error("run", "Unexpected argument '%s' (one display at a time)", argv[optind + 1]);
 	}
-	if (a->detach && detach_has_program(argc, argv))
-		return usage_error("run", "--detach and '-- PROGRAM' exclude each other: the relay lives as long as PROGRAM");
-	if (a->detach && getenv("LISTEN_FDS"))
-		return usage_error("run", "--detach does not apply under socket activation (LISTEN_FDS): systemd keeps the relay");
 	if (a->have_display && a->have_listen)
 		return usage_error("run", "Give a display (:N) or --listen ADDR, not both");
 	if (!a->have_display && !a->have_listen)
