@@ -170,8 +170,10 @@ int detach_log_path(int display, char *buf, size_t size)
 	if (r < 0)
 		return r;
 	if (display >= 0)
-		return snprintf_bounded(buf, size, "%s/" DETACH_LOG_SUBDIR "/display-%d.log", dir, display);
-	return snprintf_bounded(buf, size, "%s/" DETACH_LOG_SUBDIR "/run.log", dir);
+		r = snprintf_bounded(buf, size, "%s/" DETACH_LOG_SUBDIR "/display-%d.log", dir, display);
+	else
+		r = snprintf_bounded(buf, size, "%s/" DETACH_LOG_SUBDIR "/run.log", dir);
+	return r < 0 ? r : 0;
 }
 
 /* mkdir -p of path's parent directories (mode 0700 for those created). */
@@ -201,7 +203,7 @@ static int open_log_file(const char *path)
 	if (r < 0)
 		return r;
 	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > LOG_FILE_ROTATE_SIZE &&
-	    snprintf_bounded(old, sizeof(old), "%s.old", path) == 0)
+	    snprintf_bounded(old, sizeof(old), "%s.old", path) >= 0)
 		(void)rename(path, old);
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
 	if (fd < 0)

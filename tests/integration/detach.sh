@@ -100,15 +100,19 @@ check "an error before serving reaches the terminal, exit 1" t_error_before
 # ---------------------------------------------------------------- outliving the shell
 t_script() {
 	command -v script >/dev/null || { echo "# no script(1)" >&2; return 1; }
+	# A log file over 1 MiB from earlier lives is moved aside first.
+	mkdir -p "$XDG_STATE_HOME/x410-vsock"
+	head -c 1100000 /dev/zero >"$(log_file "$D3")"
 	# A terminal of its own (a pty, a new session) that closes when the
 	# command ends: its hang-up must not reach the relay.
 	timeout 30 script -qec "$X410_VSOCK run --detach ${COMMON[*]} :$D3" "$TEST_TMP/typescript" </dev/null >/dev/null 2>&1 || return 1
 	local pid; pid=$(lock_pid "$D3") || return 1
 	track "$pid"
 	sleep 1
-	kill -0 "$pid" && echo_through "$D3"
+	kill -0 "$pid" && echo_through "$D3" &&
+	[ "$(stat -c %s "$(log_file "$D3").old")" = 1100000 ] && grep -q "serving :$D3 " "$(log_file "$D3")"
 }
-check "started in a terminal (script) that then closes, the relay keeps serving" t_script
+check "started in a terminal (script) that then closes, the relay keeps serving (old log moved aside)" t_script
 
 t_hangup() {
 	# The starting shell in a new session, which hangs up its whole
