@@ -154,11 +154,49 @@ static int parse_text(const char *value, char *dst, size_t size)
 	return strcpy_bounded(dst, size, value);
 }
 
+/* The keys of a reply; the first five are required. */
+static const char *const status_keys[] = {
+	"pid", "served", "upstream", "engine", "uptime_ms",
+	"clients_now", "clients_total", "refused", "bytes_up", "bytes_down",
+};
+#define STATUS_KEYS_REQUIRED 5u
+
+static int parse_value(struct control_status *ret, size_t key, const char *value)
+{
+	uint64_t v = 0;
+	uint32_t pid;
+	int r;
+
+	switch (key) {
+	case 0:
+		r = parse_uint32(value, false, 1, INT32_MAX, &pid);
+		ret->pid = (pid_t)pid;
+		return r;
+	case 1:
+		return parse_text(value, ret->served, sizeof(ret->served));
+	case 2:
+		return parse_text(value, ret->upstream, sizeof(ret->upstream));
+	case 3:
+		return parse_text(value, ret->engine, sizeof(ret->engine));
+	}
+	r = parse_uint64(value, false, 0, UINT64_MAX, &v);
+	if (r < 0)
+		return r;
+	switch (key) {
+	case 4: ret->uptime_ms = v; break;
+	case 5: ret->clients_now = v; break;
+	case 6: ret->clients_total = v; break;
+	case 7: ret->refused = v; break;
+	case 8: ret->bytes_up = v; break;
+	case 9: ret->bytes_down = v; break;
+	}
+	return 0;
+}
+
 int control_status_parse(const char *buf, size_t len, struct control_status *ret)
 {
-	static const char *const required[] = { "pid", "served", "upstream", "engine", "uptime_ms" };
 	char text[CONTROL_REPLY_MAX], *line, *save = NULL;
-	bool seen[ELEMENTSOF(required)] = {};
+	bool seen[ELEMENTSOF(status_keys)] = {};
 	bool first = true;
 
 	memset(ret, 0, sizeof(*ret));
@@ -171,9 +209,7 @@ int control_status_parse(const char *buf, size_t len, struct control_status *ret
 
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *value = strchr(line, ' ');
-		uint64_t v = 0;
-		uint32_t pid;
-		int r = 0;
+		size_t key;
 
 		if (first) {
 			if (!streq(line, CONTROL_MAGIC))
@@ -184,38 +220,16 @@ int control_status_parse(const char *buf, size_t len, struct control_status *ret
 		if (!value)
 			return -EINVAL;
 		*value++ = 0;
-		for (size_t i = 0; i < ELEMENTSOF(required); i++)
-			if (streq(line, required[i]))
-				seen[i] = true;
-		if (streq(line, "pid")) {
-			r = parse_uint32(value, false, 1, INT32_MAX, &pid);
-			ret->pid = (pid_t)pid;
-		} else if (streq(line, "served"))
-			r = parse_text(value, ret->served, sizeof(ret->served));
-		else if (streq(line, "upstream"))
-			r = parse_text(value, ret->upstream, sizeof(ret->upstream));
-		else if (streq(line, "engine"))
-			r = parse_text(value, ret->engine, sizeof(ret->engine));
-		else {
-			r = parse_uint64(value, false, 0, UINT64_MAX, &v);
-			if (streq(line, "clients_now"))
-				ret->clients_now = v;
-			else if (streq(line, "clients_total"))
-				ret->clients_total = v;
-			else if (streq(line, "refused"))
-				ret->refused = v;
-			else if (streq(line, "bytes_up"))
-				ret->bytes_up = v;
-			else if (streq(line, "bytes_down"))
-				ret->bytes_down = v;
-			else if (streq(line, "uptime_ms"))
-				ret->uptime_ms = v;
-			/* Other keys: a newer relay's; ignored. */
-		}
-		if (r < 0)
+		for (key = 0; key < ELEMENTSOF(status_keys); key++)
+			if (streq(line, status_keys[key]))
+				break;
+		if (key == ELEMENTSOF(status_keys))
+			continue;   /* a newer relay's key: ignored */
+		if (seen[key] || parse_value(ret, key, value) < 0)
 			return -EINVAL;
+		seen[key] = true;
 	}
-	for (size_t i = 0; i < ELEMENTSOF(required); i++)
+	for (size_t i = 0; i < STATUS_KEYS_REQUIRED; i++)
 		if (!seen[i])
 			return -EINVAL;
 	return 0;

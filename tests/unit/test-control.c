@@ -81,6 +81,8 @@ static void test_parse_rejects(void **state)
 	/* a NUL inside */
 	assert_int_equal(control_status_parse(CONTROL_MAGIC "\n\0", sizeof(CONTROL_MAGIC) + 1, &(struct control_status){}),
 			 -EINVAL);
+	/* a key twice */
+	assert_int_equal(parse_str(CONTROL_MAGIC "\npid 1\nserved :5\nupstream u\nengine e\nuptime_ms 5\npid 2\n"), -EINVAL);
 	/* unknown keys are a newer relay's: accepted */
 	assert_int_equal(parse_str(CONTROL_MAGIC "\npid 1\nserved :5\nupstream u\nengine e\nuptime_ms 5\nfuture 7\n"), 0);
 }
