@@ -15,6 +15,7 @@
 
 #include "control.h"
 #include "detach.h"
+#include "log.h"
 
 static const struct control_status sample = {
 	.pid = 4242,
@@ -143,6 +144,34 @@ static void test_pid_checks(void **state)
 	assert_false(control_pid_ended(getpid()));
 }
 
+static int sunk_level;
+static char sunk[256];
+
+static void capture(int level, const char *line)
+{
+	sunk_level = level;
+	snprintf(sunk, sizeof(sunk), "%s", line);
+}
+
+/* The hook detach_finish() sends the log through: the line without the
+ * program name, %m expanded, and back to stderr with NULL. */
+static void test_log_sink(void **state)
+{
+	(void)state;
+	log_set_sink(capture);
+	assert_int_equal(log_warning_errno(ENOENT, "cannot open '%s': %m", "x"), -ENOENT);
+	assert_int_equal(sunk_level, LOG_WARNING);
+	assert_string_equal(sunk, "WARNING: cannot open 'x': No such file or directory");
+	log_info("serving :%d", 5);
+	assert_int_equal(sunk_level, LOG_INFO);
+	assert_string_equal(sunk, "serving :5");
+	log_set_sink(NULL);
+	sunk[0] = 0;
+	log_debug("below the level: not sent");
+	log_info("to stderr again");
+	assert_string_equal(sunk, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +181,7 @@ int main(void)
 		cmocka_unit_test(test_has_program),
 		cmocka_unit_test(test_log_path),
 		cmocka_unit_test(test_pid_checks),
+		cmocka_unit_test(test_log_sink),
 	};
 
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);
