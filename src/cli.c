@@ -24,6 +24,8 @@ static const struct command commands[] = {
 	{ "doctor", cmd_doctor, "Check every link from this machine to X410 and say what to fix" },
 	{ "setup", cmd_setup, "Load hv_sock now and at every boot (needs root)" },
 	{ "run", cmd_run, "Serve a local X display and relay its clients to X410" },
+	{ "status", cmd_status, "List the displays served by x410-vsock relays" },
+	{ "stop", cmd_stop, "Stop your relay of a display" },
 	{ "regfile", cmd_regfile, "Print the Windows registry file that lets X410 listen on VSOCK" },
 };
 

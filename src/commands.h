@@ -12,6 +12,8 @@ int cmd_doctor(int argc, char *argv[]);
 int cmd_setup(int argc, char *argv[]);
 int cmd_run(int argc, char *argv[]);
 int cmd_regfile(int argc, char *argv[]);
+int cmd_status(int argc, char *argv[]);
+int cmd_stop(int argc, char *argv[]);
 
 /* Print "x410-vsock: ERROR: <message>" and "Try 'x410-vsock <command> --help'."
  * to stderr; returns EXIT_USAGE. */

@@ -14,6 +14,7 @@ static int log_max_level = LOG_INFO;
 static const char *log_program = "x410-vsock";
 /* -1: not looked at yet; 0: plain lines; 1: "<N>" syslog priority prefixes. */
 static int log_journal = -1;
+static log_sink_fn log_sink;
 
 /*
  * systemd sets JOURNAL_STREAM=DEVICE:INODE when it connects stdout/stderr
@@ -67,6 +68,11 @@ int log_get_max_level(void)
 	return log_max_level;
 }
 
+void log_set_sink(log_sink_fn sink)
+{
+	log_sink = sink;
+}
+
 void log_set_program_name(const char *name)
 {
 	log_program = name;
@@ -102,14 +108,21 @@ int log_internal(int level, int error, const char *format, ...)
 
 	/* One fprintf per line keeps lines whole when stderr is shared. */
 	char line[2048], prio[8];
-	int n = snprintf(line, sizeof(line), "%s%s: %s", priority_prefix(level, prio), log_program, level_prefix(level));
+
+	/* A sink gets the line without the program name: syslog and the log
+	 * file put it (and the PID) in front themselves. */
+	int n = log_sink ? snprintf(line, sizeof(line), "%s", level_prefix(level)) :
+		snprintf(line, sizeof(line), "%s%s: %s", priority_prefix(level, prio), log_program, level_prefix(level));
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
 	errno = error;  /* for %m */
 	va_start(ap, format);
 	(void)vsnprintf(line + n, sizeof(line) - (size_t)n, format, ap);
 	va_end(ap);
-	fprintf(stderr, "%s\n", line);
+	if (log_sink)
+		log_sink(level, line);
+	else
+		fprintf(stderr, "%s\n", line);
 
 	errno = saved_errno;
 	return -error;

@@ -26,6 +26,12 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 void log_set_program_name(const char *name);
 
+/* Send every line elsewhere (run --detach: syslog or a log file): the sink
+ * gets the level and the line without the program name ("WARNING: ...").
+ * NULL returns to stderr. */
+typedef void (*log_sink_fn)(int level, const char *line);
+void log_set_sink(log_sink_fn sink);
+
 /* Returns -abs(error), so that "return log_error_errno(r, ...)" works. */
 int log_internal(int level, int error, const char *format, ...) _printf_(3, 4);
 

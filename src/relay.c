@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include "control.h"
 #include "log.h"
 #include "relay.h"
 #include "upstream.h"
@@ -352,6 +353,9 @@ bool relay_handle_signals(struct relay *r)
 			continue;
 		switch (si.ssi_signo) {
 		case SIGUSR1:
+			/* `x410-vsock status` asks with sigqueue() (control.h). */
+			if (si.ssi_code == SI_QUEUE && control_answer(r, (pid_t)si.ssi_pid, si.ssi_int) == 0)
+				break;
 			relay_log_stats(r);
 			break;
 		case SIGINT:

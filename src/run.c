@@ -26,6 +26,8 @@
 
 #include "addr.h"
 #include "commands.h"
+#include "control.h"
+#include "detach.h"
 #include "display.h"
 #include "log.h"
 #include "options.h"
@@ -74,6 +76,9 @@ static void help(void)
 	       "      --allow-any-user        Accept clients of every user\n"
 	       "      --engine ENGINE         auto (default: io_uring where it works, else epoll),\n"
 	       "                              uring or epoll\n"
+	       "      --detach                Once serving, leave the terminal and log to syslog\n"
+	       "                              or ~/.local/state/x410-vsock/; exit 0 at once if\n"
+	       "                              your relay already serves :N to the same upstream\n"
 	       "  -h, --help                  Show this help and exit\n"
 	       "\n"
 	       "Only the user running the relay and root may connect unless --allow-* says\n"
@@ -102,6 +107,7 @@ enum {
 	OPT_ALLOW_GROUP,
 	OPT_ALLOW_ANY_USER,
 	OPT_ENGINE,
+	OPT_DETACH,
 };
 
 static const struct option run_options[] = {
@@ -121,6 +127,7 @@ static const struct option run_options[] = {
 	{ "allow-group", required_argument, NULL, OPT_ALLOW_GROUP },
 	{ "allow-any-user", no_argument, NULL, OPT_ALLOW_ANY_USER },
 	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{ "detach", no_argument, NULL, OPT_DETACH },
 	{}
 };
 
@@ -332,11 +339,18 @@ int run_parse_args(int argc, char *argv[], struct run_args *a)
 			else
 				return usage_error("run", "Invalid --engine '%s': expected auto, uring or epoll", optarg);
 			break;
+		case OPT_DETACH:
+			a->detach = true;
+			break;
 		default:
 			return options_error("run", run_options, c, argv);
 		}
 	}
 
+	if (a->detach && a->program)
+		return usage_error("run", "--detach and '-- PROGRAM' exclude each other: the relay lives as long as PROGRAM");
+	if (a->detach && getenv("LISTEN_FDS"))
+		return usage_error("run", "--detach does not apply under socket activation (LISTEN_FDS): systemd keeps the relay");
 	if (optind < argc) {
 		if (addr_parse_display(argv[optind], &a->display, &error) < 0)
 			return usage_error("run", "Invalid display '%s': %s", argv[optind], error);
@@ -939,6 +953,7 @@ int cmd_run(int argc, char *argv[])
 	_cleanup_close_ int signal_fd = -1;
 	char upstream[ADDR_FORMAT_MAX + 64], served[ADDR_FORMAT_MAX], display_hint[32] = "";
 	const char *why = NULL;
+	char upstream_addr[ADDR_FORMAT_MAX];
 	int r;
 
 	r = run_parse_args(argc, argv, &a);
@@ -949,6 +964,9 @@ int cmd_run(int argc, char *argv[])
 		if (!a.have_display && run_program_pick_display(&a) != 0)
 			return EXIT_FAILED;
 	}
+	/* run --detach from a profile, again: one line, nothing to do. */
+	if (a.detach && detach_served_already(&a) > 0)
+		return EXIT_OK;
 
 	if (geteuid() == 0)
 		log_warning("running as root is not needed: run the relay as the user whose X programs"
@@ -994,6 +1012,13 @@ int cmd_run(int argc, char *argv[])
 	};
 	check_fd_limit(a.max_clients);
 
+	if (a.detach) {
+		bool parent;
+
+		r = detach_begin(&parent);
+		if (parent || r < 0)
+			return parent ? r : EXIT_FAILED;
+	}
 	r = signals_setup(&signal_fd);
 	if (r < 0)
 		return EXIT_FAILED;
@@ -1025,6 +1050,10 @@ int cmd_run(int argc, char *argv[])
 		(void)snprintf(display_hint, sizeof(display_hint), "; export DISPLAY=:%u", a.display);
 	} else if (addr_format(&a.listen, served, sizeof(served)) < 0)
 		(void)strcpy_bounded(served, sizeof(served), a.listen_str);
+	if (a.detach && detach_finish(&a, served, upstream) < 0) {
+		run_cleanup(&ctx);
+		return EXIT_FAILED;
+	}
 	log_info("serving %s -> %s%s", served, upstream, display_hint);
 	log_debug("engine %s, at most %u clients, connect timeout %" PRIu64 " ms, vsock buffer %u",
 		  engine->name, cfg.max_clients, cfg.connect_timeout_ms, cfg.vsock_buffer);
@@ -1037,6 +1066,9 @@ int cmd_run(int argc, char *argv[])
 		}
 	}
 
+	if (addr_format(&cfg.upstream, upstream_addr, sizeof(upstream_addr)) < 0)
+		upstream_addr[0] = 0;
+	control_set_identity(served, upstream_addr, engine->name);
 	r = engine->run(&relay);
 	if (r < 0)
 		log_error_errno(r, "The %s engine failed: %m", engine->name);

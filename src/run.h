@@ -52,6 +52,7 @@ struct run_args {
 	size_t n_gids;
 	enum run_engine engine;
 	char **program;         /* after "--": PROGRAM [ARGS...] (run_program.h); NULL: none */
+	bool detach;            /* --detach (detach.h) */
 };
 
 /* Parses `run`'s arguments (argv[0] is "run").  Returns 0 (proceed, or

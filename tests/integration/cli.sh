@@ -42,7 +42,7 @@ usage_case() {
 	[ "$(sed -n 2p "$ERR")" = "$try" ]
 }
 check "no command is a usage error" \
-	usage_case 2 "x410-vsock: ERROR: Missing command (one of: doctor, setup, run, regfile)" "Try 'x410-vsock --help'."
+	usage_case 2 "x410-vsock: ERROR: Missing command (one of: doctor, setup, run, status, stop, regfile)" "Try 'x410-vsock --help'."
 check "an unknown command is a usage error" \
 	usage_case 2 "x410-vsock: ERROR: Unknown command 'frobnicate'" "Try 'x410-vsock --help'." frobnicate
 check "an unknown long option is a usage error" \

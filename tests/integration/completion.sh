@@ -10,6 +10,8 @@
 x11=$TEST_TMP/x11
 mkdir -p "$x11"
 _x410_vsock_x11_dir=$x11
+mkdir -p "$TEST_TMP/locks"
+_x410_vsock_lock_dir=$TEST_TMP/locks
 
 # comp WORDS...: complete the last word; the sorted candidates on stdout.
 comp() {
@@ -87,6 +89,11 @@ check "--engine=e completes (= is a word break)" expect "epoll" "$fake" run --en
 check "-e u completes the short form's values" expect "uring" "$fake" run -e u
 check "--display completes the displays in use" expect ":17 :5" "$fake" run --display ""
 check "a DISPLAY operand completes the displays in use" expect ":17 :5" "$fake" run ""
+# A display with only a lock file (a relay on the abstract socket alone).
+printf '%10d\n' $$ >"$TEST_TMP/locks/.X23-lock"
+: >"$TEST_TMP/locks/.Xjunk-lock"
+check "stop and status complete the displays with a lock file too" expect ":17 :23 :5" "$X410_VSOCK" stop ""
+check "status completes its options" expect "--help --json --lock-dir" "$X410_VSOCK" status --
 check "an ADDR value completes nothing" expect "" "$fake" run --connect ""
 check "a command without a DISPLAY operand completes no display" expect "" "$fake" doctor ""
 check "options of the stand-in's run, and its global -v" \
