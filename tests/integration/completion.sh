@@ -37,7 +37,7 @@ check "the completion is registered for x410-vsock" t_registered
 
 # The commands, written here (not read from the code under test): a command
 # added or dropped must be added or dropped here too.
-table="doctor regfile run setup"
+table="doctor regfile run setup status stop"
 check "an empty word completes every command of the table ($(echo $table))" expect "$table" "$X410_VSOCK" ""
 check "a global option before the command is skipped" expect regfile "$X410_VSOCK" -v reg
 check "a dash completes the global options" \
@@ -50,11 +50,13 @@ check "a dash after regfile completes its short and long options, and -v and -q"
 # Every command's long options, written here (not read from src/): after
 # "CMD --" the completion offers exactly these.
 declare -A long_options=(
-	[doctor]="--connect --help --json --lock-dir --root --socket-dir --timeout --x410-display"
-	[regfile]="--help --powershell"
-	[run]="--allow-any-user --allow-group --allow-user --connect --connect-timeout --engine --help --listen
-	       --lock-dir --max-clients --no-abstract --no-path-socket --socket-dir --vsock-buffer --x410-display"
-	[setup]="--dry-run --help --root --undo"
+	[doctor]="--connect --help --json --lock-dir --quiet --root --socket-dir --timeout --verbose --x410-display"
+	[regfile]="--help --powershell --quiet --verbose"
+	[run]="--allow-any-user --allow-group --allow-user --connect --connect-timeout --detach --engine --help --listen
+	       --lock-dir --max-clients --no-abstract --no-path-socket --quiet --socket-dir --verbose --vsock-buffer --x410-display"
+	[setup]="--dry-run --help --quiet --root --undo --verbose"
+	[status]="--help --json --lock-dir --quiet --verbose"
+	[stop]="--help --lock-dir --quiet --timeout --verbose"
 )
 for cmd in $table; do
 	check "'$cmd --' completes exactly its options" expect "${long_options[$cmd]}" "$X410_VSOCK" "$cmd" --
@@ -93,7 +95,6 @@ check "a DISPLAY operand completes the displays in use" expect ":17 :5" "$fake" 
 printf '%10d\n' $$ >"$TEST_TMP/locks/.X23-lock"
 : >"$TEST_TMP/locks/.Xjunk-lock"
 check "stop and status complete the displays with a lock file too" expect ":17 :23 :5" "$X410_VSOCK" stop ""
-check "status completes its options" expect "--help --json --lock-dir" "$X410_VSOCK" status --
 check "an ADDR value completes nothing" expect "" "$fake" run --connect ""
 check "a command without a DISPLAY operand completes no display" expect "" "$fake" doctor ""
 check "options of the stand-in's run, and its global -v" \
