@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "advice.h"
 #include "commands.h"
 #include "display.h"
 #include "doctor.h"
@@ -252,38 +253,38 @@ static void check_environment(struct doctor *d, struct finding *f)
 	f->id = "environment";
 	strf(f->subject, sizeof(f->subject), "environment");
 
-	if (s->dmi_vendor[0] || s->dmi_product[0])
-		strf(dmi, sizeof(dmi), "; DMI '%s' '%s' '%s'", s->dmi_vendor, s->dmi_product, s->dmi_version);
-	if (s->container[0])
-		strf(where, sizeof(where), "; in a container: %s (%s)", s->container, s->container_source);
+	if (s->facts.dmi_vendor[0] || s->facts.dmi_product[0])
+		strf(dmi, sizeof(dmi), "; DMI '%s' '%s' '%s'", s->facts.dmi_vendor, s->facts.dmi_product, s->facts.dmi_version);
+	if (s->facts.container[0])
+		strf(where, sizeof(where), "; in a container: %s (%s)", s->facts.container, s->facts.container_source);
 
-	data_str(f, "wsl", s->wsl == WSL_2 ? "2" : s->wsl == WSL_1 ? "1" : "");
-	data_int(f, "vmbus_devices", s->vmbus_devices);
-	data_str(f, "hypervisor", s->vmbus_devices > 0 || s->wsl == WSL_2 ? "Hyper-V" : s->hypervisor ? s->hypervisor : "");
-	data_str(f, "container", s->container);
+	data_str(f, "wsl", s->facts.wsl == WSL_2 ? "2" : s->facts.wsl == WSL_1 ? "1" : "");
+	data_int(f, "vmbus_devices", s->facts.vmbus_devices);
+	data_str(f, "hypervisor", s->facts.vmbus_devices > 0 || s->facts.wsl == WSL_2 ? "Hyper-V" : s->facts.hypervisor ? s->facts.hypervisor : "");
+	data_str(f, "container", s->facts.container);
 
-	if (s->wsl == WSL_1) {
+	if (s->facts.wsl == WSL_1) {
 		set(f, d->hv_needed ? CHECK_FAIL : CHECK_OK,
-		    "WSL1 (kernel '%s'): not a virtual machine, so no VSOCK%s", s->osrelease, where);
+		    "WSL1 (kernel '%s'): not a virtual machine, so no VSOCK%s", s->facts.osrelease, where);
 		if (d->hv_needed)
 			fix(f, "convert the distribution to WSL2, in Windows: wsl --set-version <distribution> 2");
 		return;
 	}
-	if (s->wsl == WSL_2)
-		strf(what, sizeof(what), "WSL2, a Hyper-V utility VM (kernel '%s')%s", s->osrelease, where);
-	else if (s->vmbus_devices > 0)
-		strf(what, sizeof(what), "Hyper-V guest: %d VMBus devices%s%s", s->vmbus_devices, dmi, where);
-	else if (s->hypervisor && streq(s->hypervisor, "Hyper-V")) {
+	if (s->facts.wsl == WSL_2)
+		strf(what, sizeof(what), "WSL2, a Hyper-V utility VM (kernel '%s')%s", s->facts.osrelease, where);
+	else if (s->facts.vmbus_devices > 0)
+		strf(what, sizeof(what), "Hyper-V guest: %d VMBus devices%s%s", s->facts.vmbus_devices, dmi, where);
+	else if (s->facts.hypervisor && streq(s->facts.hypervisor, "Hyper-V")) {
 		set(f, d->hv_needed ? CHECK_FAIL : CHECK_OK,
 		    "%s says Hyper-V, but there is no VMBus (/sys/bus/vmbus/devices): hv_vmbus is not loaded%s%s",
-		    s->hypervisor_source, dmi, where);
+		    s->facts.hypervisor_source, dmi, where);
 		if (d->hv_needed)
 			fix(f, "sudo modprobe hv_vmbus");
 		return;
 	} else {
-		if (s->hypervisor)
+		if (s->facts.hypervisor)
 			strf(what, sizeof(what), "not a Hyper-V guest: %s (from %s)%s%s",
-				       s->hypervisor, s->hypervisor_source, dmi, where);
+				       s->facts.hypervisor, s->facts.hypervisor_source, dmi, where);
 		else
 			strf(what, sizeof(what), "not a Hyper-V guest: no VMBus and no hypervisor found%s%s",
 				       dmi, where);
@@ -298,7 +299,7 @@ static void check_environment(struct doctor *d, struct finding *f)
 
 	/* A Hyper-V guest.  In a container the question is whether AF_VSOCK
 	 * may be used at all: Docker >= 24 blocks it by default. */
-	if (s->container[0] && d->hv_needed && s->vsock_socket != 0) {
+	if (s->facts.container[0] && d->hv_needed && s->vsock_socket != 0) {
 		set(f, CHECK_WARN, "%s; AF_VSOCK is blocked in containers by default (Docker >= 24)", what);
 		fix(f, "run x410-vsock on the VM itself, outside the container, or allow socket(AF_VSOCK) in the container's seccomp profile");
 		return;
@@ -311,40 +312,40 @@ static void check_environment(struct doctor *d, struct finding *f)
 static void check_kernel(struct doctor *d, struct finding *f)
 {
 	const struct doctor_system *s = &d->sys;
-	const unsigned k = s->kernel;
+	const unsigned k = s->facts.kernel;
 	char v[16];
 
 	f->id = "kernel";
 	strf(f->subject, sizeof(f->subject), "kernel");
-	data_str(f, "release", s->release);
+	data_str(f, "release", s->facts.release);
 
-	if (!s->release_parsed) {
-		set(f, CHECK_SKIP, "cannot read a version from the release '%s'", s->release);
+	if (!s->facts.release_parsed) {
+		set(f, CHECK_SKIP, "cannot read a version from the release '%s'", s->facts.release);
 		return;
 	}
 	kernel_text(k, v, sizeof(v));
 	data_str(f, "version", v);
 
 	if (d->hv_needed && k < KERNEL_VERSION_CODE(4, 14, 0)) {
-		set(f, CHECK_FAIL, "Linux %s ('%s'): hv_sock needs 4.14 or later", v, s->release);
+		set(f, CHECK_FAIL, "Linux %s ('%s'): hv_sock needs 4.14 or later", v, s->facts.release);
 		fix(f, "install and boot a kernel 4.14 or later (your distribution's current kernel package)");
 		return;
 	}
 	if (d->hv_needed && k < KERNEL_VERSION_CODE(5, 5, 0)) {
 		set(f, CHECK_WARN,
 		    "Linux %s ('%s'): before 5.5 only one vsock transport can load (vmw_vsock_vmci_transport may take it before hv_sock)%s",
-		    v, s->release, k < KERNEL_VERSION_CODE(5, 6, 0) ? "; before 5.6 no io_uring: run will use the epoll engine" : "");
+		    v, s->facts.release, k < KERNEL_VERSION_CODE(5, 6, 0) ? "; before 5.6 no io_uring: run will use the epoll engine" : "");
 		fix(f, "echo 'blacklist vmw_vsock_vmci_transport' | sudo tee /etc/modprobe.d/x410-vsock.conf");
 		fix(f, "optional: a kernel 5.6 or later for the io_uring engine");
 		return;
 	}
 	if (k < KERNEL_VERSION_CODE(5, 6, 0)) {
-		set(f, CHECK_WARN, "Linux %s ('%s'): no io_uring before 5.6: run will use the epoll engine", v, s->release);
+		set(f, CHECK_WARN, "Linux %s ('%s'): no io_uring before 5.6: run will use the epoll engine", v, s->facts.release);
 		fix(f, "optional: a kernel 5.6 or later for the io_uring engine (the epoll engine relays the same)");
 		return;
 	}
 	set(f, CHECK_OK, "Linux %s ('%s'): new enough for hv_sock (4.14), several vsock transports (5.5) and io_uring (5.6)",
-	    v, s->release);
+	    v, s->facts.release);
 }
 
 /* ---------------------------------------------------------------- 3./4. hv_sock */
@@ -365,22 +366,23 @@ static bool hv_skip(struct doctor *d, struct finding *f, const char *what)
 /* A path module.c gave out, without the root, as the user knows it. */
 static const char *unroot(const struct doctor *d, const char *path)
 {
-	size_t n = strlen(d->sys.root);
+	size_t n = strlen(d->sys.facts.root);
 
-	if (n > 0 && strneq(path, d->sys.root, n) && path[n] == '/')
+	if (n > 0 && strneq(path, d->sys.facts.root, n) && path[n] == '/')
 		return path + n;
 	return path;
 }
 
 static void fix_modules_package(struct doctor *d, struct finding *f)
 {
-	const char *r = d->sys.release;
+	char advice[TEXT_MAX];
 
-	if (d->sys.container[0])
+	if (d->sys.facts.container[0]) {
 		fix(f, "load it on the VM itself, outside the container: sudo modprobe hv_sock (or x410-vsock setup there)");
-	else
-		fix(f, "install the modules of kernel '%s' (Debian: linux-image-%s; Ubuntu: linux-modules-extra-%s), or boot a kernel built with CONFIG_HYPERV_VSOCKETS",
-		    r, r, r);
+		return;
+	}
+	advice_hv_sock_missing(&d->sys.facts, advice, sizeof(advice));
+	fix(f, "%s", advice);
 }
 
 static void check_hv_sock(struct doctor *d, struct finding *f)
@@ -400,8 +402,11 @@ static void check_hv_sock(struct doctor *d, struct finding *f)
 		if (s->kmod_error[0]) {
 			/* Not in /sys/module, and libkmod (dlopen'ed) is
 			 * needed for the rest. */
+			char advice[TEXT_MAX];
+
 			set(f, CHECK_FAIL, "not in /sys/module, and libkmod cannot be loaded to tell whether it is built in or loadable (%s)", s->kmod_error);
-			fix(f, "install libkmod (Debian/Ubuntu: libkmod2, Fedora: kmod-libs, Arch: kmod), then run setup");
+			advice_libkmod_missing(&s->facts, advice, sizeof(advice));
+			fix(f, "%s, then run setup", advice);
 			return;
 		}
 		set(f, CHECK_FAIL, "cannot tell whether it is in the kernel: %s",
@@ -429,7 +434,7 @@ static void check_hv_sock(struct doctor *d, struct finding *f)
 		break;
 	case MODULE_STATE_MISSING:
 		strf(state, sizeof(state), "not in the kernel, and no module for kernel '%s' in %s",
-		     s->release, unroot(d, s->modules_dir));
+		     s->facts.release, unroot(d, s->modules_dir));
 		break;
 	case MODULE_STATE_NO_MODULES_DIR:
 	default:
@@ -455,7 +460,7 @@ static void check_hv_sock(struct doctor *d, struct finding *f)
 		fix(f, "run x410-vsock doctor again in a moment");
 		return;
 	case MODULE_STATE_LOADABLE:
-		if (module_find_blacklist(s->root, "hv_sock", &bl) == 1) {
+		if (module_find_blacklist(s->facts.root, "hv_sock", &bl) == 1) {
 			set(f, CHECK_FAIL, "%s, and blacklisted by %s line %u ('%s')", state, unroot(d, bl.path), bl.line, bl.text);
 			if (bl.line > 0)
 				fix(f, "delete line %u ('%s') of %s, then: sudo x410-vsock setup", bl.line, bl.text, unroot(d, bl.path));
@@ -470,7 +475,7 @@ static void check_hv_sock(struct doctor *d, struct finding *f)
 	case MODULE_STATE_NO_MODULES_DIR:
 	default:
 		set(f, CHECK_FAIL, "%s", state);
-		if (s->release_parsed && s->kernel < KERNEL_VERSION_CODE(4, 14, 0))
+		if (s->facts.release_parsed && s->facts.kernel < KERNEL_VERSION_CODE(4, 14, 0))
 			fix(f, "boot a kernel 4.14 or later, which has hv_sock (see kernel)");
 		else
 			fix_modules_package(d, f);
@@ -494,7 +499,7 @@ static void check_boot(struct doctor *d, struct finding *f)
 		set(f, CHECK_SKIP, "the state of hv_sock is unknown");
 		return;
 	}
-	if (s->container[0]) {
+	if (s->facts.container[0]) {
 		set(f, CHECK_SKIP, "in a container: the VM loads its modules at boot, not the container");
 		return;
 	}
@@ -508,8 +513,8 @@ static void check_boot(struct doctor *d, struct finding *f)
 		return;
 	}
 
-	r = modules_load_find(s->root, "hv_sock", &hit);
-	if (r == 0 && path_below_root(s->root, "/etc/modules", path, sizeof(path)) == 0)
+	r = modules_load_find(s->facts.root, "hv_sock", &hit);
+	if (r == 0 && path_below_root(s->facts.root, "/etc/modules", path, sizeof(path)) == 0)
 		/* Debian's list, read by its kmod init script (and by systemd
 		 * through the modules-load.d/modules.conf symlink). */
 		r = modules_load_etc_modules_lists(path, "hv_sock", &hit) == 1 ? 1 : 0;
@@ -525,7 +530,7 @@ static void check_boot(struct doctor *d, struct finding *f)
 		return;
 	}
 	data_str(f, "file", unroot(d, hit.path));
-	if (module_find_blacklist(s->root, "hv_sock", &bl) == 1) {
+	if (module_find_blacklist(s->facts.root, "hv_sock", &bl) == 1) {
 		data_bool(f, "at_boot", false);
 		set(f, CHECK_WARN, "listed in %s line %u, but blacklisted by %s line %u ('%s'): systemd-modules-load skips it",
 		    unroot(d, hit.path), hit.line, unroot(d, bl.path), bl.line, bl.text);
@@ -548,9 +553,9 @@ static void fix_load_hv_sock(struct doctor *d, struct finding *f)
 	enum module_state state = s->module[DOCTOR_MOD_HVSOCK].state;
 
 	if (s->module_error[DOCTOR_MOD_HVSOCK] == 0 &&
-	    (state == MODULE_STATE_MISSING || state == MODULE_STATE_NO_MODULES_DIR) && !s->container[0])
+	    (state == MODULE_STATE_MISSING || state == MODULE_STATE_NO_MODULES_DIR) && !s->facts.container[0])
 		fix(f, "first make hv_sock available (see hv_sock), then: sudo x410-vsock setup");
-	else if (s->container[0])
+	else if (s->facts.container[0])
 		fix(f, "load hv_sock on the VM itself, outside the container: sudo x410-vsock setup there");
 	else
 		fix(f, "sudo x410-vsock setup (loads hv_sock, which brings vsock)");
@@ -707,8 +712,8 @@ static void check_io_uring_root(struct doctor *d, struct finding *f)
 	const struct doctor_system *s = &d->sys;
 	char v[16];
 
-	if (s->release_parsed && s->kernel < KERNEL_VERSION_CODE(5, 6, 0)) {
-		kernel_text(s->kernel, v, sizeof(v));
+	if (s->facts.release_parsed && s->facts.kernel < KERNEL_VERSION_CODE(5, 6, 0)) {
+		kernel_text(s->facts.kernel, v, sizeof(v));
 		data_str(f, "engine", "epoll");
 		set(f, CHECK_WARN, "not in Linux %s (io_uring needs 5.6): run will use the epoll engine", v);
 		fix(f, "optional: a kernel 5.6 or later for the io_uring engine (the epoll engine relays the same)");
@@ -738,7 +743,7 @@ static void check_io_uring(struct doctor *d, struct finding *f)
 	fix(f, "optional: rebuild with liburing 2.2 or later (Debian: apt install liburing-dev) for the io_uring engine");
 	return;
 #endif
-	if (!s->live) {
+	if (!s->facts.live) {
 		check_io_uring_root(d, f);
 		return;
 	}
@@ -868,8 +873,8 @@ static void check_display(struct doctor *d, struct finding *f)
 {
 	struct display_unix_table t = {};
 	struct display_where w = {
-		.root = d->sys.root,
-		.live = d->sys.live,
+		.root = d->sys.facts.root,
+		.live = d->sys.facts.live,
 		.socket_dir = d->socket_dir,
 		.lock_dir = d->lock_dir,
 	};
@@ -891,7 +896,7 @@ static void check_display(struct doctor *d, struct finding *f)
 	/* Below --root, sockets are not asked but looked up in the root's
 	 * /proc/net/unix; without it abstract sockets cannot be seen, and
 	 * whether a socket file is served cannot be told. */
-	if (!d->sys.live && display_unix_table_read(d->sys.root, &t) == 0)
+	if (!d->sys.facts.live && display_unix_table_read(d->sys.facts.root, &t) == 0)
 		w.table = &t;
 
 	r = doctor_dir_check(&d->sys, d->socket_dir, &dir);
@@ -1050,7 +1055,7 @@ static void check_x410(struct doctor *d, struct finding *f)
 	/* Off Hyper-V, CID 2 is some other host: never knock on it unless
 	 * asked to with --connect. */
 	if (!d->have_connect) {
-		if (!s->live) {
+		if (!s->facts.live) {
 			set(f, CHECK_SKIP, "not probed: --root describes another system (give --connect ADDR to probe anyway)");
 			registry_lines(d, f);
 			return;
@@ -1214,7 +1219,7 @@ static void print_json(FILE *out, const struct doctor *d, const struct finding *
 	fputs("{\n  \"version\": ", out);
 	json_string(out, PACKAGE_VERSION);
 	fputs(",\n  \"root\": ", out);
-	json_string(out, d->sys.live ? "/" : d->sys.root);
+	json_string(out, d->sys.facts.live ? "/" : d->sys.facts.root);
 	fputs(",\n  \"checks\": [", out);
 	for (size_t i = 0; i < n; i++) {
 		const struct finding *f = &findings[i];
@@ -1428,8 +1433,8 @@ int cmd_doctor(int argc, char *argv[])
 		log_error_errno(r, "Failed to read the system below '%s': %m", root ? root : "/");
 		return EXIT_FAILED;
 	}
-	d->hyperv = d->sys.vmbus_devices > 0 || d->sys.wsl == WSL_2;
-	log_debug("root '%s', kernel '%s', transport %s, hv_sock needed: %s", root ? root : "/", d->sys.release,
+	d->hyperv = sysfacts_hyperv(&d->sys.facts);
+	log_debug("root '%s', kernel '%s', transport %s, hv_sock needed: %s", root ? root : "/", d->sys.facts.release,
 		  doctor_transport_name(d->sys.transport), d->hv_needed ? "yes" : "no");
 
 	for (size_t i = 0; i < ELEMENTSOF(checks); i++) {

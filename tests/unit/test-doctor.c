@@ -53,7 +53,7 @@ static void test_kernel_release(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		unsigned a = 7, b = 7, c = 7;
-		int r = doctor_parse_kernel_release(cases[i].s, &a, &b, &c);
+		int r = sysfacts_parse_kernel_release(cases[i].s, &a, &b, &c);
 
 		if (r != cases[i].r)
 			fail_msg("'%s': %d, expected %d", cases[i].s, r, cases[i].r);
@@ -66,34 +66,34 @@ static void test_kernel_release(void **state)
 
 static void test_osrelease(void **state)
 {
-	assert_int_equal(doctor_classify_osrelease("5.15.153.1-microsoft-standard-WSL2"), WSL_2);
-	assert_int_equal(doctor_classify_osrelease("4.19.128-microsoft-standard"), WSL_2);
-	assert_int_equal(doctor_classify_osrelease("6.6.36.3-microsoft-standard-WSL2+"), WSL_2);
-	assert_int_equal(doctor_classify_osrelease("4.4.0-19041-Microsoft"), WSL_1);
-	assert_int_equal(doctor_classify_osrelease("6.1.0-18-amd64"), WSL_NONE);
-	assert_int_equal(doctor_classify_osrelease(""), WSL_NONE);
+	assert_int_equal(sysfacts_classify_osrelease("5.15.153.1-microsoft-standard-WSL2"), WSL_2);
+	assert_int_equal(sysfacts_classify_osrelease("4.19.128-microsoft-standard"), WSL_2);
+	assert_int_equal(sysfacts_classify_osrelease("6.6.36.3-microsoft-standard-WSL2+"), WSL_2);
+	assert_int_equal(sysfacts_classify_osrelease("4.4.0-19041-Microsoft"), WSL_1);
+	assert_int_equal(sysfacts_classify_osrelease("6.1.0-18-amd64"), WSL_NONE);
+	assert_int_equal(sysfacts_classify_osrelease(""), WSL_NONE);
 }
 
 static void test_hypervisor_names(void **state)
 {
 	char sig[12];
 
-	assert_string_equal(doctor_dmi_hypervisor("Microsoft Corporation", "Virtual Machine"), "Hyper-V");
-	assert_null(doctor_dmi_hypervisor("Microsoft Corporation", "Surface Laptop 5"));
-	assert_string_equal(doctor_dmi_hypervisor("QEMU", "Standard PC (Q35 + ICH9, 2009)"), "QEMU");
-	assert_string_equal(doctor_dmi_hypervisor("Red Hat", "KVM"), "KVM");
-	assert_string_equal(doctor_dmi_hypervisor("VMware, Inc.", "VMware7,1"), "VMware");
-	assert_string_equal(doctor_dmi_hypervisor("innotek GmbH", "VirtualBox"), "VirtualBox");
-	assert_string_equal(doctor_dmi_hypervisor("Xen", "HVM domU"), "Xen");
-	assert_null(doctor_dmi_hypervisor("Dell Inc.", "OptiPlex 7090"));
-	assert_null(doctor_dmi_hypervisor("", ""));
+	assert_string_equal(sysfacts_dmi_hypervisor("Microsoft Corporation", "Virtual Machine"), "Hyper-V");
+	assert_null(sysfacts_dmi_hypervisor("Microsoft Corporation", "Surface Laptop 5"));
+	assert_string_equal(sysfacts_dmi_hypervisor("QEMU", "Standard PC (Q35 + ICH9, 2009)"), "QEMU");
+	assert_string_equal(sysfacts_dmi_hypervisor("Red Hat", "KVM"), "KVM");
+	assert_string_equal(sysfacts_dmi_hypervisor("VMware, Inc.", "VMware7,1"), "VMware");
+	assert_string_equal(sysfacts_dmi_hypervisor("innotek GmbH", "VirtualBox"), "VirtualBox");
+	assert_string_equal(sysfacts_dmi_hypervisor("Xen", "HVM domU"), "Xen");
+	assert_null(sysfacts_dmi_hypervisor("Dell Inc.", "OptiPlex 7090"));
+	assert_null(sysfacts_dmi_hypervisor("", ""));
 
 	memcpy(sig, "KVMKVMKVM\0\0\0", 12);
-	assert_string_equal(doctor_cpuid_hypervisor(sig), "KVM");
+	assert_string_equal(sysfacts_cpuid_hypervisor(sig), "KVM");
 	memcpy(sig, "Microsoft Hv", 12);
-	assert_string_equal(doctor_cpuid_hypervisor(sig), "Hyper-V");
+	assert_string_equal(sysfacts_cpuid_hypervisor(sig), "Hyper-V");
 	memcpy(sig, "XXXXXXXXXXXX", 12);
-	assert_null(doctor_cpuid_hypervisor(sig));
+	assert_null(sysfacts_cpuid_hypervisor(sig));
 }
 
 /* ---- below a scratch root (scratch-root.h) ---- */
@@ -105,7 +105,7 @@ static void test_dir_states(void **state)
 	char path[PATH_MAX];
 
 	assert_int_equal(doctor_system_read(&sys, root), 0);
-	assert_false(sys.live);
+	assert_false(sys.facts.live);
 	assert_int_equal(doctor_dir_check(&sys, "/tmp/.X11-unix", &dir), 0);
 	assert_int_equal(dir.state, DIR_MISSING);
 
