@@ -5,7 +5,8 @@
  * doctor's view of the system: the facts the checks judge (doctor_system.c),
  * on top of what system this is (sysfacts.h, shared with setup).  Everything
  * here reads files below a root directory ("" is the running system) and
- * never logs; the judging and the output are in doctor.c.
+ * never logs; the checks that judge them are in doctor_checks.h, and the
+ * facts never call them.
  *
  * Only a live system (no --root) is asked things the files cannot say:
  * socket(AF_VSOCK) (created and closed at once, never connected), the local
@@ -47,17 +48,17 @@ const char *doctor_transport_name(enum doctor_transport t);
 #define DOCTOR_NOT_TRIED 1
 
 struct doctor_system {
-	/* 1./2. what system this is: WSL, hypervisors, container, kernel (sysfacts.c) */
+	/* environment, kernel: what system this is: WSL, hypervisors, container, kernel (sysfacts.c) */
 	struct sysfacts facts;
 
-	/* 3./5. modules, from module.c (libkmod and /sys/module) */
+	/* hv_sock, boot, vsock: the modules, from module.c (libkmod and /sys/module) */
 	struct module_info module[_DOCTOR_MOD_MAX];
 	int module_error[_DOCTOR_MOD_MAX];      /* -errno when the state is unknown */
 	bool module_present[_DOCTOR_MOD_MAX];   /* built in or live */
 	char modules_dir[PATH_MAX];             /* /lib/modules/RELEASE, with the root */
 	char kmod_error[256];                   /* why libkmod.so.2 cannot be loaded; "" if it can */
 
-	/* 5. vsock */
+	/* vsock */
 	/* socket(AF_VSOCK): 0, -errno, DOCTOR_NOT_TRIED (--root, or no vsock
 	 * core: the socket would make the kernel load modules for it) */
 	int vsock_socket;
@@ -67,7 +68,7 @@ struct doctor_system {
 	bool vmci_device;               /* /dev/vmci */
 	enum doctor_transport transport;
 
-	/* 6. io_uring */
+	/* io_uring */
 	int io_uring_disabled;          /* kernel.io_uring_disabled; -1: none */
 	int64_t io_uring_group;         /* kernel.io_uring_group; -1: none */
 	/* What `run --engine auto` chooses here (run_engine_choose(), which
