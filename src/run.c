@@ -95,8 +95,7 @@ static void check_fd_limit(unsigned max_clients)
 	rlim_t need = (rlim_t)max_clients * 2 + 16;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
-		log_warning("the open file limit (%ju) is below what %u clients need (%ju): beyond it new clients"
-			    " wait; raise it with 'ulimit -n %ju' or lower --max-clients",
+		log_warning("the open file limit (%ju) is below what %u clients need (%ju): beyond it new clients wait; raise it with 'ulimit -n %ju' or lower --max-clients",
 			    (uintmax_t)rl.rlim_cur, max_clients, (uintmax_t)need, (uintmax_t)need);
 }
 
@@ -148,8 +147,7 @@ int cmd_run(int argc, char *argv[])
 		return r;
 
 	if (geteuid() == 0)
-		log_warning("running as root is not needed: run the relay as the user whose X programs"
-			    " use it (as root, only root's programs may connect unless --allow-user says otherwise)");
+		log_warning("running as root is not needed: run the relay as the user whose X programs use it (as root, only root's programs may connect unless --allow-user says otherwise)");
 
 	/* Chosen before anything is created: --engine uring fails with
 	 * nothing to clean up. */
@@ -160,11 +158,9 @@ int cmd_run(int argc, char *argv[])
 	if (a.have_connect) {
 		cfg.upstream = a.connect;
 		if (cfg.upstream.warnings & ADDR_WARN_HVSOCK_CID)
-			log_warning("hv_sock connects only to CID 2 (the host): '--connect vsock:%u:...' works only"
-				    " with another VSOCK transport", cfg.upstream.sa.vm.svm_cid);
+			log_warning("hv_sock connects only to CID 2 (the host): '--connect vsock:%u:...' works only with another VSOCK transport", cfg.upstream.sa.vm.svm_cid);
 		if (cfg.upstream.warnings & ADDR_WARN_HVSOCK_PORT)
-			log_warning("hv_sock ports stop at 2147483647 (0x7FFFFFFF): port %u works only with another"
-				    " VSOCK transport", cfg.upstream.sa.vm.svm_port);
+			log_warning("hv_sock ports stop at 2147483647 (0x7FFFFFFF): port %u works only with another VSOCK transport", cfg.upstream.sa.vm.svm_port);
 		r = addr_resolve(&cfg.upstream);
 		if (r < 0) {
 			log_error_errno(r, "Cannot resolve the host '%s' of --connect: %m", cfg.upstream.host);

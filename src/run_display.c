@@ -138,14 +138,12 @@ int run_lock_take(struct run_ctx *ctx)
 			break;
 		}
 		if (lock.state == DISPLAY_LOCK_STARTING) {
-			r = display_in_use(ctx, "the lock file '%s' has just been created by another process"
-					   " (an X server starting?)", ctx->lock_path);
+			r = display_in_use(ctx, "the lock file '%s' has just been created by another process (an X server starting?)", ctx->lock_path);
 			break;
 		}
 		if (lock.state == DISPLAY_LOCK_NOT_REGULAR) {
 			/* (Not -EEXIST: that would add "keeps being recreated".) */
-			r = log_error_errno(ELOOP, "The lock file '%s' is not a regular file (a symbolic link?):"
-					    " refusing to touch it; remove it if it is not in use", ctx->lock_path);
+			r = log_error_errno(ELOOP, "The lock file '%s' is not a regular file (a symbolic link?): refusing to touch it; remove it if it is not in use", ctx->lock_path);
 			break;
 		}
 		if (lock.state == DISPLAY_LOCK_UNREADABLE) {
@@ -197,8 +195,7 @@ static int socket_dir_check(const char *dir)
 		if (!streq(dir, X11_UNIX_DIR))
 			return log_error_errno(ENOENT, "The socket directory '%s' does not exist", dir);
 		if (uid != 0)
-			return log_error_errno(ENOENT, "'%s' does not exist: create it with"
-					       " 'sudo install -d -m 1777 %s' (or use --socket-dir DIR or --no-path-socket)",
+			return log_error_errno(ENOENT, "'%s' does not exist: create it with 'sudo install -d -m 1777 %s' (or use --socket-dir DIR or --no-path-socket)",
 					       dir, dir);
 		if (mkdir(dir, 01777) < 0 && errno != EEXIST)
 			return log_error_errno(errno, "Cannot create '%s': %m", dir);
@@ -216,21 +213,16 @@ static int socket_dir_check(const char *dir)
 	/* The rule doctor reports too. */
 	switch (display_dir_judge(&st, uid)) {
 	case DISPLAY_DIR_SYMLINK:
-		return log_error_errno(ELOOP, "The socket directory '%s' is a symbolic link: refusing it"
-				       " (it must be a real directory); under WSLg use --no-path-socket,"
-				       " the abstract socket is enough", dir);
+		return log_error_errno(ELOOP, "The socket directory '%s' is a symbolic link: refusing it (it must be a real directory); under WSLg use --no-path-socket, the abstract socket is enough", dir);
 	case DISPLAY_DIR_NOT_DIR:
 		return log_error_errno(ENOTDIR, "The socket directory '%s' is not a directory", dir);
 	case DISPLAY_DIR_NOT_STICKY:
 		if (st.st_uid == 0)
-			return log_error_errno(EPERM, "The socket directory '%s' is writable by others but not sticky:"
-					       " anyone could replace the socket; fix it with 'sudo chmod 1777 %s'",
+			return log_error_errno(EPERM, "The socket directory '%s' is writable by others but not sticky: anyone could replace the socket; fix it with 'sudo chmod 1777 %s'",
 					       dir, dir);
-		return log_error_errno(EPERM, "The socket directory '%s' is writable by others but not sticky:"
-				       " anyone could replace the socket; fix it with 'chmod +t %s'", dir, dir);
+		return log_error_errno(EPERM, "The socket directory '%s' is writable by others but not sticky: anyone could replace the socket; fix it with 'chmod +t %s'", dir, dir);
 	case DISPLAY_DIR_FOREIGN_OWNER:
-		return log_error_errno(EPERM, "The socket directory '%s' belongs to uid %u, neither root nor you:"
-				       " another user controls it; refusing to serve there (remove it, or use --socket-dir DIR)",
+		return log_error_errno(EPERM, "The socket directory '%s' belongs to uid %u, neither root nor you: another user controls it; refusing to serve there (remove it, or use --socket-dir DIR)",
 				       dir, (unsigned)st.st_uid);
 	case DISPLAY_DIR_OK:
 		break;
@@ -264,8 +256,7 @@ static int listen_on(struct run_ctx *ctx, const struct addr *a, const char *show
 		if (r == -EADDRINUSE)
 			return display_in_use(ctx, "'%s' is taken by another process", shown);
 		if (!a->abstract && (r == -EACCES || r == -EROFS || r == -EPERM))
-			return log_error_errno(r, "Cannot create the socket '%s': %m (use --socket-dir DIR, or"
-					       " --no-path-socket to serve only the abstract socket)", shown);
+			return log_error_errno(r, "Cannot create the socket '%s': %m (use --socket-dir DIR, or --no-path-socket to serve only the abstract socket)", shown);
 		return log_error_errno(r, "Cannot listen on '%s': %m", shown);
 	}
 	if (!a->abstract) {
@@ -410,8 +401,7 @@ int run_listen_systemd(struct run_ctx *ctx)
 		len = sizeof(int);
 		(void)getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len);
 		if (type != SOCK_STREAM || domain != AF_UNIX || !accepting)
-			return log_error_errno(EINVAL, "systemd passed fd %d, which is not a listening UNIX stream socket:"
-					       " use ListenStream=/path or ListenStream=@name with Accept=no", fd);
+			return log_error_errno(EINVAL, "systemd passed fd %d, which is not a listening UNIX stream socket: use ListenStream=/path or ListenStream=@name with Accept=no", fd);
 		flags = fcntl(fd, F_GETFL);
 		if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
 		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)

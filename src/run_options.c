@@ -211,8 +211,7 @@ static int parse_option(int c, char *argv[], struct run_args *a)
 		if (addr_parse(optarg, &a->listen, &error) < 0)
 			return usage_error("run", "Invalid --listen '%s': %s", optarg, error);
 		if (a->listen.kind != ADDR_UNIX)
-			return usage_error("run", "Invalid --listen '%s': only unix:PATH or unix:@NAME can be served"
-					   " (peers are checked with SO_PEERCRED)", optarg);
+			return usage_error("run", "Invalid --listen '%s': only unix:PATH or unix:@NAME can be served (peers are checked with SO_PEERCRED)", optarg);
 		a->have_listen = true;
 		a->listen_str = optarg;
 		break;
@@ -240,13 +239,11 @@ static int parse_option(int c, char *argv[], struct run_args *a)
 		break;
 	case OPT_CONNECT_TIMEOUT:
 		if (parse_seconds_ms(optarg, 1, RUN_CONNECT_TIMEOUT_MAX_MS, &a->connect_timeout_ms) < 0)
-			return usage_error("run", "Invalid --connect-timeout '%s': expected seconds from 0.001 to 3600,"
-					   " e.g. 2 or 0.5", optarg);
+			return usage_error("run", "Invalid --connect-timeout '%s': expected seconds from 0.001 to 3600, e.g. 2 or 0.5", optarg);
 		break;
 	case OPT_VSOCK_BUFFER:
 		if (parse_size(optarg, 0, RUN_VSOCK_BUFFER_MAX, &v) < 0)
-			return usage_error("run", "Invalid --vsock-buffer '%s': expected a size from 0 to 64M, e.g. 256K"
-					   " (0 keeps the kernel's default)", optarg);
+			return usage_error("run", "Invalid --vsock-buffer '%s': expected a size from 0 to 64M, e.g. 256K (0 keeps the kernel's default)", optarg);
 		a->vsock_buffer = (uint32_t)v;
 		break;
 	case OPT_ALLOW_USER:
@@ -323,8 +320,7 @@ static int parse_operands(int argc, char *argv[], struct run_args *a)
 		char path[PATH_MAX];
 
 		if (addr_display_socket_path(a->display, a->socket_dir, path, sizeof(path)) < 0)
-			return usage_error("run", "Invalid --socket-dir '%s': the socket path would be longer than"
-					   " 107 bytes", a->socket_dir);
+			return usage_error("run", "Invalid --socket-dir '%s': the socket path would be longer than 107 bytes", a->socket_dir);
 		if (addr_display_lock_path(a->display, a->lock_dir, path, sizeof(path)) < 0)
 			return usage_error("run", "Invalid --lock-dir '%s': the path is too long", a->lock_dir);
 	}

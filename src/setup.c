@@ -723,8 +723,7 @@ static void next_steps(void)
 	addr_service_guid(addr_x410_port(0), guid);
 	report("next", "x410-vsock run :5   (then DISPLAY=:5 for your X programs)");
 	report("windows", "register X410 display 0 as a Hyper-V guest service (as Administrator), then start 'x410 /listen hyperv':");
-	printf("%-9s"
-	       "reg add \"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\GuestCommunicationServices\\%s\" /v ElementName /t REG_SZ /d \"X410 Display 0\" /f\n",
+	printf("%-9sreg add \"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\GuestCommunicationServices\\%s\" /v ElementName /t REG_SZ /d \"X410 Display 0\" /f\n",
 	       "", guid);
 }
 
