@@ -251,6 +251,9 @@ bool sysfacts_os_is(const struct sysfacts *facts, const char *word)
 {
 	size_t n = strlen(word);
 
+	/* One word: os_ids is a list of them. */
+	if (n == 0 || strchr(word, ' '))
+		return false;
 	for (const char *p = facts->os_ids; (p = strstr(p, word)); p += n)
 		if ((p == facts->os_ids || p[-1] == ' ') && (p[n] == 0 || p[n] == ' '))
 			return true;
