@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * doctor's facts: what the files below the root (and, on the live system
- * only, a few harmless system calls) say about the chain to X410.  Nothing
- * here connects anywhere over VSOCK: the guest-to-host transport is read
- * from /sys/module and the local CID, never found out by trying.
+ * only, a few harmless system calls) say about the chain to X410, on top of
+ * what system this is (sysfacts.c): the modules, the vsock transport,
+ * io_uring and the socket directory.  Nothing here connects anywhere over
+ * VSOCK: the guest-to-host transport is read from /sys/module and the local
+ * CID, never found out by trying.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,12 +17,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 
 #include "addr.h"
 #include "display.h"
