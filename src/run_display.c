@@ -24,6 +24,7 @@
 
 #define LOCK_LEN 11                     /* "%10d\n" */
 
+/* ---- the display ---- */
 
 static struct display_where run_where(const struct run_args *a)
 {
