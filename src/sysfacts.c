@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -173,13 +174,29 @@ static void read_os_release(struct sysfacts *facts)
 
 	for (size_t i = 0; i < ELEMENTSOF(files); i++) {
 		char p[PATH_MAX], line[512];
+		struct stat st;
 		FILE *f;
+		int fd;
 
 		if (sysfacts_path(facts, files[i], p, sizeof(p)) < 0)
 			continue;
-		f = fopen(p, "re");
-		if (!f)
+		/* Read by every setup and doctor, so never a FIFO (the open would
+		 * wait for a writer) nor a device: regular files only, checked
+		 * before the open and on what was opened. */
+		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
+		fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			safe_close(fd);
+			continue;
+		}
+		f = fdopen(fd, "re");
+		if (!f) {
+			safe_close(fd);
+			continue;
+		}
 		while (fgets(line, sizeof(line), f)) {
 			char *v;
 
