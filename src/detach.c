@@ -66,8 +66,7 @@ int detach_served_already(const struct run_args *a)
 	if (control_query(d.lock.pid, CONTROL_QUERY_TIMEOUT_MS, &s) < 0)
 		return 0;
 	if (!streq(s.upstream, want)) {
-		log_warning("display :%u is served by your x410-vsock relay (pid %d) to '%s', not to '%s';"
-			    " 'x410-vsock stop :%u' stops it", a->display, (int)s.pid, s.upstream, want, a->display);
+		log_warning("display :%u is served by your x410-vsock relay (pid %d) to '%s', not to '%s'; 'x410-vsock stop :%u' stops it", a->display, (int)s.pid, s.upstream, want, a->display);
 		return 0;
 	}
 	log_info("display :%u is already served by your x410-vsock relay (pid %d) -> %s; export DISPLAY=:%u",

@@ -9,48 +9,16 @@
 #include "dlkmod.h"
 #include "macro.h"
 
-#define DLKMOD_DEFINE(name) typeof(name) *sym_##name
-DLKMOD_DEFINE(kmod_new);
-DLKMOD_DEFINE(kmod_unref);
-DLKMOD_DEFINE(kmod_set_log_fn);
-DLKMOD_DEFINE(kmod_set_log_priority);
-DLKMOD_DEFINE(kmod_get_dirname);
-DLKMOD_DEFINE(kmod_list_next);
-DLKMOD_DEFINE(kmod_module_new_from_lookup);
-DLKMOD_DEFINE(kmod_module_get_module);
-DLKMOD_DEFINE(kmod_module_get_name);
-DLKMOD_DEFINE(kmod_module_get_path);
-DLKMOD_DEFINE(kmod_module_get_initstate);
-DLKMOD_DEFINE(kmod_module_get_dependencies);
-DLKMOD_DEFINE(kmod_module_get_install_commands);
-DLKMOD_DEFINE(kmod_module_apply_filter);
-DLKMOD_DEFINE(kmod_module_probe_insert_module);
-DLKMOD_DEFINE(kmod_module_unref);
-DLKMOD_DEFINE(kmod_module_unref_list);
+#define DLKMOD_DEFINE(name) typeof(name) *sym_##name;
+DLKMOD_SYMBOLS(DLKMOD_DEFINE)
 #undef DLKMOD_DEFINE
 
-#define DLKMOD_ENTRY(name) { #name, (void **)&sym_##name }
+#define DLKMOD_ENTRY(name) { #name, (void **)&sym_##name },
 static const struct {
 	const char *name;
 	void **ptr;
 } symbols[] = {
-	DLKMOD_ENTRY(kmod_new),
-	DLKMOD_ENTRY(kmod_unref),
-	DLKMOD_ENTRY(kmod_set_log_fn),
-	DLKMOD_ENTRY(kmod_set_log_priority),
-	DLKMOD_ENTRY(kmod_get_dirname),
-	DLKMOD_ENTRY(kmod_list_next),
-	DLKMOD_ENTRY(kmod_module_new_from_lookup),
-	DLKMOD_ENTRY(kmod_module_get_module),
-	DLKMOD_ENTRY(kmod_module_get_name),
-	DLKMOD_ENTRY(kmod_module_get_path),
-	DLKMOD_ENTRY(kmod_module_get_initstate),
-	DLKMOD_ENTRY(kmod_module_get_dependencies),
-	DLKMOD_ENTRY(kmod_module_get_install_commands),
-	DLKMOD_ENTRY(kmod_module_apply_filter),
-	DLKMOD_ENTRY(kmod_module_probe_insert_module),
-	DLKMOD_ENTRY(kmod_module_unref),
-	DLKMOD_ENTRY(kmod_module_unref_list),
+	DLKMOD_SYMBOLS(DLKMOD_ENTRY)
 };
 #undef DLKMOD_ENTRY
 

@@ -14,25 +14,31 @@
 
 #define DLKMOD_SONAME "libkmod.so.2"
 
-#define DLKMOD_SYM(name) extern typeof(name) *sym_##name
-DLKMOD_SYM(kmod_new);
-DLKMOD_SYM(kmod_unref);
-DLKMOD_SYM(kmod_set_log_fn);
-DLKMOD_SYM(kmod_set_log_priority);
-DLKMOD_SYM(kmod_get_dirname);
-DLKMOD_SYM(kmod_list_next);
-DLKMOD_SYM(kmod_module_new_from_lookup);
-DLKMOD_SYM(kmod_module_get_module);
-DLKMOD_SYM(kmod_module_get_name);
-DLKMOD_SYM(kmod_module_get_path);
-DLKMOD_SYM(kmod_module_get_initstate);
-DLKMOD_SYM(kmod_module_get_dependencies);
-DLKMOD_SYM(kmod_module_get_install_commands);
-DLKMOD_SYM(kmod_module_apply_filter);
-DLKMOD_SYM(kmod_module_probe_insert_module);
-DLKMOD_SYM(kmod_module_unref);
-DLKMOD_SYM(kmod_module_unref_list);
-#undef DLKMOD_SYM
+/* Every libkmod function module.c calls: X(name) once each.  The pointer
+ * declarations here, their definitions and dlkmod.c's table of names are
+ * generated from this one list. */
+#define DLKMOD_SYMBOLS(X) \
+	X(kmod_new) \
+	X(kmod_unref) \
+	X(kmod_set_log_fn) \
+	X(kmod_set_log_priority) \
+	X(kmod_get_dirname) \
+	X(kmod_list_next) \
+	X(kmod_module_new_from_lookup) \
+	X(kmod_module_get_module) \
+	X(kmod_module_get_name) \
+	X(kmod_module_get_path) \
+	X(kmod_module_get_initstate) \
+	X(kmod_module_get_dependencies) \
+	X(kmod_module_get_install_commands) \
+	X(kmod_module_apply_filter) \
+	X(kmod_module_probe_insert_module) \
+	X(kmod_module_unref) \
+	X(kmod_module_unref_list)
+
+#define DLKMOD_DECLARE(name) extern typeof(name) *sym_##name;
+DLKMOD_SYMBOLS(DLKMOD_DECLARE)
+#undef DLKMOD_DECLARE
 
 /* kmod_list_foreach() calls kmod_list_next() directly. */
 #define dlkmod_list_foreach(entry, first) \

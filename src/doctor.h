@@ -2,10 +2,11 @@
 #pragma once
 
 /*
- * doctor's view of the system: the facts the checks judge (doctor_system.c)
- * and the small parsers behind them.  Everything here reads files below a
- * root directory ("" is the running system) and never logs; the judging and
- * the output are in doctor.c.
+ * doctor's view of the system: the facts the checks judge (doctor_system.c),
+ * on top of what system this is (sysfacts.h, shared with setup).  Everything
+ * here reads files below a root directory ("" is the running system) and
+ * never logs; the checks that judge them are in doctor_checks.h, and the
+ * facts never call them.
  *
  * Only a live system (no --root) is asked things the files cannot say:
  * socket(AF_VSOCK) (created and closed at once, never connected), the local
@@ -20,30 +21,7 @@
 
 #include "macro.h"
 #include "module.h"
-
-#define DOCTOR_TEXT_MAX 128
-
-/* ---- parsers (pure) ---- */
-
-/* "6.1.0-18-amd64", "4.9", "5.15.153.1-microsoft-standard-WSL2": the first
- * three numbers (a missing patch level is 0).  -EINVAL otherwise. */
-int doctor_parse_kernel_release(const char *s, unsigned *ret_major, unsigned *ret_minor, unsigned *ret_patch);
-#define KERNEL_VERSION_CODE(a, b, c) (((unsigned)(a) << 16) + ((unsigned)(b) << 8) + MIN((unsigned)(c), 255u))
-
-enum doctor_wsl {
-	WSL_NONE = 0,
-	WSL_1,          /* "4.4.0-19041-Microsoft": a translation layer, no VM */
-	WSL_2,          /* "...-microsoft-standard-WSL2": a Hyper-V utility VM */
-};
-/* From /proc/sys/kernel/osrelease. */
-enum doctor_wsl doctor_classify_osrelease(const char *osrelease);
-
-/* The hypervisor that DMI names (sys_vendor, product_name), or NULL. */
-const char *doctor_dmi_hypervisor(const char *vendor, const char *product);
-/* The hypervisor of a CPUID leaf 0x40000000 signature (12 bytes), or NULL. */
-const char *doctor_cpuid_hypervisor(const char signature[static 12]);
-
-/* (X lock files and /proc/net/unix lines: display.h.) */
+#include "sysfacts.h"
 
 /* ---- the system ---- */
 
@@ -70,35 +48,17 @@ const char *doctor_transport_name(enum doctor_transport t);
 #define DOCTOR_NOT_TRIED 1
 
 struct doctor_system {
-	/* The root: "" for the running system, else a directory. */
-	char root[256];
-	bool live;
+	/* environment, kernel: what system this is: WSL, hypervisors, container, kernel (sysfacts.c) */
+	struct sysfacts facts;
 
-	/* 1. environment */
-	char osrelease[DOCTOR_TEXT_MAX];
-	enum doctor_wsl wsl;
-	int vmbus_devices;              /* -1: no /sys/bus/vmbus/devices */
-	char dmi_vendor[DOCTOR_TEXT_MAX], dmi_product[DOCTOR_TEXT_MAX], dmi_version[DOCTOR_TEXT_MAX];
-	bool dmi_hyperv;
-	const char *hypervisor;         /* "Hyper-V", "KVM", ...; NULL: none found */
-	const char *hypervisor_source;  /* "DMI", "CPUID", "/sys/hypervisor/type" */
-	bool cpuid_hypervisor_bit;      /* live x86 only */
-	char container[DOCTOR_TEXT_MAX];     /* "" or "docker", "podman", "lxc", ... */
-	const char *container_source;   /* the file that says so */
-
-	/* 2. kernel */
-	char release[DOCTOR_TEXT_MAX];
-	bool release_parsed;
-	unsigned kernel;                /* KERNEL_VERSION_CODE() */
-
-	/* 3./5. modules, from module.c (libkmod and /sys/module) */
+	/* hv_sock, boot, vsock: the modules, from module.c (libkmod and /sys/module) */
 	struct module_info module[_DOCTOR_MOD_MAX];
 	int module_error[_DOCTOR_MOD_MAX];      /* -errno when the state is unknown */
 	bool module_present[_DOCTOR_MOD_MAX];   /* built in or live */
 	char modules_dir[PATH_MAX];             /* /lib/modules/RELEASE, with the root */
 	char kmod_error[256];                   /* why libkmod.so.2 cannot be loaded; "" if it can */
 
-	/* 5. vsock */
+	/* vsock */
 	/* socket(AF_VSOCK): 0, -errno, DOCTOR_NOT_TRIED (--root, or no vsock
 	 * core: the socket would make the kernel load modules for it) */
 	int vsock_socket;
@@ -108,7 +68,7 @@ struct doctor_system {
 	bool vmci_device;               /* /dev/vmci */
 	enum doctor_transport transport;
 
-	/* 6. io_uring */
+	/* io_uring */
 	int io_uring_disabled;          /* kernel.io_uring_disabled; -1: none */
 	int64_t io_uring_group;         /* kernel.io_uring_group; -1: none */
 	/* What `run --engine auto` chooses here (run_engine_choose(), which
@@ -119,17 +79,9 @@ struct doctor_system {
 	char uring_why[256];            /* ... and in words */
 };
 
-/* Fill sys from the files below root (NULL or "/" for the running system).
- * The kernel release is uname()'s, as for module.c. */
+/* Fill sys from the files below root (NULL or "/" for the running system):
+ * sysfacts_read(), then the modules, vsock and io_uring. */
 int doctor_system_read(struct doctor_system *sys, const char *root);
-
-/* root + an absolute path. */
-int doctor_path(const struct doctor_system *sys, const char *path, char *buf, size_t size);
-
-/* A modules-load.d file or /etc/modules that could not be read (a FIFO, a
- * device, over 1 MiB, unreadable): a warning on stderr that names it
- * (modules_load_skip_fn). */
-void doctor_warn_skipped(const char *path, int error, mode_t mode, void *userdata);
 
 
 /* ---- displays ---- */

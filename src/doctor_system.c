@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * doctor's facts: what the files below the root (and, on the live system
- * only, a few harmless system calls) say about the chain to X410.  Nothing
- * here connects anywhere over VSOCK: the guest-to-host transport is read
- * from /sys/module and the local CID, never found out by trying.
+ * only, a few harmless system calls) say about the chain to X410, on top of
+ * what system this is (sysfacts.c): the modules, the vsock transport,
+ * io_uring and the socket directory.  Nothing here connects anywhere over
+ * VSOCK: the guest-to-host transport is read from /sys/module and the local
+ * CID, never found out by trying.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,12 +17,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 
 #include "addr.h"
 #include "display.h"
@@ -63,84 +60,7 @@ const char *doctor_transport_name(enum doctor_transport t)
 	return "?";
 }
 
-/* ---------------------------------------------------------------- files */
-
-int doctor_path(const struct doctor_system *sys, const char *path, char *buf, size_t size)
-{
-	return path_below_root(sys->root, path, buf, size);
-}
-
-static int read_line_at(const struct doctor_system *sys, const char *path, char *buf, size_t size)
-{
-	char full[PATH_MAX];
-	int r;
-
-	buf[0] = 0;
-	r = doctor_path(sys, path, full, sizeof(full));
-	if (r < 0)
-		return r;
-	r = read_one_line(full, buf, size);
-	if (r < 0) {
-		buf[0] = 0;
-		return r;
-	}
-	/* DMI strings come padded with blanks; control characters have no
-	 * business in a report line. */
-	for (size_t n = strlen(buf); n > 0 && isspace((unsigned char)buf[n - 1]); n--)
-		buf[n - 1] = 0;
-	for (char *c = buf; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return 0;
-}
-
-static bool exists_at(const struct doctor_system *sys, const char *path)
-{
-	char full[PATH_MAX];
-	struct stat st;
-
-	if (doctor_path(sys, path, full, sizeof(full)) < 0)
-		return false;
-	return lstat(full, &st) == 0;
-}
-
-static int read_int_at(const struct doctor_system *sys, const char *path, int64_t *ret)
-{
-	char buf[32];
-	uint64_t v;
-	int r;
-
-	r = read_line_at(sys, path, buf, sizeof(buf));
-	if (r < 0)
-		return r;
-	r = parse_uint64(buf, false, 0, INT64_MAX, &v);
-	if (r < 0)
-		return r;
-	*ret = (int64_t)v;
-	return 0;
-}
-
-/* Entries of a directory below the root, without "." and ".."; -errno when
- * it cannot be opened. */
-static int count_entries(const struct doctor_system *sys, const char *path)
-{
-	char full[PATH_MAX];
-	DIR *d;
-	struct dirent *de;
-	int n = 0, r;
-
-	r = doctor_path(sys, path, full, sizeof(full));
-	if (r < 0)
-		return r;
-	d = opendir(full);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
+/* ---------------------------------------------------------------- facts */
 
 static bool virtio_vsock_device(const struct doctor_system *sys)
 {
@@ -149,7 +69,7 @@ static bool virtio_vsock_device(const struct doctor_system *sys)
 	bool found = false;
 	DIR *d;
 
-	if (doctor_path(sys, "/sys/bus/virtio/devices", full, sizeof(full)) < 0)
+	if (sysfacts_path(&sys->facts, "/sys/bus/virtio/devices", full, sizeof(full)) < 0)
 		return false;
 	d = opendir(full);
 	if (!d)
@@ -159,102 +79,10 @@ static bool virtio_vsock_device(const struct doctor_system *sys)
 			continue;
 		if (snprintf_bounded(path, sizeof(path), "/sys/bus/virtio/devices/%s/device", de->d_name) < 0)
 			continue;
-		found = read_line_at(sys, path, id, sizeof(id)) == 0 && streq(id, VIRTIO_ID_VSOCK);
+		found = sysfacts_read_line(&sys->facts, path, id, sizeof(id)) == 0 && streq(id, VIRTIO_ID_VSOCK);
 	}
 	closedir(d);
 	return found;
-}
-
-/* ---------------------------------------------------------------- facts */
-
-static void read_environment(struct doctor_system *sys)
-{
-	static const struct {
-		const char *path;
-		const char *name;       /* NULL: the file says */
-	} containers[] = {
-		{ "/.dockerenv", "docker" },
-		{ "/run/.containerenv", "podman" },
-		{ "/run/systemd/container", NULL },
-	};
-	char hv[32];
-	int n;
-
-	(void)read_line_at(sys, "/proc/sys/kernel/osrelease", sys->osrelease, sizeof(sys->osrelease));
-	sys->wsl = doctor_classify_osrelease(sys->osrelease);
-
-	n = count_entries(sys, "/sys/bus/vmbus/devices");
-	sys->vmbus_devices = n < 0 ? -1 : n;
-
-	(void)read_line_at(sys, "/sys/class/dmi/id/sys_vendor", sys->dmi_vendor, sizeof(sys->dmi_vendor));
-	(void)read_line_at(sys, "/sys/class/dmi/id/product_name", sys->dmi_product, sizeof(sys->dmi_product));
-	(void)read_line_at(sys, "/sys/class/dmi/id/product_version", sys->dmi_version, sizeof(sys->dmi_version));
-
-	sys->hypervisor = doctor_dmi_hypervisor(sys->dmi_vendor, sys->dmi_product);
-	if (sys->hypervisor) {
-		sys->hypervisor_source = "DMI";
-		sys->dmi_hyperv = streq(sys->hypervisor, "Hyper-V");
-	} else if (read_line_at(sys, "/sys/hypervisor/type", hv, sizeof(hv)) == 0 && streq(hv, "xen")) {
-		sys->hypervisor = "Xen";
-		sys->hypervisor_source = "/sys/hypervisor/type";
-	}
-#if defined(__x86_64__) || defined(__i386__)
-	/* CPUID describes the machine we run on: only for the live system. */
-	if (!sys->hypervisor && sys->live) {
-		unsigned a, b, c, d;
-
-		if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 31))) {
-			char sig[12];
-
-			sys->cpuid_hypervisor_bit = true;
-			__cpuid(0x40000000, a, b, c, d);
-			memcpy(sig, &b, 4);
-			memcpy(sig + 4, &c, 4);
-			memcpy(sig + 8, &d, 4);
-			sys->hypervisor = doctor_cpuid_hypervisor(sig);
-			if (!sys->hypervisor)
-				sys->hypervisor = "an unknown hypervisor";
-			sys->hypervisor_source = "CPUID";
-		}
-	}
-#endif
-
-	for (size_t i = 0; i < ELEMENTSOF(containers); i++) {
-		if (!exists_at(sys, containers[i].path))
-			continue;
-		if (containers[i].name)
-			(void)strcpy_bounded(sys->container, sizeof(sys->container), containers[i].name);
-		else if (read_line_at(sys, containers[i].path, sys->container, sizeof(sys->container)) < 0 ||
-			 !sys->container[0])
-			(void)strcpy_bounded(sys->container, sizeof(sys->container), "a container");
-		sys->container_source = containers[i].path;
-		break;
-	}
-}
-
-static void read_kernel(struct doctor_system *sys)
-{
-	struct utsname u;
-	unsigned a, b, c;
-
-	/* uname(), also below another root: module.c looks for the modules of
-	 * this release, and the two must agree. */
-	if (uname(&u) == 0)
-		(void)strcpy_bounded(sys->release, sizeof(sys->release), u.release);
-	if (!sys->release[0])
-		(void)strcpy_bounded(sys->release, sizeof(sys->release), sys->osrelease);
-	if (doctor_parse_kernel_release(sys->release, &a, &b, &c) == 0) {
-		sys->release_parsed = true;
-		sys->kernel = KERNEL_VERSION_CODE(a, b, c);
-	}
-}
-
-void doctor_warn_skipped(const char *path, int error, mode_t mode, void *userdata)
-{
-	char why[128];
-
-	log_warning("Skipped '%s' (a list of modules to load at boot): %s.", path,
-		    file_skip_reason(error, mode, why, sizeof(why)));
 }
 
 static int read_modules(struct doctor_system *sys)
@@ -262,7 +90,7 @@ static int read_modules(struct doctor_system *sys)
 	_cleanup_module_ctx_ struct module_ctx *ctx = NULL;
 	int r;
 
-	r = module_ctx_new(sys->root, &ctx);
+	r = module_ctx_new(sys->facts.root, &ctx);
 	if (r < 0)
 		return r;
 	/* Not handed to libkmod, which would block on a FIFO: said on stderr,
@@ -301,21 +129,21 @@ static void read_vsock(struct doctor_system *sys)
 	bool hv, virtio, vmci;
 
 	sys->virtio_vsock_device = virtio_vsock_device(sys);
-	sys->vmci_device = exists_at(sys, "/dev/vmci");
+	sys->vmci_device = sysfacts_exists(&sys->facts, "/dev/vmci");
 	sys->vsock_socket = DOCTOR_NOT_TRIED;
 	sys->local_cid = -1;
 
 	/* Without the vsock core, socket(AF_VSOCK) would make the kernel load
 	 * modules for "net-pf-40" (hv_sock, vmci's transport, ...): doctor
 	 * changes nothing, so it does not ask then. */
-	if (sys->live && sys->module_present[DOCTOR_MOD_VSOCK]) {
+	if (sys->facts.live && sys->module_present[DOCTOR_MOD_VSOCK]) {
 		/* Created and closed: never connected, bound or listening. */
 		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 		sys->vsock_socket = fd < 0 ? -errno : 0;
 		safe_close(fd);
 	}
-	if (sys->live && sys->module_present[DOCTOR_MOD_VSOCK]) {
+	if (sys->facts.live && sys->module_present[DOCTOR_MOD_VSOCK]) {
 		int fd;
 
 		/* The local CID of the guest-to-host transport: hv_sock has none
@@ -346,7 +174,7 @@ static void read_vsock(struct doctor_system *sys)
 	hv = sys->module_present[DOCTOR_MOD_HVSOCK];
 	virtio = sys->module_present[DOCTOR_MOD_VIRTIO];
 	vmci = sys->module_present[DOCTOR_MOD_VMCI] &&
-		(sys->vmci_device || (sys->release_parsed && sys->kernel < KERNEL_VERSION_CODE(5, 5, 0)));
+		(sys->vmci_device || (sys->facts.release_parsed && sys->facts.kernel < KERNEL_VERSION_CODE(5, 5, 0)));
 	if (sys->own_cid)
 		hv = false;
 	if (hv) {
@@ -374,10 +202,10 @@ static void read_io_uring(struct doctor_system *sys)
 {
 	int64_t v;
 
-	sys->io_uring_disabled = read_int_at(sys, "/proc/sys/kernel/io_uring_disabled", &v) == 0 ? (int)MIN(v, 99) : -1;
-	sys->io_uring_group = read_int_at(sys, "/proc/sys/kernel/io_uring_group", &v) == 0 ? v : -1;
+	sys->io_uring_disabled = sysfacts_read_int(&sys->facts, "/proc/sys/kernel/io_uring_disabled", &v) == 0 ? (int)MIN(v, 99) : -1;
+	sys->io_uring_group = sysfacts_read_int(&sys->facts, "/proc/sys/kernel/io_uring_group", &v) == 0 ? v : -1;
 	sys->engine_choice = DOCTOR_NOT_TRIED;
-	if (sys->live) {
+	if (sys->facts.live) {
 		/* The very choice run makes, with the engine's own probe. */
 		struct run_engine_choice c;
 
@@ -393,24 +221,9 @@ int doctor_system_read(struct doctor_system *sys, const char *root)
 	int r;
 
 	memset(sys, 0, sizeof(*sys));
-	if (!root || streq(root, "/") || !*root) {
-		sys->live = true;
-	} else {
-		struct stat st;
-
-		if (stat(root, &st) < 0)
-			return -errno;
-		if (!S_ISDIR(st.st_mode))
-			return -ENOTDIR;
-		r = strcpy_bounded(sys->root, sizeof(sys->root), root);
-		if (r < 0)
-			return r;
-		/* "/x/" and "/x" are the same root. */
-		for (size_t n = strlen(sys->root); n > 1 && sys->root[n - 1] == '/'; n--)
-			sys->root[n - 1] = 0;
-	}
-	read_environment(sys);
-	read_kernel(sys);
+	r = sysfacts_read(&sys->facts, root);
+	if (r < 0)
+		return r;
 	r = read_modules(sys);
 	if (r < 0)
 		return r;
@@ -429,7 +242,7 @@ int doctor_dir_check(const struct doctor_system *sys, const char *dir, struct do
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	r = doctor_path(sys, dir, full, sizeof(full));
+	r = sysfacts_path(&sys->facts, dir, full, sizeof(full));
 	if (r < 0)
 		return r;
 	if (lstat(full, &st) < 0) {

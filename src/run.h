@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * The pieces of `run` that the unit tests call directly: option parsing.
- * Everything else of run.c is cmd_run().
+ * The pieces of `run` that others call: its options (run_options.c, for
+ * the unit tests) and the engine choice (run.c, for doctor).  The display
+ * and its sockets are run_display.h's; the rest is cmd_run().
  */
 
 #include <stdbool.h>

@@ -21,12 +21,14 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "advice.h"
 #include "commands.h"
 #include "log.h"
 #include "options.h"
 #include "macro.h"
 #include "module.h"
 #include "modules_load.h"
+#include "sysfacts.h"
 #include "util.h"
 
 #define HV_SOCK "hv_sock"
@@ -47,6 +49,7 @@ static const char conf_content[] =
 static bool arg_dry_run;
 static bool arg_undo;
 static char arg_root[PATH_MAX];         /* "" for the running system */
+static struct sysfacts facts;           /* of the system below arg_root */
 
 static void help(void)
 {
@@ -93,16 +96,6 @@ static bool root_exists(const char *path)
 	return root_path(path, p, sizeof(p)) == 0 && stat(p, &st) == 0;
 }
 
-static bool is_wsl(void)
-{
-	char p[PATH_MAX], release[256];
-
-	if (root_path("/proc/sys/kernel/osrelease", p, sizeof(p)) < 0 ||
-	    read_one_line(p, release, sizeof(release)) < 0)
-		return false;
-	return strcasestr(release, "microsoft") || strstr(release, "WSL");
-}
-
 /* A configuration file that was not read: say which and why, never skip it
  * silently (it may be what loads hv_sock, or blacklists it). */
 static void warn_skipped(const char *what, const char *path, int error, mode_t mode)
@@ -141,66 +134,27 @@ static void show_kmod_log(const struct module_ctx *ctx)
 
 /* ------------------------------------------------------------ errors */
 
-/* "ID=..." and "ID_LIKE=..." of os-release contain word? */
-static bool os_is(const char *word)
-{
-	static const char *const files[] = { "/etc/os-release", "/usr/lib/os-release" };
-
-	for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-		char p[PATH_MAX], line[512];
-		FILE *f;
-		bool found = false;
-
-		if (root_path(files[i], p, sizeof(p)) < 0)
-			continue;
-		if (fopen_regular(p, &f, NULL) < 0)
-			continue;
-		while (!found && fgets(line, sizeof(line), f)) {
-			char *v;
-
-			if (!startswith(line, "ID=") && !startswith(line, "ID_LIKE="))
-				continue;
-			v = strchr(line, '=') + 1;
-			v[strcspn(v, "\n")] = 0;
-			for (char *save = NULL, *w = strtok_r(v, " \"'", &save); w; w = strtok_r(NULL, " \"'", &save))
-				found = found || streq(w, word);
-		}
-		fclose(f);
-		return found;
-	}
-	return false;
-}
-
 static int error_missing(const struct module_ctx *ctx, const char *culprit)
 {
 	const char *rel = module_ctx_release(ctx);
+	char advice[512];
 
 	if (!streq(culprit, HV_SOCK))
 		return log_error_errno(ENOENT, "'%s' needs '%s', which has no module for kernel '%s' in '%s'. Nothing was changed.",
 				       HV_SOCK, culprit, rel, module_ctx_modules_dir(ctx));
-	if (os_is("ubuntu"))
-		return log_error_errno(ENOENT, "There is no '%s' module for kernel '%s': install it with 'apt install linux-modules-extra-%s' (or use the Azure kernel, 'linux-image-azure'), then run setup again. Nothing was changed.",
-				       HV_SOCK, rel, rel);
-	if (os_is("debian"))
-		return log_error_errno(ENOENT, "There is no '%s' module for kernel '%s' in '%s': reinstall 'linux-image-%s' (Debian's kernels include it), then run setup again. Nothing was changed.",
-				       HV_SOCK, rel, module_ctx_modules_dir(ctx), rel);
-	return log_error_errno(ENOENT, "There is no '%s' module for kernel '%s' in '%s': install your distribution's package with the extra modules of this kernel (on Ubuntu 'linux-modules-extra-%s', or the Azure kernel 'linux-image-azure'), or use a kernel built with CONFIG_HYPERV_VSOCKETS. Nothing was changed.",
-			       HV_SOCK, rel, module_ctx_modules_dir(ctx), rel);
+	advice_hv_sock_missing(&facts, advice, sizeof(advice));
+	return log_error_errno(ENOENT, "There is no '%s' module for kernel '%s' in '%s': %s, then run setup again. Nothing was changed.",
+			       HV_SOCK, rel, module_ctx_modules_dir(ctx), advice);
 }
 
 /* libkmod.so.2 could not be dlopen'ed (module.c still read /sys/module). */
 static int error_no_kmod(const struct module_ctx *ctx, int error)
 {
-	const char *pkg = "your distribution's libkmod";
+	char advice[256];
 
-	if (os_is("debian") || os_is("ubuntu"))
-		pkg = "'libkmod2' (apt install libkmod2)";
-	else if (os_is("fedora") || os_is("rhel"))
-		pkg = "'kmod-libs' (dnf install kmod-libs)";
-	else if (os_is("arch"))
-		pkg = "'kmod' (pacman -S kmod)";
-	return log_error_errno(error, "'%s' is not loaded and libkmod, which loads it, cannot be loaded (%s): install %s, then run setup again. Nothing was changed.",
-			       HV_SOCK, module_ctx_kmod_error(ctx), pkg);
+	advice_libkmod_missing(&facts, advice, sizeof(advice));
+	return log_error_errno(error, "'%s' is not loaded and libkmod, which loads it, cannot be loaded (%s): %s, then run setup again. Nothing was changed.",
+			       HV_SOCK, module_ctx_kmod_error(ctx), advice);
 }
 
 static int error_blacklisted(const char *culprit)
@@ -243,16 +197,6 @@ static int error_install_command(const struct module_load_report *rep)
 			 rep->culprit, rep->culprit, rep->command, where, HV_SOCK);
 }
 
-/* Kernel release "5.4.0-150-generic" before 5.5? */
-static bool kernel_before(const char *release, unsigned major, unsigned minor)
-{
-	unsigned a = 0, b = 0;
-
-	if (sscanf(release, "%u.%u", &a, &b) != 2)
-		return false;
-	return a < major || (a == major && b < minor);
-}
-
 static const char *other_vsock_transport(void)
 {
 	static const char *const transports[] = {
@@ -282,7 +226,7 @@ static int error_load(const struct module_ctx *ctx, int r, const char *culprit)
 	case ENOENT:
 		return error_missing(ctx, culprit);
 	case ENODEV:
-		if (root_exists("/sys/bus/vmbus"))
+		if (facts.vmbus)
 			return log_error_errno(r, "The Hyper-V host is older than Windows 10 / Windows Server 2016: loading %s failed with '%m', and hv_sock needs a newer host. Nothing was written.",
 					       what);
 		return log_error_errno(r, "This is not a Hyper-V guest (there is no /sys/bus/vmbus): loading %s failed with '%m'; hv_sock works only in a Hyper-V virtual machine or WSL2. Nothing was written.",
@@ -305,7 +249,7 @@ static int error_load(const struct module_ctx *ctx, int r, const char *culprit)
 	case EBUSY: {
 		const char *other = other_vsock_transport();
 
-		if (kernel_before(rel, 5, 5) && other)
+		if (facts.release_parsed && facts.kernel < KERNEL_VERSION_CODE(5, 5, 0) && other)
 			return log_error_errno(r, "Another VSOCK transport ('%s') is loaded, and kernel %s (before 5.5) allows only one: blacklist it with 'echo blacklist %s > /etc/modprobe.d/blacklist-%s.conf', reboot, and run setup again. Nothing was written.",
 					       other, rel, other, other);
 		return log_error_errno(r, "Failed to load %s: %m. Nothing was written.", what);
@@ -351,7 +295,7 @@ static int setup_kernel(bool *changed)
 	switch (info.state) {
 	case MODULE_STATE_BUILTIN:
 		report("already", "%s is built into this kernel%s: nothing to load, nothing to write",
-		       HV_SOCK, is_wsl() ? " (WSL2)" : "");
+		       HV_SOCK, facts.wsl != WSL_NONE ? " (WSL2)" : "");
 		return 1;
 	case MODULE_STATE_LIVE:
 	case MODULE_STATE_COMING:
@@ -820,8 +764,7 @@ static void next_steps(void)
 	addr_service_guid(addr_x410_port(0), guid);
 	report("next", "x410-vsock run :5   (then DISPLAY=:5 for your X programs)");
 	report("windows", "register X410 display 0 as a Hyper-V guest service (as Administrator), then start 'x410 /listen hyperv':");
-	printf("%-9s"
-	       "reg add \"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\GuestCommunicationServices\\%s\" /v ElementName /t REG_SZ /d \"X410 Display 0\" /f\n",
+	printf("%-9sreg add \"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\GuestCommunicationServices\\%s\" /v ElementName /t REG_SZ /d \"X410 Display 0\" /f\n",
 	       "", guid);
 }
 
@@ -891,6 +834,12 @@ int cmd_setup(int argc, char *argv[])
 		r = parse_root(root);
 		if (r != EXIT_OK)
 			return r;
+	}
+
+	r = sysfacts_read(&facts, arg_root);
+	if (r < 0) {
+		log_error_errno(r, "Cannot use '%s' as the root directory: %m", arg_root);
+		return EXIT_FAILED;
 	}
 
 	/* Root is needed to load a module and to write /etc; not to look. */

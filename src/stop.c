@@ -86,8 +86,7 @@ int cmd_stop(int argc, char *argv[])
 			return EXIT_OK;
 		case OPT_TIMEOUT:
 			if (parse_seconds_ms(optarg, 1, STOP_TIMEOUT_MAX_MS, &timeout_ms) < 0)
-				return usage_error("stop", "Invalid --timeout '%s': expected seconds from 0.001 to 3600,"
-						   " e.g. 10 or 0.5", optarg);
+				return usage_error("stop", "Invalid --timeout '%s': expected seconds from 0.001 to 3600, e.g. 10 or 0.5", optarg);
 			break;
 		case OPT_LOCK_DIR:
 			if (!*optarg)
@@ -116,16 +115,14 @@ int cmd_stop(int argc, char *argv[])
 		log_error("Display :%u is not served: nothing to stop (no lock file in '%s')", display, lock_dir);
 		return EXIT_FAILED;
 	case CONTROL_STALE:
-		log_error("Display :%u is not served: its lock file is stale (process %d is gone), nothing to stop;"
-			  " the next 'x410-vsock run :%u' takes it over", display, (int)pid, display);
+		log_error("Display :%u is not served: its lock file is stale (process %d is gone), nothing to stop; the next 'x410-vsock run :%u' takes it over", display, (int)pid, display);
 		return EXIT_FAILED;
 	case CONTROL_UNKNOWN:
 		log_error("Cannot tell who holds display :%u: its lock file in '%s' cannot be read or is not a file",
 			  display, lock_dir);
 		return EXIT_FAILED;
 	case CONTROL_OTHER:
-		log_error("Display :%u is held by process %d (%s) of user %s, not by an x410-vsock relay:"
-			  " refusing to stop it", display, (int)pid, d.comm[0] ? d.comm : "unknown",
+		log_error("Display :%u is held by process %d (%s) of user %s, not by an x410-vsock relay: refusing to stop it", display, (int)pid, d.comm[0] ? d.comm : "unknown",
 			  d.have_uid ? d.user : "unknown");
 		return EXIT_FAILED;
 	case CONTROL_RELAY:

@@ -140,8 +140,7 @@ void upstream_error_hint(const struct addr *a, bool is_x410, uint32_t x410_displ
 					(void)snprintf(timed_out, sizeof(timed_out), "connect timed out after %" PRIu64 " ms: ",
 						       timeout_ms);
 				regfile_service_key(x410_display, key);
-				(void)snprintf(buf, size, "%sX410 is not listening on vsock port %u (display %u):"
-					       " is X410 running with /listen hyperv and the registry key %s present?",
+				(void)snprintf(buf, size, "%sX410 is not listening on vsock port %u (display %u): is X410 running with /listen hyperv and the registry key %s present?",
 					       timed_out, a->sa.vm.svm_port, x410_display, key);
 			} else
 				(void)snprintf(buf, size, "nobody is listening on %s (%s)", where, text);
@@ -153,14 +152,12 @@ void upstream_error_hint(const struct addr *a, bool is_x410, uint32_t x410_displ
 			(void)snprintf(buf, size, "no VSOCK transport (%s): run 'sudo x410-vsock setup'", text);
 			return;
 		case ENETUNREACH:
-			(void)snprintf(buf, size, "%s is unreachable: hv_sock connects only to CID 2 (the host)"
-				       " and ports up to 2147483647 (0x7FFFFFFF); this is CID %u port %u",
+			(void)snprintf(buf, size, "%s is unreachable: hv_sock connects only to CID 2 (the host) and ports up to 2147483647 (0x7FFFFFFF); this is CID %u port %u",
 				       where, a->sa.vm.svm_cid, a->sa.vm.svm_port);
 			return;
 		case EACCES:
 		case EPERM:
-			(void)snprintf(buf, size, "not allowed to use AF_VSOCK (%s): a seccomp profile or security module"
-				       " blocks it (containers do by default)", text);
+			(void)snprintf(buf, size, "not allowed to use AF_VSOCK (%s): a seccomp profile or security module blocks it (containers do by default)", text);
 			return;
 		}
 		break;

@@ -26,9 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = 0;
 
-	if (doctor_parse_kernel_release(s, &a, &b, &c) == 0 && (a > 255 || b > 255))
+	if (sysfacts_parse_kernel_release(s, &a, &b, &c) == 0 && (a > 255 || b > 255))
 		abort();
-	(void)doctor_classify_osrelease(s);
+	(void)sysfacts_classify_osrelease(s);
 	/* The lock parser takes bytes, NULs included. */
 	if (display_lock_parse((const char *)data, size, &pid) == 0 && pid <= 0)
 		abort();
@@ -38,10 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	split = strchr(s, '|');
 	if (split) {
 		*(char *)split = 0;
-		(void)doctor_dmi_hypervisor(s, split + 1);
+		(void)sysfacts_dmi_hypervisor(s, split + 1);
 	}
 	if (size >= 12)
-		(void)doctor_cpuid_hypervisor((const char *)data);
+		(void)sysfacts_cpuid_hypervisor((const char *)data);
 	free(s);
 	return 0;
 }

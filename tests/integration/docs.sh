@@ -3,7 +3,8 @@
 #  - mandoc -Tlint finds nothing in doc/x410-vsock.1;
 #  - for the global options and for every command of the binary's command
 #    table (x410-vsock --help) whose --help works, the options listed by
-#    --help, by the man page and by README.md are the same.
+#    --help, by the man page and by README.md are the same;
+#  - the Layout of doc/HACKING.md names every file of src/.
 #
 # Where the options are read:
 #  --help     option lines ("  -p, --powershell   Text"), global from
@@ -125,6 +126,35 @@ for cmd in $commands; do
 	}
 	check "'$cmd' options: --help, man page and README agree" t_command "$cmd"
 done
+
+# doc/HACKING.md's Layout names every file of src/, and none that is gone.
+hacking=$top_srcdir/doc/HACKING.md
+# layout_missing DIR: the files of DIR/src that the Layout does not name, and
+# the src/ files it names that DIR/src lacks.
+layout_missing() {
+	local f named
+	for f in "$1"/src/*.c "$1"/src/*.h; do
+		[ -e "$f" ] || continue
+		f=src/${f##*/}
+		# "src/x.c/.h" names both.
+		grep -Fq "\`$f\`" "$hacking" || grep -Fq "\`${f%.?}.c/.h\`" "$hacking" || echo "$f"
+	done
+	named=$(grep -o '`src/[a-z_0-9]*\.[ch]\(/\.h\)\?`' "$hacking" | tr -d '`' | sed 's|\.c/\.h$|.c|')
+	for f in $named; do
+		[ -e "$1/$f" ] || echo "$f (named, but not there)"
+	done
+}
+t_layout() {
+	local missing
+	missing=$(layout_missing "$top_srcdir")
+	[ -z "$missing" ] || { echo "$missing" | sed 's/^/# not in the Layout of doc\/HACKING.md: /' >&2; return 1; }
+}
+check "doc/HACKING.md's Layout names every file of src/" t_layout
+t_layout_fails() {
+	mkdir -p "$TEST_TMP/tree/src" && : >"$TEST_TMP/tree/src/unlisted_room.c" &&
+	layout_missing "$TEST_TMP/tree" | grep -qx 'src/unlisted_room.c'
+}
+check "a file of src/ missing from the Layout is reported" t_layout_fails
 
 # The comparison itself must be able to fail: an option only in --help.
 t_compare_fails() {

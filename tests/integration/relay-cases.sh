@@ -476,7 +476,10 @@ c_slow_reader() {
 	start_relay "$UP" || return 1
 	local base max=0 rss i
 	base=$(rss_kb "$RELAY_PID")
-	bg slow "$TT/tt-client" slow --connect "$RELAY_ADDR" --recv "$SLOW" --pause-ms 3000 \
+	# The pause outlasts the eleven samples and the stats request below
+	# (about 3 s) with room to spare: under -j2 on two busy cores the
+	# samples alone took longer than a 3 s pause.
+	bg slow "$TT/tt-client" slow --connect "$RELAY_ADDR" --recv "$SLOW" --pause-ms 6000 \
 		--ready "$CASE_DIR/slow.ready" --timeout 120
 	local cpid=$BG_PID
 	wait_for 5 test -s "$CASE_DIR/slow.ready" || { diag "slow reader did not connect"; return 1; }

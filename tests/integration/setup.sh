@@ -2,15 +2,15 @@
 # x410-vsock setup against fake systems (tests/rootfs/setup-*), under the
 # LD_PRELOAD shim that fakes uname, geteuid, the paths and init_module
 # (tests/preload/README).  Every case compares the output with a golden file
-# (tests/integration/setup-golden/CASE; X410_UPDATE_GOLDEN=1 rewrites them,
-# except under CI=true)
+# (tests/golden/setup/CASE; X410_UPDATE_GOLDEN=1 rewrites them, except
+# under CI=true)
 # and checks what really happened to the fake root and the fake kernel.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/preload/lib-shim.sh"
 
 shim_init
 
-GOLDEN=$top_srcdir/tests/integration/setup-golden
+GOLDEN=$top_srcdir/tests/golden/setup
 CONF=etc/modules-load.d/hv_sock.conf
 REPO_CONF=$top_srcdir/modules-load.d/hv_sock.conf
 

@@ -2,7 +2,7 @@
 # Re-target: the status tags of doctor's report.
 MUTATION_TESTS="tests/integration/doctor-scenarios.sh tests/integration/doctor.sh"
 mutate() {
-	mutation_edit src/doctor.c \
+	mutation_edit src/doctor_report.c \
 '	[CHECK_WARN] = "[WARN]",
 	[CHECK_FAIL] = "[FAIL]",' \
 '	[CHECK_WARN] = "[ OK ]",

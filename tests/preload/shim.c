@@ -45,7 +45,7 @@
 static const char default_prefixes[] =
 	"/sys:/proc:/dev:/etc:/run"
 	":/lib/modules:/lib/modprobe.d:/lib/modules-load.d:/lib/systemd"
-	":/usr/lib/modules:/usr/lib/modprobe.d:/usr/lib/modules-load.d:/usr/lib/systemd"
+	":/usr/lib/modules:/usr/lib/modprobe.d:/usr/lib/modules-load.d:/usr/lib/systemd:/usr/lib/os-release"
 	":/usr/local/lib/modprobe.d:/usr/local/lib/modules-load.d";
 
 /* Never redirected: what the process itself, glibc and the sanitizers need. */

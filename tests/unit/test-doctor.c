@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* doctor's parsers (kernel release, osrelease, DMI and CPUID names), its
- * socket directory check against real files in a scratch root, and the
- * upstream connect (X lock files and displays: test-display.c). */
+/* doctor's socket directory check against real files in a scratch root,
+ * and the upstream connect (the parsers of the system facts:
+ * test-sysfacts.c; X lock files and displays: test-display.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,77 +25,6 @@
 #include "upstream.h"
 #include "scratch-root.h"
 
-static void test_kernel_release(void **state)
-{
-	static const struct {
-		const char *s;
-		int r;
-		unsigned a, b, c;
-	} cases[] = {
-		{ "6.1.0-18-amd64", 0, 6, 1, 0 },
-		{ "4.9", 0, 4, 9, 0 },
-		{ "4.9.0", 0, 4, 9, 0 },
-		{ "5.4.0-42-generic", 0, 5, 4, 0 },
-		{ "5.15.153.1-microsoft-standard-WSL2", 0, 5, 15, 153 },
-		{ "4.14.336", 0, 4, 14, 336 },
-		{ "6.18.44-fc-v595", 0, 6, 18, 44 },
-		{ "5.10-rc1", 0, 5, 10, 0 },
-		{ "", -EINVAL, 0, 0, 0 },
-		{ "6", -EINVAL, 0, 0, 0 },
-		{ "6.", -EINVAL, 0, 0, 0 },
-		{ "6.x", -EINVAL, 0, 0, 0 },
-		{ "v6.1", -EINVAL, 0, 0, 0 },
-		{ ".1.2", -EINVAL, 0, 0, 0 },
-		{ "256.1", -EINVAL, 0, 0, 0 },
-		{ "99999999999999999999.1", -EINVAL, 0, 0, 0 },
-		{ "6.1.", -EINVAL, 0, 0, 0 },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		unsigned a = 7, b = 7, c = 7;
-		int r = doctor_parse_kernel_release(cases[i].s, &a, &b, &c);
-
-		if (r != cases[i].r)
-			fail_msg("'%s': %d, expected %d", cases[i].s, r, cases[i].r);
-		if (r == 0 && (a != cases[i].a || b != cases[i].b || c != cases[i].c))
-			fail_msg("'%s': %u.%u.%u", cases[i].s, a, b, c);
-	}
-	assert_true(KERNEL_VERSION_CODE(4, 14, 0) > KERNEL_VERSION_CODE(4, 9, 400));
-	assert_true(KERNEL_VERSION_CODE(5, 5, 0) > KERNEL_VERSION_CODE(5, 4, 255));
-}
-
-static void test_osrelease(void **state)
-{
-	assert_int_equal(doctor_classify_osrelease("5.15.153.1-microsoft-standard-WSL2"), WSL_2);
-	assert_int_equal(doctor_classify_osrelease("4.19.128-microsoft-standard"), WSL_2);
-	assert_int_equal(doctor_classify_osrelease("6.6.36.3-microsoft-standard-WSL2+"), WSL_2);
-	assert_int_equal(doctor_classify_osrelease("4.4.0-19041-Microsoft"), WSL_1);
-	assert_int_equal(doctor_classify_osrelease("6.1.0-18-amd64"), WSL_NONE);
-	assert_int_equal(doctor_classify_osrelease(""), WSL_NONE);
-}
-
-static void test_hypervisor_names(void **state)
-{
-	char sig[12];
-
-	assert_string_equal(doctor_dmi_hypervisor("Microsoft Corporation", "Virtual Machine"), "Hyper-V");
-	assert_null(doctor_dmi_hypervisor("Microsoft Corporation", "Surface Laptop 5"));
-	assert_string_equal(doctor_dmi_hypervisor("QEMU", "Standard PC (Q35 + ICH9, 2009)"), "QEMU");
-	assert_string_equal(doctor_dmi_hypervisor("Red Hat", "KVM"), "KVM");
-	assert_string_equal(doctor_dmi_hypervisor("VMware, Inc.", "VMware7,1"), "VMware");
-	assert_string_equal(doctor_dmi_hypervisor("innotek GmbH", "VirtualBox"), "VirtualBox");
-	assert_string_equal(doctor_dmi_hypervisor("Xen", "HVM domU"), "Xen");
-	assert_null(doctor_dmi_hypervisor("Dell Inc.", "OptiPlex 7090"));
-	assert_null(doctor_dmi_hypervisor("", ""));
-
-	memcpy(sig, "KVMKVMKVM\0\0\0", 12);
-	assert_string_equal(doctor_cpuid_hypervisor(sig), "KVM");
-	memcpy(sig, "Microsoft Hv", 12);
-	assert_string_equal(doctor_cpuid_hypervisor(sig), "Hyper-V");
-	memcpy(sig, "XXXXXXXXXXXX", 12);
-	assert_null(doctor_cpuid_hypervisor(sig));
-}
-
 /* ---- below a scratch root (scratch-root.h) ---- */
 
 static void test_dir_states(void **state)
@@ -105,7 +34,7 @@ static void test_dir_states(void **state)
 	char path[PATH_MAX];
 
 	assert_int_equal(doctor_system_read(&sys, root), 0);
-	assert_false(sys.live);
+	assert_false(sys.facts.live);
 	assert_int_equal(doctor_dir_check(&sys, "/tmp/.X11-unix", &dir), 0);
 	assert_int_equal(dir.state, DIR_MISSING);
 
@@ -176,9 +105,6 @@ static void test_upstream_connect(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kernel_release),
-		cmocka_unit_test(test_osrelease),
-		cmocka_unit_test(test_hypervisor_names),
 		cmocka_unit_test_setup_teardown(test_dir_states, setup_root, teardown_root),
 		cmocka_unit_test_setup_teardown(test_upstream_connect, setup_root, teardown_root),
 	};

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * doctor's small parsers: kernel releases, osrelease strings, DMI and CPUID
- * hypervisor names (X lock files and /proc/net/unix lines are display.c's).
+ * The small parsers behind sysfacts.c: kernel releases, osrelease strings,
+ * DMI and CPUID hypervisor names (X lock files and /proc/net/unix lines are
+ * display.c's).
  * Pure functions (no I/O, no logging), fuzzed by tests/fuzz/fuzz-doctor.c.
  */
 #include <ctype.h>
@@ -10,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "doctor.h"
+#include "sysfacts.h"
 #include "macro.h"
 #include "util.h"
 
@@ -29,7 +30,7 @@ static int parse_decimal(const char **p, unsigned *ret)
 	return 0;
 }
 
-int doctor_parse_kernel_release(const char *s, unsigned *ret_major, unsigned *ret_minor, unsigned *ret_patch)
+int sysfacts_parse_kernel_release(const char *s, unsigned *ret_major, unsigned *ret_minor, unsigned *ret_patch)
 {
 	unsigned major, minor, patch = 0;
 
@@ -48,7 +49,7 @@ int doctor_parse_kernel_release(const char *s, unsigned *ret_major, unsigned *re
 	return 0;
 }
 
-enum doctor_wsl doctor_classify_osrelease(const char *s)
+enum sysfacts_wsl sysfacts_classify_osrelease(const char *s)
 {
 	/* WSL2's kernels say "microsoft-standard" (and lately "-WSL2"); WSL1
 	 * fakes a release like "4.4.0-19041-Microsoft". */
@@ -69,7 +70,7 @@ static bool contains_nocase(const char *s, const char *word)
 	return false;
 }
 
-const char *doctor_dmi_hypervisor(const char *vendor, const char *product)
+const char *sysfacts_dmi_hypervisor(const char *vendor, const char *product)
 {
 	static const struct {
 		const char *word;
@@ -100,7 +101,7 @@ const char *doctor_dmi_hypervisor(const char *vendor, const char *product)
 	return NULL;
 }
 
-const char *doctor_cpuid_hypervisor(const char signature[static 12])
+const char *sysfacts_cpuid_hypervisor(const char signature[static 12])
 {
 	static const struct {
 		const char sig[13];
