@@ -732,6 +732,7 @@ static void half_received(struct engine *e, struct uconn *u, unsigned d, const s
 		uh->len = n;
 	}
 	h->pending += n;
+	h->received += n;
 }
 
 /* Give back whatever a direction still holds (the connection has ended). */
@@ -1228,7 +1229,7 @@ static void on_recv_error(struct engine *e, struct uconn *u, unsigned d, int res
 		 * fd_set_blocking()); receive again. */
 		break;
 	default:
-		if (relay_read_error_is_eof(e->r, &u->c, d == DIR_DOWN, res)) {
+		if (relay_read_error_is_eof(e->r, &u->c, (enum relay_dir)d, res)) {
 			half_of(u, d)->eof = true;
 			break;
 		}

@@ -992,10 +992,9 @@ int cmd_run(int argc, char *argv[])
 	log_debug("engine %s, at most %u clients, connect timeout %" PRIu64 " ms, vsock buffer %u",
 		  engine->name, cfg.max_clients, cfg.connect_timeout_ms, cfg.vsock_buffer);
 
+	/* The engine has logged its failure (relay.h). */
 	r = engine->run(&relay);
-	if (r < 0)
-		log_error_errno(r, "The %s engine failed: %m", engine->name);
-	else
+	if (r >= 0)
 		relay_log_stats(&relay);
 	run_cleanup(&ctx);
 	return r < 0 ? EXIT_FAILED : EXIT_OK;
