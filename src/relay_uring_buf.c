@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "macro.h"
 #include "relay_uring_buf.h"
@@ -111,6 +112,46 @@ void uring_buf_received(struct uring_buf *b, uint32_t n)
 	/* An empty chunk nobody writes into is not kept. */
 	if (t->len == t->off && b->head == t && t->cap < b->want / 2)
 		uring_buf_free_head(b);
+}
+
+int uring_buf_append(struct uring_buf *b, const void *data, uint32_t n)
+{
+	const char *p = data;
+
+	/* Sized like a receive of this direction's own would be. */
+	if (n >= b->want)
+		b->want = MIN(b->want * 2, URING_BUF_MAX);
+	else if (n <= b->want / 4)
+		b->want = MAX(b->want / 2, URING_BUF_MIN);
+	while (n > 0) {
+		struct uring_chunk *t = b->tail;
+		uint32_t k;
+
+		if (t && t->off == t->len && !b->receiving)
+			t->off = t->len = 0;   /* all sent: start it over */
+		if (!t || t->len == t->cap) {
+			uint32_t cap = MAX(b->want, n);
+
+			t = malloc(sizeof(*t) + cap);
+			if (!t)
+				return -ENOMEM;
+			*t = (struct uring_chunk){ .cap = cap };
+			if (b->tail)
+				b->tail->next = t;
+			else
+				b->head = t;
+			b->tail = t;
+			b->held += cap;
+			b->n_chunks++;
+		}
+		k = MIN(n, t->cap - t->len);
+		memcpy(t->data + t->len, p, k);
+		t->len += k;
+		b->pending += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
 }
 
 unsigned uring_buf_gather(const struct uring_buf *b, struct iovec *iov, unsigned max)

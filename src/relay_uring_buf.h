@@ -78,6 +78,11 @@ void uring_buf_received(struct uring_buf *b, uint32_t n);
  * number used. */
 unsigned uring_buf_gather(const struct uring_buf *b, struct iovec *iov, unsigned max);
 
+/* Copy n received bytes in (from a shared provided buffer, which goes back
+ * to the kernel at once): into the tail's free space, then a new chunk of
+ * at least the direction's receive size.  Returns 0 or -ENOMEM. */
+int uring_buf_append(struct uring_buf *b, const void *data, uint32_t n);
+
 /* n bytes of what was gathered have been written. */
 void uring_buf_sent(struct uring_buf *b, uint64_t n);
 

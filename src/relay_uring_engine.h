@@ -108,8 +108,28 @@ struct uring_engine {
 	uint32_t dirty_head, dirty_tail;
 	bool sqe_short;         /* some work found no SQE: redo it next loop, without waiting */
 
+	/* Receiving into shared provided buffers (Linux 5.19), copied out at
+	 * once into the direction's own chunks: see relay_uring_setup.c. */
+	struct uring_pbufs {
+		bool on;
+		struct io_uring_buf_ring *br;
+		size_t br_bytes;
+		char *mem;
+		size_t mem_bytes;
+		unsigned circulating;   /* buffers given to the ring so far */
+		bool starved;           /* a receive found the ring empty */
+	} pb;
+
 	struct __kernel_timespec connect_ts, pause_ts, stop_ts, retry_ts;
 };
+
+#define URING_PBUF_GROUP 0
+
+/* A provided buffer's bytes, and giving it back to the kernel's ring. */
+char *uring_pbuf_data(const struct uring_engine *e, uint16_t bid);
+void uring_pbuf_give_back(struct uring_engine *e, uint16_t bid);
+/* A receive found the ring empty: put more buffers in circulation. */
+void uring_pbuf_grow(struct uring_engine *e);
 
 /* ---- relay_uring_ops.c ---- */
 

@@ -26,6 +26,9 @@
 #include "relay_uring_engine.h"
 #include "util.h"
 
+#ifndef IORING_CQE_BUFFER_SHIFT
+#define IORING_CQE_BUFFER_SHIFT 16
+#endif
 #ifndef IORING_CQE_F_MORE
 #define IORING_CQE_F_MORE (1U << 1)
 #endif
@@ -131,6 +134,22 @@ static void uring_dir_recv(struct uring_engine *e, struct uring_conn *u, enum re
 	void *base;
 	uint32_t len;
 	int r;
+
+	if (e->pb.on) {
+		/* The kernel picks a shared buffer when bytes arrive. */
+		sqe = uring_sqe(e, 1);
+		if (!sqe) {
+			uring_conn_mark(e, u);
+			return;
+		}
+		io_uring_prep_recv(sqe, relay_dir_source(&u->c, d), NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = URING_PBUF_GROUP;
+		uring_sqe_data(sqe, URING_OP_RECV_UP + d, uring_slot_of(e, u), u->gen);
+		ud->recv_armed = true;
+		uring_op_begin(e, u);
+		return;
+	}
 
 	r = uring_buf_take(&ud->buf, &base, &len);
 	if (r == -ENOBUFS)
@@ -495,7 +514,18 @@ static void uring_recv_ok(struct uring_engine *e, struct uring_conn *u, uint32_t
 	(void)slot;
 	ud->recv_armed = false;
 	ud->ring_enomem = 0;
-	uring_buf_received(&ud->buf, (uint32_t)cqe->res);
+	if (!(cqe->flags & IORING_CQE_F_BUFFER))
+		uring_buf_received(&ud->buf, (uint32_t)cqe->res);
+	else if (u->c.state == CONN_RELAYING && !h->shut && cqe->res > 0) {
+		/* Copied out; uring_dispatch() gives the buffer back. */
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		int r = uring_buf_append(&ud->buf, uring_pbuf_data(e, bid), (uint32_t)cqe->res);
+
+		if (r < 0) {
+			uring_conn_end(e, u, r);
+			return;
+		}
+	}
 	if (u->c.state != CONN_RELAYING)
 		return;
 	if (h->shut)
@@ -538,7 +568,15 @@ static void uring_recv_error(struct uring_engine *e, struct uring_conn *u, uint3
 
 	(void)slot;
 	ud->recv_armed = false;
-	uring_buf_received(&ud->buf, 0);
+	if (!e->pb.on)
+		uring_buf_received(&ud->buf, 0);
+	if (res == -ENOBUFS && e->pb.on) {
+		/* The shared ring was empty for a moment: more buffers, and
+		 * receive again (the batch gives its buffers back). */
+		e->pb.starved = true;
+		uring_conn_mark(e, u);
+		return;
+	}
 	if (u->c.state != CONN_RELAYING || h->shut || res == -ECANCELED) {
 		uring_conn_mark(e, u);
 		return;
@@ -660,6 +698,8 @@ void uring_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe)
 	if (op >= URING_OP_FIRST_CONN) {
 		u = uring_conn_lookup(e, slot, uring_ud_gen(cqe->user_data));
 		if (!u) {
+			if (cqe->flags & IORING_CQE_F_BUFFER)
+				uring_pbuf_give_back(e, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
 			/* Only after stopping gave up waiting for a request. */
 			log_debug("io_uring: stale %s completion (slot %" PRIu32 ", res %d)", h->name, slot, cqe->res);
 			return;
@@ -671,6 +711,9 @@ void uring_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe)
 		h->on_error(e, u, slot, cqe);
 	else
 		h->on_success(e, u, slot, cqe);
+	/* A shared buffer is only ever lent for the handler's copy. */
+	if (cqe->flags & IORING_CQE_F_BUFFER)
+		uring_pbuf_give_back(e, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
 	/* A closing connection is freed after its last completion. */
 	if (u && u->c.state == CONN_CLOSING && u->inflight == 0)
 		uring_conn_free(e, u);
