@@ -37,7 +37,7 @@
  * engine's one buffer holds): memory follows what the sinks take, not what
  * the sources offer.  RELAY_HALF_MAX bounds the memory held, partly sent
  * chunks included. */
-#define URING_BUF_MARK RELAY_BUF_SIZE
+#define URING_BUF_MARK (32u * 1024u)
 
 struct uring_chunk {
 	struct uring_chunk *next;

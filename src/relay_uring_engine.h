@@ -40,6 +40,8 @@ enum uring_op {
 	URING_OP_RECV_DOWN,     /* recv from the upstream */
 	URING_OP_SEND_UP,       /* send to the upstream */
 	URING_OP_SEND_DOWN,     /* send to the client */
+	URING_OP_SENDL_UP,      /* send linked to the next receive: a CQE only on failure */
+	URING_OP_SENDL_DOWN,
 	URING_OP_COUNT,
 };
 #define URING_OP_FIRST_CONN URING_OP_CONNECT
@@ -51,6 +53,8 @@ struct uring_dir {
 	struct uring_buf buf;
 	bool recv_armed;
 	bool sending;
+	bool send_linked;       /* the send in flight is linked to recv_armed's receive */
+	uint64_t send_len;      /* bytes a linked send carries */
 	unsigned ring_enomem;   /* consecutive -ENOMEM that were the ring's */
 	struct msghdr msg;      /* the gathering send */
 	struct iovec *iov;
@@ -107,6 +111,7 @@ struct uring_engine {
 	uint32_t free_head;
 	uint32_t dirty_head, dirty_tail;
 	bool sqe_short;         /* some work found no SQE: redo it next loop, without waiting */
+	bool send_link;         /* sends linked to the next receive (5.19+, see uring_dir_send()) */
 
 	/* Receiving into shared provided buffers (Linux 5.19), copied out at
 	 * once into the direction's own chunks: see relay_uring_setup.c. */

@@ -127,6 +127,33 @@ void uring_conn_flush(struct uring_engine *e)
 
 /* ---- one direction ---- */
 
+/* Prepare direction d's receive in sqe (got by the caller).  Returns 0, or
+ * -ENOBUFS (at its budget) or -ENOMEM, with the SQE unused. */
+static int uring_dir_prep_recv(struct uring_engine *e, struct uring_conn *u, enum relay_dir d,
+			       struct io_uring_sqe *sqe)
+{
+	struct uring_dir *ud = &u->dir[d];
+	void *base = NULL;
+	uint32_t len = 0;
+	int r;
+
+	if (!e->pb.on) {
+		r = uring_buf_take(&ud->buf, &base, &len);
+		if (r < 0)
+			return r;
+	}
+	io_uring_prep_recv(sqe, relay_dir_source(&u->c, d), base, len, 0);
+	if (e->pb.on) {
+		/* The kernel picks a shared buffer when bytes arrive. */
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = URING_PBUF_GROUP;
+	}
+	uring_sqe_data(sqe, URING_OP_RECV_UP + d, uring_slot_of(e, u), u->gen);
+	ud->recv_armed = true;
+	uring_op_begin(e, u);
+	return 0;
+}
+
 static void uring_dir_recv(struct uring_engine *e, struct uring_conn *u, enum relay_dir d)
 {
 	struct uring_dir *ud = &u->dir[d];
@@ -136,18 +163,12 @@ static void uring_dir_recv(struct uring_engine *e, struct uring_conn *u, enum re
 	int r;
 
 	if (e->pb.on) {
-		/* The kernel picks a shared buffer when bytes arrive. */
 		sqe = uring_sqe(e, 1);
 		if (!sqe) {
 			uring_conn_mark(e, u);
 			return;
 		}
-		io_uring_prep_recv(sqe, relay_dir_source(&u->c, d), NULL, 0, 0);
-		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = URING_PBUF_GROUP;
-		uring_sqe_data(sqe, URING_OP_RECV_UP + d, uring_slot_of(e, u), u->gen);
-		ud->recv_armed = true;
-		uring_op_begin(e, u);
+		(void)uring_dir_prep_recv(e, u, d, sqe);
 		return;
 	}
 
@@ -175,6 +196,8 @@ static void uring_dir_send(struct uring_engine *e, struct uring_conn *u, enum re
 	struct uring_dir *ud = &u->dir[d];
 	struct io_uring_sqe *sqe;
 	unsigned n;
+	bool link;
+	int flags;
 
 	/* Room for every chunk, up to IOV_MAX; more is sent next time. */
 	while (ud->iov_cap < IOV_MAX && ud->iov_cap < ud->buf.n_chunks) {
@@ -193,21 +216,71 @@ static void uring_dir_send(struct uring_engine *e, struct uring_conn *u, enum re
 	n = uring_buf_gather(&ud->buf, ud->iov, ud->iov_cap);
 	if (n == 0)
 		return;
-	sqe = uring_sqe(e, 1);
+
+	/*
+	 * A send with the direction's next receive linked behind it, when
+	 * that receive is due anyway: the send asks for no completion on
+	 * success (IOSQE_CQE_SKIP_SUCCESS; MSG_WAITALL makes the kernel
+	 * finish a short send itself), and the receive, which starts only
+	 * once the send has succeeded, says so when it completes.  A relayed
+	 * message then costs one io_uring_enter(): waking up just to retire
+	 * a send that completed during the submit would cost a second.  A
+	 * failing send posts its error and cancels the receive.
+	 */
+	link = e->send_link && !ud->recv_armed && !conn_half(&u->c, d)->eof && !conn_half(&u->c, d)->shut &&
+	       ud->buf.pending < URING_BUF_MARK && uring_buf_may_take(&ud->buf);
+	sqe = uring_sqe(e, link ? 2 : 1);
 	if (!sqe) {
 		uring_conn_mark(e, u);
 		return;
 	}
+	flags = MSG_NOSIGNAL | (link ? MSG_WAITALL : 0);
 	if (n == 1)
-		io_uring_prep_send(sqe, relay_dir_sink(&u->c, d), ud->iov[0].iov_base, ud->iov[0].iov_len,
-				   MSG_NOSIGNAL);
+		io_uring_prep_send(sqe, relay_dir_sink(&u->c, d), ud->iov[0].iov_base, ud->iov[0].iov_len, flags);
 	else {
 		ud->msg = (struct msghdr){ .msg_iov = ud->iov, .msg_iovlen = n };
-		io_uring_prep_sendmsg(sqe, relay_dir_sink(&u->c, d), &ud->msg, MSG_NOSIGNAL);
+		io_uring_prep_sendmsg(sqe, relay_dir_sink(&u->c, d), &ud->msg, (unsigned)flags);
 	}
-	uring_sqe_data(sqe, URING_OP_SEND_UP + d, uring_slot_of(e, u), u->gen);
 	ud->sending = true;
-	uring_op_begin(e, u);
+	if (!link) {
+		uring_sqe_data(sqe, URING_OP_SEND_UP + d, uring_slot_of(e, u), u->gen);
+		uring_op_begin(e, u);
+		return;
+	}
+	/* Not counted in flight: the receive's completion always comes. */
+	uring_sqe_data(sqe, URING_OP_SENDL_UP + d, uring_slot_of(e, u), u->gen);
+	sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+	ud->send_linked = true;
+	ud->send_len = 0;
+	for (unsigned i = 0; i < n; i++)
+		ud->send_len += ud->iov[i].iov_len;
+	sqe = io_uring_get_sqe(&e->ring);
+	if (uring_dir_prep_recv(e, u, d, sqe) < 0) {
+		/* Not reached: uring_buf_may_take() said yes.  Keep the
+		 * chain whole. */
+		io_uring_prep_nop(sqe);
+		uring_sqe_data(sqe, URING_OP_RECV_UP + d, uring_slot_of(e, u), u->gen);
+		ud->recv_armed = true;
+		uring_op_begin(e, u);
+	}
+}
+
+/* A linked send has succeeded (its receive completed without the send
+ * failing first). */
+static void uring_dir_send_done(struct uring_engine *e, struct uring_conn *u, enum relay_dir d, uint64_t n)
+{
+	struct uring_dir *ud = &u->dir[d];
+
+	ud->sending = false;
+	ud->send_linked = false;
+	if (n == 0)
+		return;
+	uring_buf_sent(&ud->buf, n);
+	conn_half(&u->c, d)->pending = ud->buf.pending;
+	if (d == RELAY_UP)
+		e->r->stats.bytes_up += n;
+	else
+		e->r->stats.bytes_down += n;
 }
 
 /* Direction d can deliver nothing more (its sink is gone): drop what it
@@ -338,10 +411,13 @@ void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u)
 	if (u->retrying)
 		uring_cancel(e, uring_ud_pack(URING_OP_CONNECT_RETRY, slot, u->gen));
 	for (unsigned d = 0; d < 2; d++) {
+		/* The send first: cancelling a linked send cancels the
+		 * receive behind it, which no cancel finds before it starts. */
+		if (u->dir[d].sending)
+			uring_cancel(e, uring_ud_pack((u->dir[d].send_linked ? URING_OP_SENDL_UP : URING_OP_SEND_UP) + d,
+						      slot, u->gen));
 		if (u->dir[d].recv_armed)
 			uring_cancel(e, uring_ud_pack(URING_OP_RECV_UP + d, slot, u->gen));
-		if (u->dir[d].sending)
-			uring_cancel(e, uring_ud_pack(URING_OP_SEND_UP + d, slot, u->gen));
 	}
 }
 
@@ -514,6 +590,8 @@ static void uring_recv_ok(struct uring_engine *e, struct uring_conn *u, uint32_t
 	(void)slot;
 	ud->recv_armed = false;
 	ud->ring_enomem = 0;
+	if (ud->send_linked)
+		uring_dir_send_done(e, u, d, ud->send_len);
 	if (!(cqe->flags & IORING_CQE_F_BUFFER))
 		uring_buf_received(&ud->buf, (uint32_t)cqe->res);
 	else if (u->c.state == CONN_RELAYING && !h->shut && cqe->res > 0) {
@@ -568,6 +646,9 @@ static void uring_recv_error(struct uring_engine *e, struct uring_conn *u, uint3
 
 	(void)slot;
 	ud->recv_armed = false;
+	/* Still linked: the send succeeded (a failed one said so first). */
+	if (ud->send_linked)
+		uring_dir_send_done(e, u, d, ud->send_len);
 	if (!e->pb.on)
 		uring_buf_received(&ud->buf, 0);
 	if (res == -ENOBUFS && e->pb.on) {
@@ -664,6 +745,34 @@ static void uring_send_error(struct uring_engine *e, struct uring_conn *u, uint3
 	uring_conn_end(e, u, res);
 }
 
+/* A linked send completes only when it failed: short (res >= 0, the
+ * bytes it did write) or with an error; its receive is cancelled. */
+static void uring_sendl_short(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			      const struct io_uring_cqe *cqe)
+{
+	enum relay_dir d = (enum relay_dir)(uring_ud_op(cqe->user_data) - URING_OP_SENDL_UP);
+
+	(void)slot;
+	uring_dir_send_done(e, u, d, (uint64_t)cqe->res);
+	if (u->c.state == CONN_RELAYING)
+		uring_conn_mark(e, u);
+}
+
+static void uring_send_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			     const struct io_uring_cqe *cqe);
+
+static void uring_sendl_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			      const struct io_uring_cqe *cqe)
+{
+	enum relay_dir d = (enum relay_dir)(uring_ud_op(cqe->user_data) - URING_OP_SENDL_UP);
+	struct io_uring_cqe c = *cqe;
+
+	u->dir[d].send_linked = false;
+	/* Then as any send's error. */
+	c.user_data = uring_ud_pack(URING_OP_SEND_UP + d, slot, u->gen);
+	uring_send_error(e, u, slot, &c);
+}
+
 static const struct uring_handler uring_handlers[URING_OP_COUNT] = {
 	[URING_OP_ACCEPT] = { URING_OP_ACCEPT, "accept", uring_accept_ok, uring_accept_error },
 	[URING_OP_SIGNAL] = { URING_OP_SIGNAL, "signal", uring_signal_ok, uring_signal_error },
@@ -678,6 +787,8 @@ static const struct uring_handler uring_handlers[URING_OP_COUNT] = {
 	[URING_OP_RECV_DOWN] = { URING_OP_RECV_DOWN, "recv-down", uring_recv_ok, uring_recv_error },
 	[URING_OP_SEND_UP] = { URING_OP_SEND_UP, "send-up", uring_send_ok, uring_send_error },
 	[URING_OP_SEND_DOWN] = { URING_OP_SEND_DOWN, "send-down", uring_send_ok, uring_send_error },
+	[URING_OP_SENDL_UP] = { URING_OP_SENDL_UP, "send-linked-up", uring_sendl_short, uring_sendl_error },
+	[URING_OP_SENDL_DOWN] = { URING_OP_SENDL_DOWN, "send-linked-down", uring_sendl_short, uring_sendl_error },
 };
 
 void uring_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe)
@@ -705,7 +816,8 @@ void uring_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe)
 			return;
 		}
 	}
-	if (uring_cqe_last(cqe))
+	/* Linked sends are not counted in flight (uring_dir_send()). */
+	if (uring_cqe_last(cqe) && op != URING_OP_SENDL_UP && op != URING_OP_SENDL_DOWN)
 		uring_op_end(e, u);
 	if (cqe->res < 0)
 		h->on_error(e, u, slot, cqe);

@@ -126,9 +126,9 @@ static int uring_setup_ring(struct uring_engine *e, bool basic)
  * need liburing 2.8 (this builds with 2.2) and still hold a shared buffer
  * for as long as a stuck sink does not read.
  */
-#define URING_PBUF_SIZE (16u * 1024u)
-#define URING_PBUF_START 8u
-#define URING_PBUF_MAX 16u
+#define URING_PBUF_SIZE (32u * 1024u)
+#define URING_PBUF_START 4u
+#define URING_PBUF_MAX 8u
 
 char *uring_pbuf_data(const struct uring_engine *e, uint16_t bid)
 {
@@ -248,6 +248,7 @@ int uring_engine_init(struct uring_engine *e, struct relay *r)
 
 		e->multishot_accept = k519;
 		e->cancel_any = k519;
+		e->send_link = k519;
 		if (k519) {
 			ret = uring_pbuf_setup(e);
 			if (ret < 0)
