@@ -38,7 +38,7 @@
 #define RELAY_MAX_LISTEN 8
 /* Bytes buffered per direction before the relay stops reading the source. */
 #define RELAY_HALF_MAX (256u * 1024u)
-/* Size of one receive buffer (provided-buffer ring entry, epoll buffer). */
+/* The epoll engine's buffer per direction; the io_uring engine's largest chunk. */
 #define RELAY_BUF_SIZE (64u * 1024u)
 #define RELAY_ACCEPT_PAUSE_MS 100
 
