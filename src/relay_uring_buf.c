@@ -3,7 +3,7 @@
  * The bytes of one io_uring direction: chunks sized to need, freed when sent
  * (relay_uring_buf.h).  malloc'ed: chunks of up to 64 KiB come from the
  * heap and go back to it, and a connection that is idle holds only the
- * chunk its receive waits in, sized to the last receives (2 KiB for an
+ * chunk its receive waits in, sized to the last receives (512 bytes for an
  * idle X client).
  */
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include "relay_uring_buf.h"
 
 /* A tail with less free space than this is not worth a receive. */
-#define URING_BUF_SPACE_MIN 512u
+#define URING_BUF_SPACE_MIN 128u
 
 void uring_buf_init(struct uring_buf *b)
 {

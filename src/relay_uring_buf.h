@@ -30,7 +30,7 @@
 /* The smallest and largest receive.  A direction starts small (X11 requests
  * and events are tens of bytes), doubles its receive size each time a
  * receive fills it, and halves it after receives that use little of it. */
-#define URING_BUF_MIN 2048u
+#define URING_BUF_MIN 512u
 #define URING_BUF_MAX RELAY_BUF_SIZE
 
 /* A direction stops receiving while this much is pending (what the epoll

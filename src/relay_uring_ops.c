@@ -265,6 +265,16 @@ static void uring_dir_send(struct uring_engine *e, struct uring_conn *u, enum re
 	}
 }
 
+/* A dropped direction's bytes go, but not from under a send in flight:
+ * the kernel may still be reading them.  Called again when it completes. */
+static void uring_dir_discard(struct uring_conn *u, enum relay_dir d)
+{
+	struct uring_dir *ud = &u->dir[d];
+
+	if (conn_half(&u->c, d)->shut && !ud->sending)
+		uring_buf_drop(&ud->buf);
+}
+
 /* A linked send has succeeded (its receive completed without the send
  * failing first). */
 static void uring_dir_send_done(struct uring_engine *e, struct uring_conn *u, enum relay_dir d, uint64_t n)
@@ -273,10 +283,8 @@ static void uring_dir_send_done(struct uring_engine *e, struct uring_conn *u, en
 
 	ud->sending = false;
 	ud->send_linked = false;
-	if (n == 0)
-		return;
 	uring_buf_sent(&ud->buf, n);
-	conn_half(&u->c, d)->pending = ud->buf.pending;
+	uring_dir_discard(u, d);
 	if (d == RELAY_UP)
 		e->r->stats.bytes_up += n;
 	else
@@ -290,7 +298,7 @@ static void uring_dir_drop(struct uring_engine *e, struct uring_conn *u, enum re
 	struct uring_dir *ud = &u->dir[d];
 
 	relay_half_drop(&u->c, d);
-	uring_buf_drop(&ud->buf);
+	uring_dir_discard(u, d);
 	if (ud->recv_armed)
 		uring_cancel(e, uring_ud_pack(URING_OP_RECV_UP + d, uring_slot_of(e, u), u->gen));
 }
@@ -317,7 +325,8 @@ static void uring_conn_update(struct uring_engine *e, struct uring_conn *u)
 		struct half *h = conn_half(&u->c, d);
 		struct uring_dir *ud = &u->dir[d];
 
-		h->pending = ud->buf.pending;
+		uring_dir_discard(u, d);
+		h->pending = h->shut ? 0 : ud->buf.pending;
 		if (h->pending > 0 && !ud->sending)
 			uring_dir_send(e, u, d);
 		if (half_should_shutdown(h) && !ud->sending) {
@@ -607,12 +616,12 @@ static void uring_recv_ok(struct uring_engine *e, struct uring_conn *u, uint32_t
 	if (u->c.state != CONN_RELAYING)
 		return;
 	if (h->shut)
-		uring_buf_drop(&ud->buf);   /* its sink is gone: nowhere to go */
+		uring_dir_discard(u, d);   /* its sink is gone: nowhere to go */
 	else if (cqe->res == 0)
 		h->eof = true;
 	else
 		h->received += (uint64_t)cqe->res;
-	h->pending = ud->buf.pending;
+	h->pending = h->shut ? 0 : ud->buf.pending;
 	uring_conn_mark(e, u);
 }
 
@@ -709,7 +718,7 @@ static void uring_send_ok(struct uring_engine *e, struct uring_conn *u, uint32_t
 		return;
 	}
 	uring_buf_sent(&ud->buf, (uint64_t)cqe->res);
-	conn_half(&u->c, d)->pending = ud->buf.pending;
+	uring_dir_discard(u, d);
 	if (d == RELAY_UP)
 		e->r->stats.bytes_up += (uint64_t)cqe->res;
 	else
