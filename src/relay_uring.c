@@ -431,8 +431,8 @@ static int uring_run(struct relay *r)
 		if (uring_stopped(&e))
 			break;
 		uring_fds_freed(&e);
-		if (e.pb.starved)
-			uring_pbuf_grow(&e);
+		if (e.pb.starved || e.pb.n_waiting > 0)
+			uring_pbuf_starved(&e);
 		uring_arm(&e);
 		e.sqe_short = false;
 		uring_conn_flush(&e);

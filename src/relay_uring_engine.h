@@ -56,6 +56,7 @@ struct uring_dir {
 	bool send_linked;       /* the send in flight is linked to recv_armed's receive */
 	uint64_t send_len;      /* bytes a linked send carries */
 	unsigned ring_enomem;   /* consecutive -ENOMEM that were the ring's */
+	bool nobufs;            /* its receive found the shared ring empty: waits for a buffer */
 	struct msghdr msg;      /* the gathering send */
 	struct iovec *iov;
 	unsigned iov_cap;
@@ -123,6 +124,9 @@ struct uring_engine {
 		size_t mem_bytes;
 		unsigned circulating;   /* buffers given to the ring so far */
 		bool starved;           /* a receive found the ring empty */
+		uint32_t n_waiting;     /* directions with nobufs set */
+		uint64_t given_back;    /* buffers given back, ever */
+		uint64_t given_back_seen;
 	} pb;
 
 	struct __kernel_timespec connect_ts, pause_ts, stop_ts, retry_ts;
@@ -133,8 +137,9 @@ struct uring_engine {
 /* A provided buffer's bytes, and giving it back to the kernel's ring. */
 char *uring_pbuf_data(const struct uring_engine *e, uint16_t bid);
 void uring_pbuf_give_back(struct uring_engine *e, uint16_t bid);
-/* A receive found the ring empty: put more buffers in circulation. */
-void uring_pbuf_grow(struct uring_engine *e);
+/* Receives found the ring empty: put more buffers in circulation, and
+ * once buffers have come back, let the waiting directions receive again. */
+void uring_pbuf_starved(struct uring_engine *e);
 
 /* ---- relay_uring_ops.c ---- */
 

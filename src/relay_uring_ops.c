@@ -227,7 +227,7 @@ static void uring_dir_send(struct uring_engine *e, struct uring_conn *u, enum re
 	 * a send that completed during the submit would cost a second.  A
 	 * failing send posts its error and cancels the receive.
 	 */
-	link = e->send_link && !ud->recv_armed && !conn_half(&u->c, d)->eof && !conn_half(&u->c, d)->shut &&
+	link = e->send_link && !ud->recv_armed && !ud->nobufs && !conn_half(&u->c, d)->eof && !conn_half(&u->c, d)->shut &&
 	       ud->buf.pending < URING_BUF_MARK && uring_buf_may_take(&ud->buf);
 	sqe = uring_sqe(e, link ? 2 : 1);
 	if (!sqe) {
@@ -340,7 +340,7 @@ static void uring_conn_update(struct uring_engine *e, struct uring_conn *u)
 			}
 			h->shut = true;
 		}
-		if (!ud->recv_armed && !h->eof && !h->shut && uring_buf_may_take(&ud->buf))
+		if (!ud->recv_armed && !ud->nobufs && !h->eof && !h->shut && uring_buf_may_take(&ud->buf))
 			uring_dir_recv(e, u, d);
 		if (u->c.state != CONN_RELAYING)
 			return;
@@ -385,6 +385,10 @@ void uring_conn_ring_connect(struct uring_engine *e, struct uring_conn *u)
 void uring_conn_free(struct uring_engine *e, struct uring_conn *u)
 {
 	for (unsigned d = 0; d < 2; d++) {
+		if (u->dir[d].nobufs) {
+			u->dir[d].nobufs = false;
+			e->pb.n_waiting--;
+		}
 		uring_buf_release(&u->dir[d].buf);
 		free(u->dir[d].iov);
 		u->dir[d].iov = NULL;
@@ -661,10 +665,13 @@ static void uring_recv_error(struct uring_engine *e, struct uring_conn *u, uint3
 	if (!e->pb.on)
 		uring_buf_received(&ud->buf, 0);
 	if (res == -ENOBUFS && e->pb.on) {
-		/* The shared ring was empty for a moment: more buffers, and
-		 * receive again (the batch gives its buffers back). */
+		/* The shared ring was empty: more buffers, and receive again
+		 * once some have come back (uring_pbuf_starved()). */
 		e->pb.starved = true;
-		uring_conn_mark(e, u);
+		if (!ud->nobufs) {
+			ud->nobufs = true;
+			e->pb.n_waiting++;
+		}
 		return;
 	}
 	if (u->c.state != CONN_RELAYING || h->shut || res == -ECANCELED) {

@@ -140,17 +140,40 @@ void uring_pbuf_give_back(struct uring_engine *e, uint16_t bid)
 	io_uring_buf_ring_add(e->pb.br, uring_pbuf_data(e, bid), URING_PBUF_SIZE, bid,
 			      io_uring_buf_ring_mask(URING_PBUF_MAX), 0);
 	io_uring_buf_ring_advance(e->pb.br, 1);
+	e->pb.given_back++;
 }
 
-void uring_pbuf_grow(struct uring_engine *e)
+/*
+ * A direction whose receive found the ring empty does not retry at once:
+ * with every buffer lent out that would spin.  It waits until a buffer has
+ * come back (buffers are lent only for a handler's copy, so that is the
+ * next batch with a receive in it); then every waiting direction tries
+ * again, which is rare enough for a scan of the slots.
+ */
+void uring_pbuf_starved(struct uring_engine *e)
 {
-	unsigned n = MIN(e->pb.circulating, URING_PBUF_MAX - e->pb.circulating);
+	struct uring_pbufs *pb = &e->pb;
+	unsigned n = MIN(pb->circulating, URING_PBUF_MAX - pb->circulating);
 
-	if (!e->pb.on)
+	if (pb->starved) {
+		pb->starved = false;
+		for (unsigned i = 0; i < n; i++)
+			uring_pbuf_give_back(e, (uint16_t)pb->circulating++);
+	}
+	if (pb->n_waiting == 0 || pb->given_back == pb->given_back_seen)
 		return;
-	e->pb.starved = false;
-	for (unsigned i = 0; i < n; i++)
-		uring_pbuf_give_back(e, (uint16_t)e->pb.circulating++);
+	pb->given_back_seen = pb->given_back;
+	for (uint32_t i = 0; i < e->slots_used && pb->n_waiting > 0; i++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct uring_conn *u = &e->conns[i];
+
+			if (!u->dir[d].nobufs)
+				continue;
+			u->dir[d].nobufs = false;
+			pb->n_waiting--;
+			if (u->c.state != CONN_FREE)
+				uring_conn_mark(e, u);
+		}
 }
 
 static void uring_pbuf_free(struct uring_engine *e)
