@@ -116,17 +116,19 @@ static int uring_setup_ring(struct uring_engine *e, bool basic)
  * connection -- a sink that does not read holds only its own bytes -- and
  * it only needs as many buffers as receives complete in one batch: it
  * starts with URING_PBUF_START in circulation and grows on -ENOBUFS up to
- * URING_PBUF_MAX.  Measured on the 256-client echo (VmHWM, /tmp-free
- * commands in tests/bench/relay-cost.sh): receives into per-direction
- * buffers sized to need, each armed receive holding its own, peaked at
- * ~45-50 MB against the epoll engine's ~2 MB; this at ~2.4-2.6 MB with
- * 16 x 16 KiB, ~3.4 MB with 8 x 64 KiB, ~5 MB with 16 x 64 KiB, at the
- * same bulk throughput: the copy costs less than the memory did.
+ * URING_PBUF_MAX.  Measured (tests/bench/relay-cost.sh and a bulk + 256-client
+ * echo, VmHWM; both engines vary by several MB between runs): receives
+ * into per-direction buffers sized to need, each armed receive holding its
+ * own, peaked at 38-52 MB; this peaks at 3-8 MB with 8 x 64 KiB (2.4-3 MB
+ * with 16 KiB buffers, but a 16 KiB receive splits X11's 16 KiB flushes
+ * and PutImage data: 0.22 instead of 0.16 syscalls and 0.16 instead of
+ * 0.125 sends per request of the X11-like mix), the epoll engine at 2-18 MB.
+ * The copy costs less than the memory did, at the same bulk throughput.
  * Incremental buffers (IOU_PBUF_RING_INC, 6.12) would avoid the copy but
  * need liburing 2.8 (this builds with 2.2) and still hold a shared buffer
  * for as long as a stuck sink does not read.
  */
-#define URING_PBUF_SIZE (32u * 1024u)
+#define URING_PBUF_SIZE (64u * 1024u)
 #define URING_PBUF_START 4u
 #define URING_PBUF_MAX 8u
 
