@@ -273,6 +273,10 @@ int uring_engine_init(struct uring_engine *e, struct relay *r)
 
 		e->multishot_accept = k519;
 		e->cancel_any = k519;
+		/* Linked sends need IOSQE_CQE_SKIP_SUCCESS (5.17) and a send
+		 * that, with MSG_WAITALL, finishes a short write itself or
+		 * fails (5.18): a short send skipped as a success would lose
+		 * bytes. */
 		e->send_link = k519;
 		if (k519) {
 			ret = uring_pbuf_setup(e);
