@@ -1049,7 +1049,9 @@ c_sq_full() {
 	base=$(fd_count "$RELAY_PID")
 	client multi multi --connect "$RELAY_ADDR" --clients 64 --bytes 256K --timeout 60 || return 1
 	relay_fds_back "$base" || return 1
-	probe "$RELAY_ADDR" --expect served
+	probe "$RELAY_ADDR" --expect served || return 1
+	! grep -i 'X410_VSOCK_URING_ENTRIES' "$RELAY_LOG" ||
+		{ diag "the relay did not take X410_VSOCK_URING_ENTRIES=4"; return 1; }
 }
 
 c_stop_stalled() {
@@ -1058,7 +1060,7 @@ c_stop_stalled() {
 	# end.  The relay must exit 0 within 5 s (its stop timeout included),
 	# close every client, leave nothing behind, and (ASan) free cleanly.
 	start_server up --in none --send 100G || return 1
-	start_relay "$UP" || return 1
+	RELAY_GLOBAL=-v start_relay "$UP" || return 1
 	local i pids=""
 	for i in 1 2 3 4; do
 		bg "reader$i" "$TT/tt-client" slow --connect "$RELAY_ADDR" --recv 100G --pause-ms 600000 --timeout 60
@@ -1072,7 +1074,11 @@ c_stop_stalled() {
 	for p in $pids; do
 		gone "$p" && { diag "a client ended before the stop: $(cat "$CASE_DIR"/*.err | head -n 5)"; return 1; }
 	done
+	local t0 log=$RELAY_LOG
+	t0=$(date +%s%N)
 	stop_relay TERM || return 1
+	diag "stopped in $(( ($(date +%s%N) - t0) / 1000000 )) ms;" \
+		"$(grep -m1 'did not complete after cancellation' "$log" || echo "every request ended on its cancellation")"
 	# The writers notice the close (the readers sleep: they are killed).
 	for i in 1 2 3 4; do
 		p=$(echo "$pids" | awk -v i="$i" '{ print $(2 * i) }')
