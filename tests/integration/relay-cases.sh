@@ -916,7 +916,8 @@ c_stuck_clients() {
 	[ $((b / STUCK)) -le $((4 * 1024 * 1024)) ] ||
 		{ diag "each stuck direction holds $((b / STUCK)) bytes, over 4 MiB"; r=1; }
 	rss=$(rss_kb "$RELAY_PID")
-	[ $((rss - base_rss)) -le $((STUCK * 256 + 16384)) ] ||
+	# (socat's RSS is a process per client: not a measure of buffering)
+	[ -n "$STANDIN" ] || [ $((rss - base_rss)) -le $((STUCK * 256 + 16384)) ] ||
 		{ diag "relay RSS grew by $((rss - base_rss)) kB with $STUCK stuck clients"; r=1; }
 	# Once they leave, everything they held is released.
 	kill -9 "$(cat "$CASE_DIR/stuck.ready" | cut -d' ' -f1)" 2>/dev/null
@@ -1092,7 +1093,7 @@ c_stop_stalled() {
 relay_cases_robust() {
 	run_case data "stuck clients: $STUCK flooded by the upstream, never reading; a new client answered within $STUCK_MS ms, stuck directions bounded" c_stuck_clients
 	run_case data "client reset (closes with unread data): both fds closed at once, logged" c_client_reset
-	run_case data "full backlog: the upstream's listen queue stays full; the client is closed, logged as such, relay still serves" c_full_backlog
+	run_case relay "full backlog: the upstream's listen queue stays full; the client is closed, logged as such, relay still serves" c_full_backlog
 	run_case relay "fd-wait wedge: one free fd, 3 clients in a row answered; two free fds, 3 at once served in turn" c_fd_wedge
 	run_case data "SQ full: 64 clients at once with a 4-entry ring (X410_VSOCK_URING_ENTRIES=4), all served" c_sq_full
 	run_case relay "stop-timeout teardown: SIGTERM with every direction stalled, exit 0, clean" c_stop_stalled
