@@ -518,8 +518,14 @@ static struct cconn *c_start(uint64_t *grng, unsigned id)
 	c->rng = c->h.seed * 0xD1B54A32D192ED03ull | 1;
 	c->h.up = rnd_size(&c->rng);
 	c->h.down = c->h.plan == PLAN_ECHO || c->h.plan == PLAN_CUT ? 0 : rnd_size(&c->rng);
-	if (c->h.plan == PLAN_RESET)
-		c->h.down = MAX(c->h.down, 256u * 1024);  /* bytes left unread at the close */
+	if (c->h.plan == PLAN_RESET) {
+		/* Bytes left unread at the close: mostly few enough that all of
+		 * them wait in the client's socket (the relay has nothing left to
+		 * write to it when it reads the reset), else more than fit. */
+		uint64_t small = 1024 + rnd_below(&c->rng, 128 * 1024);
+
+		c->h.down = rnd_below(&c->rng, 100) < 70 ? small : MAX(c->h.down, 256u * 1024);
+	}
 	if (c->h.plan == PLAN_CUT) {
 		c->h.up = MAX(c->h.up, 2u * CHUNK_MAX);
 		c->h.cut = rnd_below(&c->rng, c->h.up / 2);
@@ -606,7 +612,12 @@ static bool c_step(struct cconn **slot, short revents, uint8_t *scratch, uint64_
 	struct cconn *c = *slot;
 
 	if (revents & (POLLIN | POLLHUP | POLLERR) && c_reading_now(c, now)) {
-		ssize_t n = recv(c->fd, scratch, (size_t)rnd_io(&c->rng), MSG_DONTWAIT);
+		uint64_t size = rnd_io(&c->rng);
+		ssize_t n;
+
+		if (c->h.plan == PLAN_RESET)   /* read only the first half */
+			size = MIN(size, c->h.down / 2 - c->received);
+		n = recv(c->fd, scratch, (size_t)size, MSG_DONTWAIT);
 
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			c_finish(slot, END_CUT, strerror(errno));
