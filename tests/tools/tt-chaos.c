@@ -357,7 +357,9 @@ _noreturn_ static void upstream_main(int lfd)
 				timeout = MIN(timeout, (int)((c->stall_until - now) / 1000000u) + 1);
 			if (srv_has_output(c))
 				ev |= POLLOUT;
-			pfds[np] = (struct pollfd) { .fd = c->fd, .events = ev };
+			/* a stalled connection is not polled: a hang-up would
+			 * wake poll again and again until the stall ends */
+			pfds[np] = (struct pollfd) { .fd = ev || c->in_eof ? c->fd : -1, .events = ev };
 			idx[np++] = i;
 		}
 		if (poll(pfds, (nfds_t)np, timeout) < 0) {
@@ -398,8 +400,9 @@ _noreturn_ static void upstream_main(int lfd)
 					sconn_close(&conns[i]);
 					continue;
 				}
-			if (pfds[k].revents & (POLLHUP | POLLERR) && !(pfds[k].revents & POLLIN) && !srv_has_output(c) &&
-			    (c->in_eof || !srv_want_read(c, now))) {
+			/* gone after everything was read and written (a reset
+			 * connection's reads say so themselves) */
+			if (pfds[k].revents & (POLLHUP | POLLERR) && c->in_eof && !srv_has_output(c)) {
 				sconn_close(&conns[i]);
 				continue;
 			}
@@ -507,6 +510,8 @@ static struct cconn *c_start(uint64_t *grng, unsigned id)
 		free(c);
 		if (fd == -EAGAIN)
 			return NULL;   /* the relay's backlog is full: later */
+		if (upstream_down && (fd == -ECONNREFUSED || fd == -ENOENT) && streq(arg.connect, arg.upstream))
+			return NULL;   /* no relay in between (the tools' own test) */
 		tt_die("cannot connect to the relay at '%s': %s", arg.connect, strerror(-fd));
 	}
 	c->fd = fd;
