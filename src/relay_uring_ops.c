@@ -761,14 +761,32 @@ static void uring_send_error(struct uring_engine *e, struct uring_conn *u, uint3
 	uring_conn_end(e, u, res);
 }
 
-/* A linked send completes only when it failed: short (res >= 0, the
- * bytes it did write) or with an error; its receive is cancelled. */
+/*
+ * A linked send completes only when it failed: short (res >= 0, the bytes
+ * it did write) or with an error.  Its receive is then cancelled WITHOUT a
+ * completion of its own: a failing request that asked for
+ * IOSQE_CQE_SKIP_SUCCESS posts its CQE and omits those of every request
+ * linked behind it (io_uring_enter(2); the kernel's REQ_F_SKIP_LINK_CQES).
+ * So the receive ends here, or the direction would never receive again and
+ * the connection, still counting it in flight, would never be freed.
+ */
+static void uring_sendl_failed(struct uring_engine *e, struct uring_conn *u, enum relay_dir d)
+{
+	struct uring_dir *ud = &u->dir[d];
+
+	if (ud->recv_armed) {
+		ud->recv_armed = false;
+		uring_op_end(e, u);
+	}
+}
+
 static void uring_sendl_short(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
 			      const struct io_uring_cqe *cqe)
 {
 	enum relay_dir d = (enum relay_dir)(uring_ud_op(cqe->user_data) - URING_OP_SENDL_UP);
 
 	(void)slot;
+	uring_sendl_failed(e, u, d);
 	uring_dir_send_done(e, u, d, (uint64_t)cqe->res);
 	if (u->c.state == CONN_RELAYING)
 		uring_conn_mark(e, u);
@@ -783,6 +801,7 @@ static void uring_sendl_error(struct uring_engine *e, struct uring_conn *u, uint
 	enum relay_dir d = (enum relay_dir)(uring_ud_op(cqe->user_data) - URING_OP_SENDL_UP);
 	struct io_uring_cqe c = *cqe;
 
+	uring_sendl_failed(e, u, d);
 	u->dir[d].send_linked = false;
 	/* Then as any send's error. */
 	c.user_data = uring_ud_pack(URING_OP_SEND_UP + d, slot, u->gen);
