@@ -54,11 +54,15 @@ static struct uring_conn *uring_conn_alloc(struct uring_engine *e)
 	else
 		return NULL;
 
+	/* A slot freed in this batch may still be on the update list: it
+	 * stays there, linked as it is (resetting its link would cut the
+	 * list, or make it a cycle when the slot was its tail). */
 	*u = (struct uring_conn){
 		.c = { .client_fd = -1, .upstream_fd = -1 },
 		.gen = u->gen,
 		.next_free = URING_NONE,
-		.next_dirty = URING_NONE,
+		.next_dirty = u->dirty ? u->next_dirty : URING_NONE,
+		.dirty = u->dirty,
 	};
 	uring_buf_init(&u->dir[RELAY_UP].buf);
 	uring_buf_init(&u->dir[RELAY_DOWN].buf);
