@@ -424,7 +424,15 @@ static int uring_run(struct relay *r)
 		return log_error_errno(ret, "io_uring cannot poll sockets on this kernel (Linux 5.7 or newer is needed): use --engine epoll");
 	if (ret < 0)
 		return log_error_errno(ret, "Failed to set up the io_uring engine: %m");
-	if (r->stopping)
+	/*
+	 * Signals that came before the ring could watch the signalfd (during
+	 * setup, or between "serving" and here) are taken once now, not left
+	 * to the poll armed in the first loop: a stop must never depend on
+	 * that poll seeing a signal queued before it existed.  One arriving
+	 * after this read is seen by the poll, which checks the signalfd's
+	 * readiness when it is armed and is armed before the first wait.
+	 */
+	if (relay_handle_signals(r) || r->stopping)
 		uring_stop(&e);
 
 	for (ret = 0;;) {
