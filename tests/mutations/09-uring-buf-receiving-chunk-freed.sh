@@ -12,7 +12,7 @@
 # Re-target: in uring_buf_sent() (src/relay_uring_buf.c), the guard that
 # keeps the tail while a receive writes into it.
 MUTATION_TESTS="tests/unit/test-relay-uring-buf tests/integration/relay-uring-basic.sh"
-MUTATION_ENV="RELAY_TEST_ONLY=^(bulk|[0-9]+ concurrent) RELAY_TEST_BULK=4M"
+MUTATION_ENV="RELAY_TEST_ONLY=^(bulk|[0-9]+.concurrent) RELAY_TEST_BULK=4M"
 mutate() {
 	mutation_edit src/relay_uring_buf.c \
 '		if (c == b->tail && b->receiving)
