@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
@@ -28,6 +29,44 @@
  * be refused because its list is long. */
 #define PEER_GROUPS_FIRST 256
 #define PEER_GROUPS_MAX 65536
+
+/* ---- the shared vocabulary ---- */
+
+uint64_t relay_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+bool relay_errno_is_transient(int error)
+{
+	error = abs(error);
+	return error == EAGAIN || error == EWOULDBLOCK || error == EINTR;
+}
+
+bool relay_errno_is_disconnect(int error)
+{
+	switch (abs(error)) {
+	case ECONNABORTED:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case EHOSTDOWN:
+	case EHOSTUNREACH:
+	case ENETDOWN:
+	case ENETRESET:
+	case ENETUNREACH:
+	case ENONET:
+	case ENOTCONN:
+	case EPIPE:
+	case EPROTO:
+	case ESHUTDOWN:
+		return true;
+	default:
+		return false;
+	}
+}
 
 /* ---- rate limiting of the lines a peer can cause ---- */
 
@@ -46,7 +85,7 @@ struct ratelimit {
  * left out since the last one printed. */
 static bool ratelimit_pass(struct ratelimit *rl, uint64_t *ret_suppressed)
 {
-	uint64_t now = upstream_now_ms();
+	uint64_t now = relay_now_ms();
 
 	*ret_suppressed = 0;
 	if (rl->begin_ms == 0 || now - rl->begin_ms >= rl->interval_ms) {
@@ -65,6 +104,9 @@ static bool ratelimit_pass(struct ratelimit *rl, uint64_t *ret_suppressed)
 
 static struct ratelimit rl_refused = { .interval_ms = 1000, .burst = 10 };
 static struct ratelimit rl_cap = { .interval_ms = 1000, .burst = 10 };
+/* A client can end its connection with an error at will (ENOMEM under
+ * memory pressure comes per client too). */
+static struct ratelimit rl_closed = { .interval_ms = 1000, .burst = 10 };
 /* Running out of fds lasts: say it once in a while, not at every pause. */
 static struct ratelimit rl_accept = { .interval_ms = 10000, .burst = 1 };
 
@@ -197,24 +239,23 @@ int relay_client_accepted(struct relay *r, int fd, uint64_t *ret_id)
 	return 0;
 }
 
-/* The peer went away: how X clients usually end, not worth a warning. */
-static bool error_is_hangup(int error)
-{
-	return error == EPIPE || error == ECONNRESET || error == ENOTCONN || error == ESHUTDOWN;
-}
-
 void relay_client_closed(struct relay *r, const struct conn *c, int error)
 {
+	uint64_t suppressed;
+
 	error = abs(error);
 	if (r->stats.clients_now > 0)
 		r->stats.clients_now--;
 	if (error == 0)
 		log_debug("client #%" PRIu64 ": closed", c->id);
-	else if (error_is_hangup(error))
+	else if (relay_errno_is_disconnect(error))
+		/* The peer went away: how X clients usually end. */
 		log_debug_errno(error, "client #%" PRIu64 ": closed: %m", c->id);
 	else {
 		r->stats.errors++;
-		log_warning_errno(error, "client #%" PRIu64 ": connection ended by an error: %m", c->id);
+		if (ratelimit_pass(&rl_closed, &suppressed))
+			log_warning_errno(error, "client #%" PRIu64 ": connection ended by an error: %m%s", c->id,
+					  suppressed ? " (more such lines suppressed)" : "");
 	}
 }
 
@@ -316,8 +357,10 @@ void relay_connected(struct relay *r, uint64_t id, int upstream_fd)
 		log_debug("client #%" PRIu64 ": connected to %s", id, where);
 }
 
-bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, bool from_upstream, int error)
+bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, enum relay_dir d, int error)
 {
+	const struct half *h = d == RELAY_UP ? &c->up : &c->down;
+
 	error = abs(error);
 	/* A UNIX peer that closes with unread bytes in its own queue (an X
 	 * client exiting without reading its last events) makes our read
@@ -329,8 +372,12 @@ bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, bool f
 		return true;
 	/* Some kernels (around 6.17) return EIO or ENOMEM from hv_sock for
 	 * the read that follows the host's FIN instead of 0: also the end
-	 * of that stream, not an error that would cut the other direction. */
-	return from_upstream && r->cfg->upstream.kind == ADDR_VSOCK && (error == EIO || error == ENOMEM);
+	 * of that stream, not an error that would cut the other direction.
+	 * Only after data: a stream that fails before its first byte has
+	 * failed (a FIN with nothing before it reads as 0 on those kernels
+	 * too). */
+	return d == RELAY_DOWN && r->cfg->upstream.kind == ADDR_VSOCK && h->received > 0 &&
+	       (error == EIO || error == ENOMEM);
 }
 
 /* ---- signals and counters ---- */

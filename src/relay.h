@@ -38,9 +38,38 @@
 #define RELAY_MAX_LISTEN 8
 /* Bytes buffered per direction before the relay stops reading the source. */
 #define RELAY_HALF_MAX (256u * 1024u)
-/* Size of one receive buffer (provided-buffer ring entry, epoll buffer). */
+/* The epoll engine's buffer per direction; the io_uring engine's largest chunk. */
 #define RELAY_BUF_SIZE (64u * 1024u)
 #define RELAY_ACCEPT_PAUSE_MS 100
+
+/* ---- the vocabulary both engines speak ---- */
+
+/* A connection's two directions.  Each has a source it reads from and a
+ * sink it writes to; what a direction holds is counted in its struct half. */
+enum relay_dir {
+	RELAY_UP = 0,           /* client -> upstream */
+	RELAY_DOWN = 1,         /* upstream -> client */
+};
+
+/* The clock of every relay deadline and rate limit: CLOCK_MONOTONIC, ms. */
+uint64_t relay_now_ms(void);
+
+/*
+ * Classes of errno values, in the spirit of systemd's ERRNO_IS_TRANSIENT()
+ * and ERRNO_IS_DISCONNECT() (they take e or -e):
+ *  - transient: nothing happened, try again (EAGAIN, EINTR);
+ *  - disconnect: the peer or the path to it is gone; the end of that one
+ *    connection, not a fault of the relay, and not worth a warning.
+ */
+bool relay_errno_is_transient(int error);
+bool relay_errno_is_disconnect(int error);
+
+/*
+ * Who logs what an engine's run() returns: the engine.  It knows what
+ * failed (the ring, epoll_wait ...) and says so in one log_error line,
+ * then returns that -errno; cmd_run only turns it into the exit status
+ * and never logs it again.
+ */
 
 struct relay_policy {
 	uid_t self_uid;
@@ -89,6 +118,7 @@ struct relay {
 /* One direction of a connection, from a source fd to a sink fd. */
 struct half {
 	uint64_t pending;       /* read from the source, not yet written to the sink */
+	uint64_t received;      /* read from the source, ever */
 	bool eof;               /* the source has ended */
 	bool shut;              /* shutdown(SHUT_WR) has been sent to the sink */
 };
@@ -110,6 +140,33 @@ struct conn {
 	struct half down;       /* upstream -> client */
 	uint64_t id;            /* for log lines: "client #id" */
 };
+
+static inline struct half *conn_half(struct conn *c, enum relay_dir d)
+{
+	return d == RELAY_UP ? &c->up : &c->down;
+}
+
+/* The fd a direction reads from, and the one it writes to. */
+static inline int relay_dir_source(const struct conn *c, enum relay_dir d)
+{
+	return d == RELAY_UP ? c->client_fd : c->upstream_fd;
+}
+
+static inline int relay_dir_sink(const struct conn *c, enum relay_dir d)
+{
+	return d == RELAY_UP ? c->upstream_fd : c->client_fd;
+}
+
+/* The same, in log lines. */
+static inline const char *relay_dir_source_name(enum relay_dir d)
+{
+	return d == RELAY_UP ? "client" : "upstream";
+}
+
+static inline const char *relay_dir_sink_name(enum relay_dir d)
+{
+	return d == RELAY_UP ? "upstream" : "client";
+}
 
 /* ---- half-close rules (pure) ---- */
 
@@ -149,9 +206,10 @@ int relay_client_accepted(struct relay *r, int fd, uint64_t *ret_id);
 
 /* A client connection has been closed by the engine (both fds closed).
  * error is 0 for a normal end or one already reported (a connect failure,
- * stopping), else the -errno that ended it: logged and counted in
- * stats.errors, except for the peer hanging up (EPIPE, ECONNRESET), which
- * is how X clients often end.  The engine counts bytes_up/bytes_down itself
+ * stopping), else the -errno that ended it: logged (rate limited, as a
+ * client can cause it at will) and counted in stats.errors, except for a
+ * disconnect (relay_errno_is_disconnect(): EPIPE, ECONNRESET ...), which
+ * is how X clients often end and is logged at debug level.  The engine counts bytes_up/bytes_down itself
  * as it writes them. */
 void relay_client_closed(struct relay *r, const struct conn *c, int error);
 
@@ -179,13 +237,28 @@ void relay_connect_failed(struct relay *r, uint64_t id, int error);
  * effective vsock buffer sizes. */
 void relay_connected(struct relay *r, uint64_t id, int upstream_fd);
 
-/* A read from a source returned -error.  Returns true when it counts as the
- * end of the stream, false for a real error: ECONNRESET (a UNIX peer closed
- * with unread data; the bytes it sent have all been read before this, and
- * those still pending must be delivered), and on vsock EIO/ENOMEM (some
- * kernels' answer after the host's FIN).  After ECONNRESET the peer is
- * gone: the direction towards it can end too (its sends fail with EPIPE). */
-bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, bool from_upstream, int error);
+/* A read from direction d's source returned -error.  Returns true when it
+ * counts as the end of the stream, false for a real error: ECONNRESET (a
+ * UNIX peer closed with unread data; the bytes it sent have all been read
+ * before this, and those still pending must be delivered), and on vsock
+ * EIO/ENOMEM after some data (some kernels' answer after the host's FIN; a
+ * vsock that fails before any byte has really failed).  The caller must be
+ * sure the error is the socket's: io_uring's own -ENOMEM is not.  After
+ * ECONNRESET the peer is gone: the direction towards it ends too, at once
+ * (relay_half_drop()), and the connection with it once the reset
+ * direction's pending bytes are out. */
+bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, enum relay_dir d, int error);
+
+/* Direction d can deliver nothing more (its sink reset or stopped reading):
+ * what it holds is dropped, it counts as ended.  The engine frees its
+ * buffers for it. */
+static inline void relay_half_drop(struct conn *c, enum relay_dir d)
+{
+	struct half *h = conn_half(c, d);
+
+	h->pending = 0;
+	h->eof = h->shut = true;
+}
 
 /* signal_fd is readable: consumes the signals.  Logs the stats line on
  * SIGUSR1; sets r->stopping on SIGINT/SIGTERM (and SIGHUP, which run.c

@@ -56,8 +56,6 @@ struct link {
 	struct link *prev, *next;
 };
 
-enum { DIR_UP = 0, DIR_DOWN = 1 };
-
 struct econn {
 	struct conn c;          /* first, as relay.h asks */
 	struct efd client;
@@ -75,22 +73,22 @@ struct econn {
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
-static void list_init(struct link *head)
+static void epoll_list_init(struct link *head)
 {
 	head->prev = head->next = head;
 }
 
-static bool list_empty(const struct link *head)
+static bool epoll_list_empty(const struct link *head)
 {
 	return head->next == head;
 }
 
-static bool linked(const struct link *l)
+static bool epoll_linked(const struct link *l)
 {
 	return l->next != NULL;
 }
 
-static void list_add_tail(struct link *head, struct link *l)
+static void epoll_list_add_tail(struct link *head, struct link *l)
 {
 	l->prev = head->prev;
 	l->next = head;
@@ -98,16 +96,16 @@ static void list_add_tail(struct link *head, struct link *l)
 	head->prev = l;
 }
 
-static void list_del(struct link *l)
+static void epoll_list_del(struct link *l)
 {
-	if (!linked(l))
+	if (!epoll_linked(l))
 		return;
 	l->prev->next = l->next;
 	l->next->prev = l->prev;
 	l->prev = l->next = NULL;
 }
 
-struct engine {
+struct epoll_engine {
 	struct relay *r;
 	int epfd;
 	struct efd listeners[RELAY_MAX_LISTEN];
@@ -116,6 +114,7 @@ struct engine {
 	bool accept_paused;
 	uint64_t resume_ms;
 	bool fds_freed;         /* a connection closed in this loop */
+	size_t n_upstreams;     /* connections holding an upstream socket */
 	uint64_t wait_retry_ms; /* next try for the clients waiting for an fd */
 	size_t n_retrying;
 	/* waiting: accepted clients whose upstream socket() failed with
@@ -127,19 +126,11 @@ struct engine {
 	size_t n_pool;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- buffers ---- */
 
 /* Buffers are mapped, not malloc'ed: a freed one really goes back to the
  * kernel, so memory follows the number of busy connections, not the peak. */
-static char *buf_get(struct engine *e)
+static char *epoll_buf_get(struct epoll_engine *e)
 {
 	void *p;
 
@@ -149,7 +140,7 @@ static char *buf_get(struct engine *e)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static void buf_put(struct engine *e, char *b)
+static void epoll_buf_put(struct epoll_engine *e, char *b)
 {
 	if (!b)
 		return;
@@ -159,23 +150,23 @@ static void buf_put(struct engine *e, char *b)
 		(void)munmap(b, RELAY_BUF_SIZE);
 }
 
-static void half_release(struct engine *e, struct econn *ec, unsigned dir)
+static void epoll_half_release(struct epoll_engine *e, struct econn *ec, enum relay_dir dir)
 {
-	buf_put(e, ec->buf[dir]);
+	epoll_buf_put(e, ec->buf[dir]);
 	ec->buf[dir] = NULL;
 	ec->off[dir] = ec->len[dir] = 0;
 }
 
 /* ---- epoll registration ---- */
 
-static int epoll_add(struct engine *e, struct efd *f, uint32_t events)
+static int epoll_watch(struct epoll_engine *e, struct efd *f, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = f };
 
 	return epoll_ctl(e->epfd, EPOLL_CTL_ADD, f->fd, &ev) < 0 ? -errno : 0;
 }
 
-static void accept_pause(struct engine *e, bool pause)
+static void epoll_accept_pause(struct epoll_engine *e, bool pause)
 {
 	if (e->accept_paused == pause)
 		return;
@@ -188,56 +179,58 @@ static void accept_pause(struct engine *e, bool pause)
 	}
 	e->accept_paused = pause;
 	if (pause)
-		e->resume_ms = now_ms() + RELAY_ACCEPT_PAUSE_MS;
+		e->resume_ms = relay_now_ms() + RELAY_ACCEPT_PAUSE_MS;
 }
 
 /* ---- connections ---- */
 
-static void conn_close(struct engine *e, struct econn *ec, int error)
+static void epoll_conn_close(struct epoll_engine *e, struct econn *ec, int error)
 {
 	if (ec->c.state == CONN_CLOSING || ec->c.state == CONN_FREE)
 		return;
 	if (ec->retry_ms)
 		e->n_retrying--;
 	ec->retry_ms = 0;
-	list_del(&ec->connecting);
-	list_del(&ec->ready);
-	list_del(&ec->all);
+	epoll_list_del(&ec->connecting);
+	epoll_list_del(&ec->ready);
+	epoll_list_del(&ec->all);
 	/* close() takes the fds out of the epoll set: they are never dup'ed. */
+	if (ec->c.upstream_fd >= 0)
+		e->n_upstreams--;
 	ec->c.client_fd = safe_close(ec->c.client_fd);
 	ec->c.upstream_fd = safe_close(ec->c.upstream_fd);
 	ec->client.fd = ec->upstream.fd = -1;
-	half_release(e, ec, DIR_UP);
-	half_release(e, ec, DIR_DOWN);
+	epoll_half_release(e, ec, RELAY_UP);
+	epoll_half_release(e, ec, RELAY_DOWN);
 	ec->c.state = CONN_CLOSING;
 	relay_client_closed(e->r, &ec->c, error);
 	/* Events for it may still be in this loop's batch: free it later. */
-	list_add_tail(&e->dead, &ec->dead);
+	epoll_list_add_tail(&e->dead, &ec->dead);
 	/* A closed connection freed two fds: for the clients waiting for
 	 * one first, in order; accepting resumes when none is left. */
 	e->fds_freed = true;
-	if (list_empty(&e->waiting))
-		accept_pause(e, false);
+	if (epoll_list_empty(&e->waiting))
+		epoll_accept_pause(e, false);
 }
 
-static void free_dead(struct engine *e)
+static void epoll_free_dead(struct epoll_engine *e)
 {
-	while (!list_empty(&e->dead)) {
+	while (!epoll_list_empty(&e->dead)) {
 		struct econn *ec = container_of(e->dead.next, struct econn, dead);
 
-		list_del(&ec->dead);
+		epoll_list_del(&ec->dead);
 		free(ec);
 	}
 }
 
 /* Move what can be moved in one direction.  Returns 0, or -errno for an
  * error that ends the connection; sets *more when input is left over. */
-static int half_pump(struct engine *e, struct econn *ec, unsigned dir, bool *more)
+static int epoll_half_pump(struct epoll_engine *e, struct econn *ec, enum relay_dir dir, bool *more)
 {
-	struct half *h = dir == DIR_UP ? &ec->c.up : &ec->c.down;
-	struct efd *src = dir == DIR_UP ? &ec->client : &ec->upstream;
-	struct efd *dst = dir == DIR_UP ? &ec->upstream : &ec->client;
-	uint64_t *counter = dir == DIR_UP ? &e->r->stats.bytes_up : &e->r->stats.bytes_down;
+	struct half *h = conn_half(&ec->c, dir);
+	struct efd *src = dir == RELAY_UP ? &ec->client : &ec->upstream;
+	struct efd *dst = dir == RELAY_UP ? &ec->upstream : &ec->client;
+	uint64_t *counter = dir == RELAY_UP ? &e->r->stats.bytes_up : &e->r->stats.bytes_down;
 	unsigned reads = 0;
 
 	for (;;) {
@@ -255,13 +248,12 @@ static int half_pump(struct engine *e, struct econn *ec, unsigned dir, bool *mor
 					 * from that same peer.  The connection ends
 					 * when that one does. */
 					log_debug_errno(errno, "client #%" PRIu64 ": %s stopped reading: %m", ec->c.id,
-							dir == DIR_UP ? "upstream" : "client");
-					half_release(e, ec, dir);
-					h->pending = 0;
-					h->eof = h->shut = true;
+							relay_dir_sink_name(dir));
+					epoll_half_release(e, ec, dir);
+					relay_half_drop(&ec->c, dir);
 					return 0;
 				}
-				if (errno != EAGAIN && errno != EWOULDBLOCK)
+				if (!relay_errno_is_transient(errno))
 					return -errno;
 				dst->writable = false;
 			} else {
@@ -269,7 +261,7 @@ static int half_pump(struct engine *e, struct econn *ec, unsigned dir, bool *mor
 				h->pending -= (uint64_t)n;
 				*counter += (uint64_t)n;
 				if (h->pending == 0)
-					half_release(e, ec, dir);
+					epoll_half_release(e, ec, dir);
 				/* A short write usually means the socket is full;
 				 * the next send says so with EAGAIN. */
 				continue;
@@ -294,7 +286,7 @@ static int half_pump(struct engine *e, struct econn *ec, unsigned dir, bool *mor
 			return 0;
 		}
 		if (!ec->buf[dir]) {
-			ec->buf[dir] = buf_get(e);
+			ec->buf[dir] = epoll_buf_get(e);
 			if (!ec->buf[dir])
 				return -ENOMEM;
 		}
@@ -303,6 +295,7 @@ static int half_pump(struct engine *e, struct econn *ec, unsigned dir, bool *mor
 		if (n > 0) {
 			ec->len[dir] += (uint32_t)n;
 			h->pending += (uint64_t)n;
+			h->received += (uint64_t)n;
 			continue;
 		}
 		if (n == 0) {
@@ -311,72 +304,69 @@ static int half_pump(struct engine *e, struct econn *ec, unsigned dir, bool *mor
 			continue;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			src->readable = false;
-		} else if (relay_read_error_is_eof(e->r, &ec->c, dir == DIR_DOWN, -errno)) {
+		} else if (relay_read_error_is_eof(e->r, &ec->c, dir, -errno)) {
 			log_debug_errno(errno, "client #%" PRIu64 ": %s read error taken as its end: %m", ec->c.id,
-					dir == DIR_UP ? "client" : "upstream");
+					relay_dir_source_name(dir));
 			h->eof = true;
 			if (errno == ECONNRESET) {
 				/* The source is gone for good: nothing more can
 				 * be delivered to it. */
-				struct half *back = dir == DIR_UP ? &ec->c.down : &ec->c.up;
-
-				half_release(e, ec, !dir);
-				back->pending = 0;
-				back->eof = back->shut = true;
+				epoll_half_release(e, ec, !dir);
+				relay_half_drop(&ec->c, !dir);
 			}
 		} else
 			return -errno;
 		if (h->pending == 0)
-			half_release(e, ec, dir);
+			epoll_half_release(e, ec, dir);
 		if (!h->eof)
 			return 0;
 	}
 }
 
-static void conn_pump(struct engine *e, struct econn *ec)
+static void epoll_conn_pump(struct epoll_engine *e, struct econn *ec)
 {
 	bool more = false;
 	int r;
 
 	if (ec->c.state != CONN_RELAYING)
 		return;
-	r = half_pump(e, ec, DIR_UP, &more);
+	r = epoll_half_pump(e, ec, RELAY_UP, &more);
 	if (r == 0)
-		r = half_pump(e, ec, DIR_DOWN, &more);
+		r = epoll_half_pump(e, ec, RELAY_DOWN, &more);
 	if (r < 0) {
-		conn_close(e, ec, r);
+		epoll_conn_close(e, ec, r);
 		return;
 	}
 	if (conn_finished(&ec->c)) {
-		conn_close(e, ec, 0);
+		epoll_conn_close(e, ec, 0);
 		return;
 	}
-	if (more && !linked(&ec->ready))
-		list_add_tail(&e->ready, &ec->ready);
+	if (more && !epoll_linked(&ec->ready))
+		epoll_list_add_tail(&e->ready, &ec->ready);
 }
 
-static void conn_connected(struct engine *e, struct econn *ec)
+static void epoll_conn_connected(struct epoll_engine *e, struct econn *ec)
 {
 	if (ec->retry_ms)
 		e->n_retrying--;
 	ec->retry_ms = 0;
-	list_del(&ec->connecting);
+	epoll_list_del(&ec->connecting);
 	ec->c.state = CONN_RELAYING;
 	ec->upstream.writable = true;
 	relay_connected(e->r, ec->c.id, ec->c.upstream_fd);
-	conn_pump(e, ec);
+	epoll_conn_pump(e, ec);
 }
 
-static void conn_connect_failed(struct engine *e, struct econn *ec, int error)
+static void epoll_conn_connect_failed(struct epoll_engine *e, struct econn *ec, int error)
 {
 	relay_connect_failed(e->r, ec->c.id, error);
-	conn_close(e, ec, 0);
+	epoll_conn_close(e, ec, 0);
 }
 
 /* connect(), or connect() again after EAGAIN.  The upstream socket joins
  * the epoll set only once connect() has been called: before that, a fresh
  * socket polls as hung up. */
-static void conn_try_connect(struct engine *e, struct econn *ec)
+static void epoll_conn_try_connect(struct epoll_engine *e, struct econn *ec)
 {
 	const struct addr *up = &e->r->cfg->upstream;
 	bool done = false;
@@ -389,10 +379,10 @@ static void conn_try_connect(struct engine *e, struct econn *ec)
 		 * it drains: try again shortly, until the deadline. */
 		if (!ec->retry_ms)
 			e->n_retrying++;
-		ec->retry_ms = now_ms() + CONNECT_RETRY_MS;
+		ec->retry_ms = relay_now_ms() + CONNECT_RETRY_MS;
 		return;
 	} else if (errno != EINPROGRESS && errno != EINTR) {
-		conn_connect_failed(e, ec, -errno);
+		epoll_conn_connect_failed(e, ec, -errno);
 		return;
 	}
 	if (ec->retry_ms)
@@ -400,18 +390,18 @@ static void conn_try_connect(struct engine *e, struct econn *ec)
 	ec->retry_ms = 0;
 	/* Edge-triggered, like the client; adding it reports the state it
 	 * is in already, so a connect that completed meanwhile is seen. */
-	r = epoll_add(e, &ec->upstream, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+	r = epoll_watch(e, &ec->upstream, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
 	if (r < 0) {
-		conn_close(e, ec, r);
+		epoll_conn_close(e, ec, r);
 		return;
 	}
 	if (done)
-		conn_connected(e, ec);
+		epoll_conn_connected(e, ec);
 }
 
 /* Make the upstream socket and start connecting.  Returns false when the
  * client must keep waiting for an fd. */
-static bool conn_open_upstream(struct engine *e, struct econn *ec)
+static bool epoll_conn_open_upstream(struct epoll_engine *e, struct econn *ec)
 {
 	int up = relay_upstream_socket(e->r);
 
@@ -419,28 +409,29 @@ static bool conn_open_upstream(struct engine *e, struct econn *ec)
 		/* Out of fds with the client already accepted: it waits for
 		 * one rather than being dropped, and no new client is
 		 * accepted (which would take the fd it waits for). */
-		if (!linked(&ec->connecting))
-			list_add_tail(&e->waiting, &ec->connecting);
-		e->wait_retry_ms = now_ms() + RELAY_ACCEPT_PAUSE_MS;
+		if (!epoll_linked(&ec->connecting))
+			epoll_list_add_tail(&e->waiting, &ec->connecting);
+		e->wait_retry_ms = relay_now_ms() + RELAY_ACCEPT_PAUSE_MS;
 		if (relay_accept_failed(e->r, up))
-			accept_pause(e, true);
+			epoll_accept_pause(e, true);
 		return false;
 	}
-	list_del(&ec->connecting);
+	epoll_list_del(&ec->connecting);
 	if (up < 0) {
-		conn_connect_failed(e, ec, up);
+		epoll_conn_connect_failed(e, ec, up);
 		return true;
 	}
 	/* The timeout is the upstream's: it starts now.  Appending keeps
 	 * the list sorted by deadline, as the timeout is the same for all. */
-	ec->deadline_ms = now_ms() + e->r->cfg->connect_timeout_ms;
-	list_add_tail(&e->connecting, &ec->connecting);
+	ec->deadline_ms = relay_now_ms() + e->r->cfg->connect_timeout_ms;
+	epoll_list_add_tail(&e->connecting, &ec->connecting);
 	ec->c.upstream_fd = ec->upstream.fd = up;
-	conn_try_connect(e, ec);
+	e->n_upstreams++;
+	epoll_conn_try_connect(e, ec);
 	return true;
 }
 
-static void conn_start(struct engine *e, int fd, uint64_t id)
+static void epoll_conn_start(struct epoll_engine *e, int fd, uint64_t id)
 {
 	struct econn *ec = calloc(1, sizeof(*ec));
 	int r;
@@ -458,26 +449,26 @@ static void conn_start(struct engine *e, int fd, uint64_t id)
 	ec->c.upstream_fd = -1;
 	ec->client = (struct efd) { .kind = EFD_CLIENT, .fd = fd, .conn = ec, .writable = true };
 	ec->upstream = (struct efd) { .kind = EFD_UPSTREAM, .fd = -1, .conn = ec };
-	list_add_tail(&e->all, &ec->all);
+	epoll_list_add_tail(&e->all, &ec->all);
 
 	/* Edge-triggered: the engine remembers readiness itself.  RDHUP
 	 * reports a half-close as readable; the read then says 0.  What the
 	 * client sends while the upstream connects waits in its socket. */
-	r = epoll_add(e, &ec->client, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+	r = epoll_watch(e, &ec->client, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
 	if (r < 0) {
-		conn_close(e, ec, r);
+		epoll_conn_close(e, ec, r);
 		return;
 	}
-	if (!list_empty(&e->waiting)) {
+	if (!epoll_list_empty(&e->waiting)) {
 		/* Others wait for an fd already: after them. */
-		list_add_tail(&e->waiting, &ec->connecting);
+		epoll_list_add_tail(&e->waiting, &ec->connecting);
 		return;
 	}
-	(void)conn_open_upstream(e, ec);
+	(void)epoll_conn_open_upstream(e, ec);
 }
 
 /* The upstream socket reported something while connecting. */
-static void conn_connect_event(struct engine *e, struct econn *ec, uint32_t events)
+static void epoll_conn_connect_event(struct epoll_engine *e, struct econn *ec, uint32_t events)
 {
 	int error = 0;
 	socklen_t len = sizeof(error);
@@ -487,15 +478,15 @@ static void conn_connect_event(struct engine *e, struct econn *ec, uint32_t even
 	if (getsockopt(ec->c.upstream_fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
 		error = errno;
 	if (error != 0) {
-		conn_connect_failed(e, ec, -error);
+		epoll_conn_connect_failed(e, ec, -error);
 		return;
 	}
 	if (!(events & EPOLLOUT))
 		return;   /* not connected yet, no error: wait */
-	conn_connected(e, ec);
+	epoll_conn_connected(e, ec);
 }
 
-static void accept_clients(struct engine *e, struct efd *l)
+static void epoll_accept_clients(struct epoll_engine *e, struct efd *l)
 {
 	/* A bounded batch: the loop comes back while the listener stays
 	 * readable (level-triggered), after serving everything else. */
@@ -509,23 +500,23 @@ static void accept_clients(struct engine *e, struct efd *l)
 			if (errno == EINTR)
 				continue;
 			if (relay_accept_failed(e->r, -errno))
-				accept_pause(e, true);
+				epoll_accept_pause(e, true);
 			continue;
 		}
 		if (relay_client_accepted(e->r, fd, &id) < 0)
 			continue;
-		conn_start(e, fd, id);
+		epoll_conn_start(e, fd, id);
 	}
 }
 
-static void handle_event(struct engine *e, struct efd *f, uint32_t events)
+static void epoll_handle_event(struct epoll_engine *e, struct efd *f, uint32_t events)
 {
 	struct econn *ec = f->conn;
 
 	switch (f->kind) {
 	case EFD_LISTEN:
 		if (!e->accept_paused)
-			accept_clients(e, f);
+			epoll_accept_clients(e, f);
 		return;
 	case EFD_SIGNAL:
 		(void)relay_handle_signals(e->r);
@@ -544,27 +535,27 @@ static void handle_event(struct engine *e, struct efd *f, uint32_t events)
 		f->writable = true;
 	if (ec->c.state == CONN_CONNECTING) {
 		if (f->kind == EFD_UPSTREAM)
-			conn_connect_event(e, ec, events);
+			epoll_conn_connect_event(e, ec, events);
 		return;
 	}
-	conn_pump(e, ec);
+	epoll_conn_pump(e, ec);
 }
 
 /* Milliseconds until the next timer, or -1 for none. */
-static int next_timeout(struct engine *e, uint64_t now)
+static int epoll_next_timeout(struct epoll_engine *e, uint64_t now)
 {
 	uint64_t next = UINT64_MAX;
 
-	if (!list_empty(&e->ready))
+	if (!epoll_list_empty(&e->ready))
 		return 0;
-	if (!list_empty(&e->connecting)) {
+	if (!epoll_list_empty(&e->connecting)) {
 		struct econn *ec = container_of(e->connecting.next, struct econn, connecting);
 
 		next = ec->deadline_ms;
 	}
 	if (e->n_retrying > 0)
 		next = MIN(next, now + CONNECT_RETRY_MS);
-	if (!list_empty(&e->waiting))
+	if (!epoll_list_empty(&e->waiting))
 		next = MIN(next, e->wait_retry_ms);
 	else if (e->accept_paused)
 		next = MIN(next, e->resume_ms);
@@ -573,22 +564,32 @@ static int next_timeout(struct engine *e, uint64_t now)
 	return next <= now ? 0 : (int)MIN(next - now, 60000u);
 }
 
-static void run_timers(struct engine *e)
+static void epoll_run_timers(struct epoll_engine *e)
 {
-	uint64_t now = now_ms();
+	uint64_t now = relay_now_ms();
 	struct link *l, *next;
 
 	/* Clients waiting for an fd, oldest first, when one may be free. */
-	if (!list_empty(&e->waiting) && (e->fds_freed || now >= e->wait_retry_ms)) {
-		while (!list_empty(&e->waiting))
-			if (!conn_open_upstream(e, container_of(e->waiting.next, struct econn, connecting)))
+	if (!epoll_list_empty(&e->waiting) && (e->fds_freed || now >= e->wait_retry_ms)) {
+		while (!epoll_list_empty(&e->waiting))
+			if (!epoll_conn_open_upstream(e, container_of(e->waiting.next, struct econn, connecting)))
 				break;
-		if (list_empty(&e->waiting))
-			accept_pause(e, false);
+		/* Waiting clients hold every descriptor, and no connection
+		 * holds one that its end would free: nothing will ever give
+		 * them one.  The newest gives up, so that the others (and the
+		 * clients in the backlog) can go on. */
+		if (!epoll_list_empty(&e->waiting) && e->n_upstreams == 0) {
+			struct econn *ec = container_of(e->waiting.prev, struct econn, connecting);
+
+			epoll_list_del(&ec->connecting);
+			epoll_conn_connect_failed(e, ec, -EMFILE);
+		}
+		if (epoll_list_empty(&e->waiting))
+			epoll_accept_pause(e, false);
 	}
 	e->fds_freed = false;
-	if (e->accept_paused && now >= e->resume_ms && list_empty(&e->waiting))
-		accept_pause(e, false);
+	if (e->accept_paused && now >= e->resume_ms && epoll_list_empty(&e->waiting))
+		epoll_accept_pause(e, false);
 
 	/* Deadlines are in start order: the constant timeout keeps the list
 	 * sorted, so only its head can have expired before the rest. */
@@ -599,21 +600,21 @@ static void run_timers(struct engine *e)
 		if (ec->deadline_ms <= now) {
 			/* Say what kept it from connecting: a full listen
 			 * queue, or no answer. */
-			conn_connect_failed(e, ec, ec->retry_ms ? -EAGAIN : -ETIMEDOUT);
+			epoll_conn_connect_failed(e, ec, ec->retry_ms ? -EAGAIN : -ETIMEDOUT);
 			continue;
 		}
 		if (e->n_retrying == 0)
 			break;
 		if (ec->retry_ms && ec->retry_ms <= now)
-			conn_try_connect(e, ec);
+			epoll_conn_try_connect(e, ec);
 	}
 }
 
-static void serve_ready(struct engine *e)
+static void epoll_serve_ready(struct epoll_engine *e)
 {
 	struct link batch;
 
-	if (list_empty(&e->ready))
+	if (epoll_list_empty(&e->ready))
 		return;
 	/* Take the queue as it is: connections that queue themselves again
 	 * wait for the next loop, after the new events. */
@@ -621,12 +622,12 @@ static void serve_ready(struct engine *e)
 	batch.prev = e->ready.prev;
 	batch.next->prev = &batch;
 	batch.prev->next = &batch;
-	list_init(&e->ready);
-	while (!list_empty(&batch)) {
+	epoll_list_init(&e->ready);
+	while (!epoll_list_empty(&batch)) {
 		struct econn *ec = container_of(batch.next, struct econn, ready);
 
-		list_del(&ec->ready);
-		conn_pump(e, ec);
+		epoll_list_del(&ec->ready);
+		epoll_conn_pump(e, ec);
 	}
 }
 
@@ -639,18 +640,18 @@ static int epoll_probe(char *why, size_t why_size)
 
 static int epoll_run(struct relay *r)
 {
-	struct engine *e;
+	struct epoll_engine *e;
 	int ret = 0;
 
 	e = calloc(1, sizeof(*e));
 	if (!e)
-		return -ENOMEM;
+		return log_error_errno(ENOMEM, "Failed to set up the epoll engine: %m");
 	e->r = r;
-	list_init(&e->all);
-	list_init(&e->connecting);
-	list_init(&e->waiting);
-	list_init(&e->ready);
-	list_init(&e->dead);
+	epoll_list_init(&e->all);
+	epoll_list_init(&e->connecting);
+	epoll_list_init(&e->waiting);
+	epoll_list_init(&e->ready);
+	epoll_list_init(&e->dead);
 
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (e->epfd < 0) {
@@ -658,14 +659,14 @@ static int epoll_run(struct relay *r)
 		goto out;
 	}
 	e->signal = (struct efd) { .kind = EFD_SIGNAL, .fd = r->signal_fd };
-	ret = epoll_add(e, &e->signal, EPOLLIN);
+	ret = epoll_watch(e, &e->signal, EPOLLIN);
 	if (ret < 0) {
 		log_error_errno(ret, "Failed to watch the signals: %m");
 		goto out;
 	}
 	for (size_t i = 0; i < r->cfg->n_listen && i < RELAY_MAX_LISTEN; i++) {
 		e->listeners[i] = (struct efd) { .kind = EFD_LISTEN, .fd = r->cfg->listen_fds[i] };
-		ret = epoll_add(e, &e->listeners[i], EPOLLIN);
+		ret = epoll_watch(e, &e->listeners[i], EPOLLIN);
 		if (ret < 0) {
 			log_error_errno(ret, "Failed to watch listening socket %zu: %m", i);
 			goto out;
@@ -675,7 +676,7 @@ static int epoll_run(struct relay *r)
 
 	while (!r->stopping) {
 		struct epoll_event events[EVENTS_MAX];
-		int n = epoll_wait(e->epfd, events, EVENTS_MAX, next_timeout(e, now_ms()));
+		int n = epoll_wait(e->epfd, events, EVENTS_MAX, epoll_next_timeout(e, relay_now_ms()));
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -684,17 +685,17 @@ static int epoll_run(struct relay *r)
 			break;
 		}
 		for (int i = 0; i < n; i++)
-			handle_event(e, events[i].data.ptr, events[i].events);
-		serve_ready(e);
-		run_timers(e);
-		free_dead(e);
+			epoll_handle_event(e, events[i].data.ptr, events[i].events);
+		epoll_serve_ready(e);
+		epoll_run_timers(e);
+		epoll_free_dead(e);
 	}
 
 out:
 	/* Stopping: every connection ends now, its pending bytes with it. */
-	while (!list_empty(&e->all))
-		conn_close(e, container_of(e->all.next, struct econn, all), 0);
-	free_dead(e);
+	while (!epoll_list_empty(&e->all))
+		epoll_conn_close(e, container_of(e->all.next, struct econn, all), 0);
+	epoll_free_dead(e);
 	while (e->n_pool > 0)
 		(void)munmap(e->pool[--e->n_pool], RELAY_BUF_SIZE);
 	(void)safe_close(e->epfd);

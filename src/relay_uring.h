@@ -2,11 +2,10 @@
 #pragma once
 
 /*
- * Pure helpers of the io_uring engine (relay_uring.c), kept apart so that
- * the unit tests reach them: what a completion's user_data says, the
- * per-direction queue of received buffers, the marks at which a direction
- * stops and starts receiving again, and the order in which ring setup flags
- * are given up on older kernels.  No I/O, no liburing.
+ * Pure helpers of the io_uring engine, kept apart so that the unit tests
+ * reach them: what a completion's user_data says and the order in which
+ * ring setup flags are given up on older kernels.  No I/O, no liburing.
+ * The engine's own structures are in relay_uring_engine.h.
  */
 
 #include <stdbool.h>
@@ -47,74 +46,6 @@ static inline uint32_t uring_ud_slot(uint64_t ud)
 static inline uint32_t uring_ud_gen(uint64_t ud)
 {
 	return (uint32_t)(ud >> 32);
-}
-
-/* ---- a direction's received buffers, in order ---- */
-
-/*
- * Every buffer of the shared pool belongs to at most one direction at a
- * time, so one "next" array for the whole pool links each direction's
- * buffers into a FIFO without any per-connection storage.
- */
-#define URING_BID_NONE 0xffffu
-
-struct uring_bufq {
-	uint16_t head;
-	uint16_t tail;
-	uint16_t count;
-};
-
-static inline void uring_bufq_init(struct uring_bufq *q)
-{
-	q->head = q->tail = URING_BID_NONE;
-	q->count = 0;
-}
-
-static inline void uring_bufq_push(struct uring_bufq *q, uint16_t *next, uint16_t bid)
-{
-	next[bid] = URING_BID_NONE;
-	if (q->tail == URING_BID_NONE)
-		q->head = bid;
-	else
-		next[q->tail] = bid;
-	q->tail = bid;
-	q->count++;
-}
-
-/* Returns URING_BID_NONE when empty. */
-static inline uint16_t uring_bufq_pop(struct uring_bufq *q, const uint16_t *next)
-{
-	uint16_t bid = q->head;
-
-	if (bid == URING_BID_NONE)
-		return bid;
-	q->head = next[bid];
-	if (q->head == URING_BID_NONE)
-		q->tail = URING_BID_NONE;
-	q->count--;
-	return bid;
-}
-
-/* ---- backpressure marks for multishot receives ---- */
-
-/*
- * A multishot receive keeps taking buffers from the shared ring as long as
- * data arrives, so a direction whose sink does not keep up is cancelled at
- * RELAY_HALF_MAX bytes or URING_HALF_BUFS buffers (small reads fill whole
- * buffers), whichever comes first, and re-armed only once it has drained to
- * half of both: one connection cannot hold more than its share of the pool,
- * and a steady stream does not cancel and re-arm on every buffer.
- */
-#define URING_HALF_BUFS (RELAY_HALF_MAX / RELAY_BUF_SIZE)
-
-static inline bool uring_half_over(uint64_t pending, unsigned nbufs)
-{
-	return pending >= RELAY_HALF_MAX || nbufs >= URING_HALF_BUFS;
-}
-
-static inline bool uring_half_under(uint64_t pending, unsigned nbufs)
-{
-	return pending <= RELAY_HALF_MAX / 2 && nbufs <= URING_HALF_BUFS / 2;
 }
 
 /* ---- ring setup flags, newest first ---- */

@@ -261,10 +261,10 @@ int cmd_run(int argc, char *argv[])
 	if (addr_format(&cfg.upstream, upstream_addr, sizeof(upstream_addr)) < 0)
 		upstream_addr[0] = 0;
 	control_set_identity(served, upstream_addr, engine->name);
+
+	/* The engine has logged its failure (relay.h). */
 	r = engine->run(&relay);
-	if (r < 0)
-		log_error_errno(r, "The %s engine failed: %m", engine->name);
-	else
+	if (r >= 0)
 		relay_log_stats(&relay);
 	run_cleanup(&ctx);
 	if (a.program)

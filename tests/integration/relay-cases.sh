@@ -146,7 +146,8 @@ pick_display() {
 
 # start_relay UPSTREAM [RUN-OPTIONS...]: the relay (or the stand-in) on
 # display $RELAY_DISPLAY in the private directory $RELAY_DIR, with
-# --no-abstract unless RELAY_ABSTRACT=1; RELAY_PREFIX runs before it (prlimit).
+# --no-abstract unless RELAY_ABSTRACT=1; RELAY_PREFIX runs before it (prlimit);
+# RELAY_GLOBAL holds options before 'run' (-v), as in RELAY_GLOBAL=-v start_relay.
 # Waits until it listens and says so.  Sets RELAY_PID, RELAY_LOG, RELAY_ADDR.
 start_relay() {
 	local up=$1; shift
@@ -171,7 +172,7 @@ start_relay() {
 		local extra=()
 		[ "${RELAY_ABSTRACT:-0}" = 1 ] || extra+=(--no-abstract)
 		# shellcheck disable=SC2086
-		bg relay ${RELAY_PREFIX:-} $WRAP "$X410_VSOCK" run --engine "$ENGINE" \
+		bg relay ${RELAY_PREFIX:-} $WRAP "$X410_VSOCK" ${RELAY_GLOBAL:-} run --engine "$ENGINE" \
 			--socket-dir "$RELAY_DIR" --lock-dir "$RELAY_DIR" --connect "$up" \
 			"${extra[@]}" "$@" ":$RELAY_DISPLAY"
 	fi
@@ -876,6 +877,8 @@ c_xvfb() {
 
 # ================================================================== run
 
+RELAY_CASE_BLOCKS=""
+
 relay_cases() {
 	run_case data "bulk: $BULK each way at once, every byte checked at both ends" c_bulk
 	run_case data "half-close: the upstream replies 2 s after the client's EOF" c_halfclose_client
@@ -905,4 +908,261 @@ relay_cases() {
 	run_case relay "another uid is refused by default, accepted with --allow-user/--allow-group" c_other_uid
 	run_case relay "bad options: one-line error, Try line, exit 2; --help lists every option" c_bad_options
 	run_case data "real X11: xdpyinfo and xwininfo -root through the relay match direct (Xvfb)" c_xvfb
+	# further blocks of cases (appended below, each adds its runner here)
+	local block
+	for block in $RELAY_CASE_BLOCKS; do "$block"; done
 }
+
+# ================================================================== robustness (issue 11)
+# One connection's trouble must end only that connection: stuck clients,
+# resets, a full upstream backlog, an fd limit that fits one connection, a
+# tiny io_uring submission queue, a stop while every connection is stalled.
+# Sizes: RELAY_TEST_STUCK=100 clients; RELAY_TEST_STUCK_MS=120 (the issue's
+# 100 ms for a new client's first request, with a small margin for a shared
+# machine: the median of 5 new clients must be within it).
+
+STUCK=${RELAY_TEST_STUCK:-100}
+STUCK_MS=${RELAY_TEST_STUCK_MS:-120}
+
+# srv_bytes_out: the upstream's total bytes sent so far (tt-server's stats line).
+srv_bytes_out() {
+	local n
+	n=$(grep -c 'stats:' "$CASE_DIR/up.err" 2>/dev/null || true)
+	kill -USR1 "$SRV_PID" 2>/dev/null || return 1
+	wait_for 2 eval "[ \"\$(grep -c 'stats:' '$CASE_DIR/up.err')\" -gt ${n:-0} ]" || return 1
+	grep 'stats:' "$CASE_DIR/up.err" | tail -n 1 | sed -n 's/.*bytes_out=\([0-9]*\).*/\1/p'
+}
+
+c_stuck_clients() {
+	# The upstream floods every stuck client (an endless reply, as X events
+	# to a suspended client); they never read.  A new client must still be
+	# answered at once, and what the stuck ones hold must stay bounded.
+	start_server up --in x11 --flood || return 1
+	start_relay "$UP" || return 1
+	client warm request --connect "$RELAY_ADDR" --count 1 --wait-ms 3000 || return 1
+	local base_fds base_rss
+	base_fds=$(fd_count "$RELAY_PID")
+	base_rss=$(rss_kb "$RELAY_PID")
+	bg stuck "$TT/tt-client" stuck --connect "$RELAY_ADDR" --clients "$STUCK" \
+		--ready "$CASE_DIR/stuck.ready" --timeout 300
+	wait_for 30 test -s "$CASE_DIR/stuck.ready" ||
+		{ diag "the $STUCK stuck clients did not connect: $(cat "$CASE_DIR/stuck.err")"; return 1; }
+	# Wait until the floods have filled every buffer on the way (the
+	# upstream's output stops growing), at most 20 s.
+	local prev=-1 cur i
+	for i in $(seq 1 40); do
+		sleep 0.5
+		cur=$(srv_bytes_out) || { diag "no stats from tt-server"; return 1; }
+		[ "$cur" != "$prev" ] || break
+		prev=$cur
+	done
+	local rss
+	rss=$(rss_kb "$RELAY_PID")
+	diag "$STUCK stuck clients: the upstream wrote $cur bytes ($((cur / STUCK / 1024)) KiB each)" \
+		"$( [ "$cur" = "$prev" ] && echo "and stopped" || echo "and was still writing after 20 s")," \
+		"relay RSS $base_rss -> $rss kB, fds $base_fds -> $(fd_count "$RELAY_PID")"
+	local r=0
+	client ask request --connect "$RELAY_ADDR" --count 5 --wait-ms 3000 || r=1
+	if [ $r = 0 ]; then
+		local median
+		median=$(sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' "$CASE_DIR/ask.out")
+		diag "new clients' first request answered in: $(sed -n 's/.*ms=\([0-9.,]*\) .*/\1/p' "$CASE_DIR/ask.out") ms (median $median, target 100 ms, bound $STUCK_MS ms)"
+		awk -v m="$median" -v b="$STUCK_MS" 'BEGIN { exit !(m <= b) }' ||
+			{ diag "the median is over $STUCK_MS ms"; r=1; }
+	else
+		diag "a new client was not answered within 3 s while $STUCK clients are stuck"
+	fi
+	# Bounded: the stuck directions stopped taking bytes (no growth over
+	# 1 s), at most 4 MiB each end to end (RELAY_HALF_MAX in the relay
+	# plus the kernel's socket buffers on both sides), and the relay's RSS
+	# grew by at most RELAY_HALF_MAX (256 KiB) per stuck client + 16 MiB.
+	local a b
+	a=$(srv_bytes_out) && sleep 1 && b=$(srv_bytes_out) || return 1
+	[ $((b - a)) -le $((1024 * 1024)) ] ||
+		{ diag "the stuck clients' directions keep taking bytes: $((b - a)) more in 1 s"; r=1; }
+	[ $((b / STUCK)) -le $((4 * 1024 * 1024)) ] ||
+		{ diag "each stuck direction holds $((b / STUCK)) bytes, over 4 MiB"; r=1; }
+	rss=$(rss_kb "$RELAY_PID")
+	# (socat's RSS is a process per client: not a measure of buffering)
+	[ -n "$STANDIN" ] || [ $((rss - base_rss)) -le $((STUCK * 256 + 16384)) ] ||
+		{ diag "relay RSS grew by $((rss - base_rss)) kB with $STUCK stuck clients"; r=1; }
+	# Once they leave, everything they held is released.
+	kill -9 "$(cat "$CASE_DIR/stuck.ready" | cut -d' ' -f1)" 2>/dev/null
+	relay_fds_back "$base_fds" || r=1
+	return $r
+}
+
+c_client_reset() {
+	# The upstream sends 64 KiB, then stays open and silent; the client
+	# closes with those bytes unread: the relay reads ECONNRESET and must
+	# close the connection (both fds) at once and log it, not wait for the
+	# upstream to write.
+	start_server up --in discard --send 64K --hold-open || return 1
+	RELAY_GLOBAL=-v start_relay "$UP" || return 1
+	local base sbase before t0
+	base=$(fd_count "$RELAY_PID")
+	sbase=$(fd_count "$SRV_PID")
+	before=$(log_lines)
+	client reset reset --connect "$RELAY_ADDR" --send 1K --timeout 10 || return 1
+	t0=$(date +%s%N)
+	if ! wait_for 1 fds_at_most "$RELAY_PID" "$base"; then
+		diag "1 s after the client's reset the relay still has $(fd_count "$RELAY_PID") fds ($base before):"
+		ls -l "/proc/$RELAY_PID/fd" | sed 's/^/#   /' >&2
+		new_log_lines "$before" | sed 's/^/#   /' >&2
+		return 1
+	fi
+	diag "relay fds back to $base after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+	wait_for 1 fds_at_most "$SRV_PID" "$sbase" ||
+		{ diag "the upstream connection stayed open ($(fd_count "$SRV_PID") fds, $sbase before)"; return 1; }
+	[ -n "$STANDIN" ] && return 0
+	sleep 0.1
+	new_log_lines "$before" | grep -Eqi 'client #[0-9]+.*(reset|closed)' ||
+		{ diag "the end of the connection is not logged (-v):"; new_log_lines "$before" | sed 's/^/#   /' >&2; return 1; }
+	diag "logged: $(new_log_lines "$before" | grep -Ei 'client #[0-9]+.*(reset|closed)' | head -n 1)"
+}
+
+c_full_backlog() {
+	# A UNIX upstream that listens with a full queue and never accepts.
+	start_server up --backlog 1 --no-accept --fill-backlog || return 1
+	start_relay "$UP" --connect-timeout 0.5 || return 1
+	local before
+	before=$(log_lines)
+	probe "$RELAY_ADDR" --expect closed --within-ms 3000 || return 1
+	sleep 0.2
+	[ -n "$STANDIN" ] || {
+		new_log_lines "$before" | grep -q 'listen queue stayed full' ||
+			{ diag "the log does not say that the upstream's listen queue stayed full:"; new_log_lines "$before" | sed 's/^/#   /' >&2; return 1; }
+		diag "logged: $(new_log_lines "$before" | grep 'listen queue stayed full' | head -n 1)"
+	}
+	# still serving once the upstream accepts again
+	kill -9 "$SRV_PID"
+	wait "$SRV_PID" 2>/dev/null
+	rm -f "${UP#unix:}"
+	start_server_at "${UP#unix:}" up2 --in echo || return 1
+	probe "$RELAY_ADDR" --expect served
+}
+
+# limit_for_free PID K: the RLIMIT_NOFILE that leaves exactly K fd numbers
+# free below it, given the fds PID has open (inherited ones included).
+limit_for_free() {
+	local pid=$1 k=$2 n=0 free=0
+	while :; do
+		[ -e "/proc/$pid/fd/$n" ] || free=$((free + 1))
+		[ "$free" -lt "$k" ] || { echo $((n + 1)); return 0; }
+		n=$((n + 1))
+	done
+}
+
+c_fd_wedge() {
+	start_server up --in echo || return 1
+	local l1 l2
+	start_relay "$UP" || return 1
+	l1=$(limit_for_free "$RELAY_PID" 1)
+	l2=$(limit_for_free "$RELAY_PID" 2)
+	diag "the relay has $(fd_count "$RELAY_PID") fds open idle: one fd free under ulimit -n $l1, two under $l2"
+	stop_relay || return 1
+	# One free fd: a client takes it and waits for a second one that no
+	# live connection can ever free.  It must not wait for ever: three
+	# clients in a row each get an answer (closed, with the reason
+	# logged) and the relay keeps accepting.
+	RELAY_PREFIX="prlimit --nofile=$l1:$l1 --"
+	start_relay "$UP" || return 1
+	local i before r=0
+	before=$(log_lines)
+	for i in 1 2 3; do
+		client "one$i" probe --connect "$RELAY_ADDR" --expect closed --wait-ms 5000 --timeout 10 ||
+			{ diag "client $i of 3 in a row under ulimit -n $l1 (one free fd) was left waiting"; r=1; break; }
+	done
+	sleep 0.2
+	diag "relay log under ulimit -n $l1:"
+	new_log_lines "$before" | sed 's/^/#   /' >&2
+	[ $r = 0 ] || return 1
+	new_log_lines "$before" | grep -qi 'file descriptor' ||
+		{ diag "the log does not say that no fd was left"; return 1; }
+	stop_relay || return 1
+	# Two free fds, room for one connection: three clients at once are
+	# served one after the other.
+	RELAY_PREFIX="prlimit --nofile=$l2:$l2 --"
+	start_relay "$UP" || return 1
+	local pids="" n=0 p
+	for i in 1 2 3; do
+		bg "w$i" "$TT/tt-client" hold --connect "$RELAY_ADDR" --clients 1 --hold-ms 300 --timeout 30
+		pids="$pids $BG_PID"
+	done
+	i=0
+	for p in $pids; do
+		i=$((i + 1))
+		if wait_for 20 gone "$p" && wait "$p"; then
+			n=$((n + 1))
+		else
+			diag "client $i: not served within 20 s: $(cat "$CASE_DIR/w$i.err")"
+			r=1
+		fi
+	done
+	diag "$n of 3 clients at once served under ulimit -n $l2 (two free fds)"
+	[ $r = 0 ] || { diag "relay log:"; sed 's/^/#   /' "$RELAY_LOG" | tail -n 10 >&2; return 1; }
+	probe "$RELAY_ADDR" --expect served
+}
+
+c_sq_full() {
+	# Many clients at once with a tiny io_uring submission queue: every
+	# operation that does not fit now must be submitted later, none lost.
+	# (X410_VSOCK_URING_ENTRIES: the io_uring engine's test knob; the epoll
+	# engine runs the same load without it.)
+	[ "$ENGINE" = epoll ] || RELAY_PREFIX="env X410_VSOCK_URING_ENTRIES=4"
+	start_server up --in echo || return 1
+	start_relay "$UP" || return 1
+	local base
+	probe "$RELAY_ADDR" --expect served || return 1
+	base=$(fd_count "$RELAY_PID")
+	client multi multi --connect "$RELAY_ADDR" --clients 64 --bytes 256K --timeout 60 || return 1
+	relay_fds_back "$base" || return 1
+	probe "$RELAY_ADDR" --expect served || return 1
+	! grep -i 'X410_VSOCK_URING_ENTRIES' "$RELAY_LOG" ||
+		{ diag "the relay did not take X410_VSOCK_URING_ENTRIES=4"; return 1; }
+}
+
+c_stop_stalled() {
+	# SIGTERM while every direction is stalled: the upstream never reads
+	# and floods; half the clients never read, the others write without
+	# end.  The relay must exit 0 within 5 s (its stop timeout included),
+	# close every client, leave nothing behind, and (ASan) free cleanly.
+	start_server up --in none --send 100G || return 1
+	RELAY_GLOBAL=-v start_relay "$UP" || return 1
+	local i pids=""
+	for i in 1 2 3 4; do
+		bg "reader$i" "$TT/tt-client" slow --connect "$RELAY_ADDR" --recv 100G --pause-ms 600000 --timeout 60
+		pids="$pids $BG_PID"
+		bg "writer$i" "$TT/tt-client" bulk --connect "$RELAY_ADDR" --send 100G --recv 100G --discard \
+			--expect-cut --timeout 60
+		pids="$pids $BG_PID"
+	done
+	sleep 1.5
+	local p
+	for p in $pids; do
+		gone "$p" && { diag "a client ended before the stop: $(cat "$CASE_DIR"/*.err | head -n 5)"; return 1; }
+	done
+	local t0 log=$RELAY_LOG
+	t0=$(date +%s%N)
+	stop_relay TERM || return 1
+	diag "stopped in $(( ($(date +%s%N) - t0) / 1000000 )) ms;" \
+		"$(grep -m1 'did not complete after cancellation' "$log" || echo "every request ended on its cancellation")"
+	# The writers notice the close (the readers sleep: they are killed).
+	for i in 1 2 3 4; do
+		p=$(echo "$pids" | awk -v i="$i" '{ print $(2 * i) }')
+		wait_for 5 gone "$p" || { diag "writer $i was not closed by the stop"; return 1; }
+	done
+	local left
+	left=$(ls -A "$RELAY_DIR")
+	[ -z "$left" ] || { diag "left behind: $left"; return 1; }
+}
+
+relay_cases_robust() {
+	run_case data "stuck clients: $STUCK flooded by the upstream, never reading; a new client answered within $STUCK_MS ms, stuck directions bounded" c_stuck_clients
+	run_case data "client reset (closes with unread data): both fds closed at once, logged" c_client_reset
+	run_case relay "full backlog: the upstream's listen queue stays full; the client is closed, logged as such, relay still serves" c_full_backlog
+	run_case relay "fd-wait wedge: one free fd, 3 clients in a row answered; two free fds, 3 at once served in turn" c_fd_wedge
+	run_case data "SQ full: 64 clients at once with a 4-entry ring (X410_VSOCK_URING_ENTRIES=4), all served" c_sq_full
+	run_case relay "stop-timeout teardown: SIGTERM with every direction stalled, exit 0, clean" c_stop_stalled
+}
+RELAY_CASE_BLOCKS="$RELAY_CASE_BLOCKS relay_cases_robust"

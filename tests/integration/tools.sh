@@ -266,6 +266,89 @@ t_no_uring() {
 }
 t_no_uring
 
+# ---- the tools of the robustness cases and the chaos soak (issue 11)
+
+t_stuck_request() {
+	server flood --in x11 --flood || return 1
+	local fpid=$SRV_PID
+	timeout 20 "$TT/tt-client" stuck --connect "unix:$TEST_TMP/flood.sock" --clients 10 \
+		--ready "$TEST_TMP/stuck.ready" >"$TEST_TMP/stuck.out" 2>&1 &
+	local pid=$!
+	wait_for 5 test -s "$TEST_TMP/stuck.ready" || return 1
+	client request --connect "unix:$TEST_TMP/flood.sock" --count 3 --wait-ms 2000 &&
+	grep -Eq '^count=3 ms=[0-9.,]+ median_ms=[0-9.]+ max_ms=[0-9.]+$' "$TEST_TMP/client.out" || return 1
+	# the floods are endless: the server is still writing to the stuck ones
+	[ "$(ls /proc/"$fpid"/fd | wc -l)" -ge 10 ] || return 1
+	kill "$pid"
+	wait "$pid" && grep -q '^clients=10$' "$TEST_TMP/stuck.out"
+}
+check "stuck + request: 10 clients flooded without reading, new requests answered" t_stuck_request
+
+t_request_detects() {
+	client request --connect "unix:$TEST_TMP/echo.sock" --count 1 --wait-ms 1000
+	fails "request 0: reply byte 0 is" || return 1
+	server mute2 --in none || return 1
+	client request --connect "unix:$TEST_TMP/mute2.sock" --count 1 --wait-ms 300 --timeout 5
+	fails "request 0: no reply after"
+}
+check "request: a wrong reply and no reply are errors" t_request_detects
+
+t_reset() {
+	server silent --in discard --send 64K --hold-open || return 1
+	local spid=$SRV_PID before
+	before=$(ls /proc/"$spid"/fd | wc -l)
+	client reset --connect "unix:$TEST_TMP/silent.sock" --send 1K &&
+	grep -Eq '^sent=1024 unread_at_close=[1-9][0-9]*$' "$TEST_TMP/client.out" || return 1
+	# the server sees the reset (its bytes were unread) and closes
+	fds_at_most() { [ "$(ls /proc/"$1"/fd | wc -l)" -le "$2" ]; }
+	wait_for 2 fds_at_most "$spid" "$before"
+}
+check "reset: closes with unread bytes; a --hold-open server sees the reset" t_reset
+
+t_hold_open() {
+	server quiet --in echo --hold-open || return 1
+	# the echo arrives, but no EOF follows ours: the client waits for it
+	client bulk --connect "unix:$TEST_TMP/quiet.sock" --send 1K --echo --timeout 2
+	[ $? = 1 ] && grep -q 'timeout\|deadline\|seconds' "$TEST_TMP/client.err" ||
+		{ echo "# $(cat "$TEST_TMP/client.err")" >&2; return 1; }
+}
+check "--hold-open: the server never ends a connection after the client's EOF" t_hold_open
+
+t_full_backlog() {
+	server full --backlog 1 --no-accept --fill-backlog || return 1
+	# a non-blocking connect says EAGAIN: bulk retries until its deadline
+	client bulk --connect "unix:$TEST_TMP/full.sock" --send 1 --echo --timeout 2
+	[ $? = 1 ] && grep -q 'connecting' "$TEST_TMP/client.err" ||
+		{ echo "# $(cat "$TEST_TMP/client.err")" >&2; return 1; }
+}
+check "--fill-backlog: the listen queue is full, connects wait" t_full_backlog
+
+t_chaos_direct() {
+	[ -x "$TT/tt-chaos" ] || { echo "# tt-chaos not built" >&2; return 1; }
+	# the clients straight to its own upstream, killed every ~1 s
+	timeout 60 "$TT/tt-chaos" --connect "unix:$TEST_TMP/chaos.sock" --upstream "unix:$TEST_TMP/chaos.sock" \
+		--seconds 3 --seed 7 --kill-every-ms 1000 >"$TEST_TMP/chaos.out" 2>"$TEST_TMP/chaos.err" ||
+		{ echo "# $(head -n 5 "$TEST_TMP/chaos.err")" >&2; return 1; }
+	echo "# $(tail -n 1 "$TEST_TMP/chaos.out")" >&2
+	head -n 1 "$TEST_TMP/chaos.out" | grep -qx 'seed=7' &&
+	tail -n 1 "$TEST_TMP/chaos.out" | grep -Eq ' complete=[1-9][0-9]* .* upstream_kills=[1-9][0-9]* .*errors=0$'
+}
+check "tt-chaos: direct to its own upstream, killed and restarted: no error, seed printed" t_chaos_direct
+
+t_chaos_detects() {
+	command -v socat >/dev/null || { skip_check "socat missing"; return 0; }
+	# a relay that never passes a half-close on (and socat then closes
+	# after its 0.5 s): echo connections hang or end early
+	socat "UNIX-LISTEN:$TEST_TMP/noshut.sock,fork" "UNIX-CONNECT:$TEST_TMP/chaos2.sock,shut-none" 2>/dev/null &
+	track $!
+	wait_for 5 test -S "$TEST_TMP/noshut.sock" || return 1
+	timeout 60 "$TT/tt-chaos" --connect "unix:$TEST_TMP/noshut.sock" --upstream "unix:$TEST_TMP/chaos2.sock" \
+		--seconds 1 --seed 7 --kill-every-ms 0 --conn-timeout 3 >"$TEST_TMP/chaos.out" 2>"$TEST_TMP/chaos.err"
+	[ $? = 1 ] && grep -Eq '^tt-chaos: ERROR: connection .*(still open after 3 s|ended early)' "$TEST_TMP/chaos.err" ||
+		{ echo "# $(head -n 3 "$TEST_TMP/chaos.err")" >&2; return 1; }
+}
+check "tt-chaos: a relay that drops half-closes is caught" t_chaos_detects
+
 stop_server "$VERIFY" || not_ok "the verify server saw wrong data"
 stop_server "$ECHO" || not_ok "the echo server failed"
 finish

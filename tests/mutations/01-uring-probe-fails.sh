@@ -8,7 +8,7 @@
 MUTATION_TESTS="tests/integration/relay-uring.sh tests/integration/relay-uring-basic.sh"
 MUTATION_ENV="RELAY_TEST_ONLY=^(bulk|SIGUSR1) RELAY_TEST_BULK=4M"
 mutate() {
-	mutation_edit src/relay_uring.c \
+	mutation_edit src/relay_uring_setup.c \
 '	r = 0;
 	if (!(p.features & IORING_FEAT_FAST_POLL)) {' \
 '	r = -EOPNOTSUPP;

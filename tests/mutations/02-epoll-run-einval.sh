@@ -6,11 +6,11 @@ MUTATION_TESTS="tests/integration/relay-epoll.sh tests/integration/relay-fallbac
 MUTATION_ENV="RELAY_TEST_ONLY=^(bulk|--engine) RELAY_TEST_BULK=4M"
 mutate() {
 	mutation_edit src/relay_epoll.c \
-'	struct engine *e;
+'	struct epoll_engine *e;
 	int ret = 0;
 
 	e = calloc(1, sizeof(*e));' \
-'	struct engine *e;
+'	struct epoll_engine *e;
 	int ret = 0;
 
 	if (r)

@@ -2,11 +2,12 @@
 # (shutdown(SHUT_WR)) does nothing, but the direction is marked as shut.
 # Each peer then sees EOF only when the whole connection closes.
 # Re-target: the io_uring engine's shutdown(SHUT_WR) of a direction's sink
-# once everything before the source's end is written.
+# once everything before the source's end is written (uring_conn_update()
+# in src/relay_uring_ops.c).
 MUTATION_TESTS="tests/integration/relay-uring.sh"
 MUTATION_ENV="RELAY_TEST_ONLY=^half-close"
 mutate() {
-	mutation_edit src/relay_uring.c \
-'			if (shutdown(half_sink(u, d), SHUT_WR) < 0 && errno != ENOTCONN) {' \
-'			if (0 && shutdown(half_sink(u, d), SHUT_WR) < 0 && errno != ENOTCONN) {'
+	mutation_edit src/relay_uring_ops.c \
+'			if (shutdown(relay_dir_sink(&u->c, d), SHUT_WR) < 0 && errno != ENOTCONN) {' \
+'			if (0 && shutdown(relay_dir_sink(&u->c, d), SHUT_WR) < 0 && errno != ENOTCONN) {'
 }

@@ -1,21 +1,22 @@
-# io_uring engine, backpressure: the multishot receive is no longer cancelled
-# when a direction holds more than its limit (256 KiB), so a client that
-# stops reading lets the relay buffer everything the upstream sends.  The
-# re-arm's low-mark gate goes too: alone, the missing cancel is sometimes
-# harmless (a multishot receive that ends on ENOBUFS is not re-armed above
-# the mark), and a mutation must break the behaviour every time.
+# io_uring engine, backpressure: a direction keeps receiving whatever it
+# holds -- the byte budget (URING_BUF_MARK pending, RELAY_HALF_MAX held)
+# that stops a direction's receive until its sink has taken some is gone,
+# so a client that stops reading lets the relay buffer everything the
+# upstream sends.  (The file's name is from the first engine, whose
+# multishot receive was cancelled at the high mark.)
 # Caught by the slow-reader case, which measures how much the upstream
 # managed to write while the client did not read.
-# Re-target: the io_uring engine's "stop receiving at the high mark" for a
-# direction (the cancel of its armed receive) and "receive again below the
-# low mark" (the re-arm condition), on the buffer-ring path.
+# Re-target: the gate that says whether a direction may arm a receive
+# (uring_buf_may_take() in src/relay_uring_buf.c, asked before every
+# receive on both the provided-buffer and the basic path).
 MUTATION_TESTS="tests/integration/relay-uring.sh"
 MUTATION_ENV="RELAY_TEST_ONLY=^slow RELAY_TEST_SLOW=64M"
 mutate() {
-	mutation_edit src/relay_uring.c \
-'		if (uh->recv == RECV_ARMED && e->buf_ring && uring_half_over(h->pending, uh->q.count)) {' \
-'		if (0 && uh->recv == RECV_ARMED && e->buf_ring && uring_half_over(h->pending, uh->q.count)) {' &&
-	mutation_edit src/relay_uring.c \
-'(e->buf_ring ? uring_half_under(h->pending, uh->q.count) : uh->len == 0))' \
-'(e->buf_ring ? true : uh->len == 0))'
+	mutation_edit src/relay_uring_buf.c \
+'	if (b->pending >= URING_BUF_MARK)
+		return false;
+	if (b->tail && b->tail->cap - b->tail->len >= URING_BUF_SPACE_MIN)' \
+'	if (1)
+		return true;
+	if (b->tail && b->tail->cap - b->tail->len >= URING_BUF_SPACE_MIN)'
 }

@@ -18,6 +18,12 @@
  *   probe     one connection: is it served (1-byte echo) or closed?
  *   exhaust   CLIENTS connections while the relay is out of fds: how many
  *             are served in STALL ms, then release those and expect the rest
+ *   stuck     CLIENTS connections that each ask 'tt-server --in x11 --flood'
+ *             for an endless reply and never read (suspended X clients)
+ *   request   COUNT new connections in a row, each sending one X11-like
+ *             request for a 32-byte reply: how long until it is answered
+ *   reset     connect, send BYTES, wait until the peer's bytes have arrived
+ *             and close without reading them (the relay reads ECONNRESET)
  *
  * Results go to stdout as one line of key=value pairs; any mismatch,
  * unexpected close or timeout is one "tt-client: ERROR: ..." line, exit 1.
@@ -29,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -925,6 +932,137 @@ static int mode_exhaust(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ stuck, request, reset */
+
+/* The header of a 'tt-server --in x11' request without a body. */
+static void x11_header(uint8_t hdr[8], uint32_t reply_len)
+{
+	put_le32(hdr, 8);
+	put_le32(hdr + 4, reply_len);
+}
+
+static int mode_stuck(void)
+{
+	size_t n = arg.clients;
+	int *fds = calloc(n, sizeof(*fds));
+	uint8_t hdr[8];
+
+	if (!fds)
+		tt_die("out of memory");
+	x11_header(hdr, UINT32_MAX);
+	tt_phase("connecting the stuck clients");
+	for (size_t i = 0; i < n; i++) {
+		fds[i] = connect_retry(false);
+		tt_write_all(fds[i], hdr, sizeof(hdr));
+	}
+	if (arg.ready)
+		tt_write_ready(arg.ready, 0);
+	tt_phase("stuck (never reading)");
+	while (!got_term)
+		(void)pause();
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	printf("clients=%zu\n", n);
+	free(fds);
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int mode_request(void)
+{
+	enum { REPLY = 32 };
+	size_t n = arg.count;
+	double *ms = calloc(n, sizeof(*ms));
+	int wait_ms = arg.wait_ms ? (int)arg.wait_ms : (int)(arg.timeout - 1) * 1000;
+	uint8_t hdr[8];
+
+	if (!ms || n == 0)
+		tt_die("request needs --count >= 1");
+	x11_header(hdr, REPLY);
+	tt_phase("requests");
+	for (size_t i = 0; i < n; i++) {
+		struct tt_stream reply;
+		uint8_t rbuf[REPLY];
+		size_t got = 0;
+		uint64_t start = tt_now_ns();
+		int fd = connect_retry(false);
+
+		tt_stream_init(&reply, arg.seed + 1);
+		tt_write_all(fd, hdr, sizeof(hdr));
+		while (got < REPLY) {
+			int left = wait_ms - (int)(tt_seconds_since(start) * 1e3);
+			ssize_t k = tt_read_some(fd, rbuf + got, REPLY - got, left > 0 ? left : 0);
+			uint64_t bad;
+			unsigned g, w;
+
+			if (k <= 0) {
+				printf("answered=%zu unanswered_after_ms=%.0f\n", i, tt_seconds_since(start) * 1e3);
+				fflush(stdout);
+				tt_die("request %zu: %s after %.0f ms", i,
+				       k == 0 ? "EOF" : k == -ETIMEDOUT ? "no reply" : strerror((int)-k),
+				       tt_seconds_since(start) * 1e3);
+			}
+			if (!tt_stream_check(&reply, rbuf + got, (size_t)k, &bad, &g, &w))
+				tt_die("request %zu: reply byte %llu is 0x%02x, expected 0x%02x", i,
+				       (unsigned long long)bad, g, w);
+			got += (size_t)k;
+		}
+		ms[i] = tt_seconds_since(start) * 1e3;
+		close(fd);
+	}
+	printf("count=%zu ms=", n);
+	for (size_t i = 0; i < n; i++)
+		printf("%s%.1f", i ? "," : "", ms[i]);
+	qsort(ms, n, sizeof(*ms), cmp_double);
+	printf(" median_ms=%.1f max_ms=%.1f\n", n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2, ms[n - 1]);
+	free(ms);
+	return 0;
+}
+
+static int mode_reset(void)
+{
+	uint8_t *buf = malloc(arg.send ? arg.send : 1);
+	struct tt_stream out;
+	int fd, unread = 0;
+	uint64_t start;
+
+	if (!buf)
+		tt_die("out of memory");
+	tt_stream_init(&out, arg.seed);
+	tt_stream_fill(&out, buf, arg.send);
+	fd = connect_retry(false);
+	if (arg.send)
+		tt_write_all(fd, buf, arg.send);
+	/* Wait for the peer's bytes: closing with them unread makes the
+	 * kernel report ECONNRESET to the relay's next read. */
+	start = tt_now_ns();
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+			tt_die("poll: %m");
+		if (ioctl(fd, FIONREAD, &unread) == 0 && unread > 0)
+			break;
+		if (pfd.revents & (POLLHUP | POLLERR))
+			tt_die("the connection was closed before the peer sent anything");
+		if (tt_seconds_since(start) > (double)arg.timeout - 1)
+			tt_die("nothing arrived from the peer");
+	}
+	if (arg.pause_ms)
+		(void)usleep((useconds_t)arg.pause_ms * 1000u);
+	(void)ioctl(fd, FIONREAD, &unread);
+	close(fd);
+	printf("sent=%llu unread_at_close=%d\n", (unsigned long long)arg.send, unread);
+	free(buf);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 _noreturn_ static void usage(void)
@@ -942,6 +1080,9 @@ _noreturn_ static void usage(void)
 		"  hold     [--clients N] [--hold-ms MS] [--expect-close] [--ready FILE]\n"
 		"  probe    --expect served|closed|unserved [--within-ms MS] [--wait-ms MS]\n"
 		"  exhaust  [--clients N] [--stall-ms MS] [--max-drops N] [--ready FILE]\n"
+		"  stuck    [--clients N] [--ready FILE]\n"
+		"  request  [--count N] [--wait-ms MS]\n"
+		"  reset    [--send BYTES] [--pause-ms MS]\n"
 		"Common: [--seed N] [--chunk BYTES] [--timeout SECONDS]\n");
 	exit(2);
 }
@@ -988,6 +1129,7 @@ int main(int argc, char *argv[])
 		{ "multi", mode_multi }, { "churn", mode_churn }, { "slow", mode_slow },
 		{ "hold", mode_hold }, { "probe", mode_probe }, { "exhaust", mode_exhaust },
 		{ "idle", mode_idle },
+		{ "stuck", mode_stuck }, { "request", mode_request }, { "reset", mode_reset },
 	};
 	struct sigaction sa = { .sa_handler = on_term };
 	int (*fn)(void) = NULL;
@@ -1043,7 +1185,7 @@ int main(int argc, char *argv[])
 	if (arg.fast && arg.echo && !arg.discard)
 		tt_die("--fast sends bytes that cannot be checked: use it with --discard");
 	sigemptyset(&sa.sa_mask);
-	if (fn == mode_hold) {
+	if (fn == mode_hold || fn == mode_stuck) {
 		/* hold ends cleanly on SIGTERM; every other mode just dies. */
 		(void)sigaction(SIGTERM, &sa, NULL);
 		(void)sigaction(SIGINT, &sa, NULL);

@@ -16,6 +16,16 @@
  *   --stall-after  stop sending after that many bytes (and keep the
  *                  connection open): for killing a server mid-stream
  *   --close-at-once  accept and close
+ *   --hold-open    after the client's EOF keep the connection open and
+ *                  silent (an X server with nothing more to say): only the
+ *                  client's full close ends it
+ *   --flood        (x11) a request whose reply length is 0xffffffff is
+ *                  answered by an endless reply: the server writes to that
+ *                  connection for as long as it is writable (events to a
+ *                  client that never reads them)
+ *   --backlog N --no-accept [--fill-backlog]  listen(N) and never accept;
+ *                  --fill-backlog queues connections of its own until the
+ *                  queue is full, so that the next connect finds it full
  *
  * It writes "PID [PORT]" to --ready FILE once it listens.  SIGTERM/SIGINT end
  * it: exit 0, or 1 when any connection saw wrong data.  SIGUSR1 prints one
@@ -72,6 +82,8 @@ static struct {
 	uint64_t count;
 	uint64_t accept_batch;
 	uint64_t accept_pause_ms;
+	uint64_t backlog;
+	bool no_accept, fill_backlog, hold_open, flood;
 	bool fast;
 	bool verbose;
 } arg = {
@@ -80,6 +92,7 @@ static struct {
 	.chunk = 64 * 1024,
 	.max_buffer = 1024 * 1024,
 	.stall_after = UINT64_MAX,
+	.backlog = 4096,
 };
 
 static struct {
@@ -107,7 +120,8 @@ _noreturn_ static void usage(void)
 		"Usage: tt-server --listen ADDR [--ready FILE] [--in echo|verify|discard|none|x11]\n"
 		"       [--send BYTES] [--stall-after BYTES] [--seed N] [--expect BYTES]\n"
 		"       [--reply-delay-ms MS] [--close-at-once] [--chunk BYTES] [--max-buffer BYTES]\n"
-		"       [--count N] [--fast] [--accept-batch N --accept-pause-ms MS] [--verbose]\n");
+		"       [--count N] [--fast] [--accept-batch N --accept-pause-ms MS] [--verbose]\n"
+		"       [--hold-open] [--flood] [--backlog N [--no-accept [--fill-backlog]]]\n");
 	exit(2);
 }
 
@@ -180,7 +194,7 @@ static bool has_output(const struct conn *c)
 /* Nothing more will be written: time for shutdown(SHUT_WR)? */
 static bool output_finished(const struct conn *c)
 {
-	if (c->len > 0 || c->send_left > 0)
+	if (c->len > 0 || c->send_left > 0 || arg.hold_open)
 		return false;
 	if (arg.in == IN_ECHO || arg.in == IN_X11)
 		return c->in_eof;
@@ -251,6 +265,11 @@ static bool x11_consume(struct conn *c, const uint8_t *p, size_t n)
 					 (uint32_t)c->hdr[2] << 16 | (uint32_t)c->hdr[3] << 24;
 			c->reply_len = (uint32_t)c->hdr[4] | (uint32_t)c->hdr[5] << 8 |
 				       (uint32_t)c->hdr[6] << 16 | (uint32_t)c->hdr[7] << 24;
+			if (arg.flood && c->reply_len == UINT32_MAX) {
+				/* endless: conn_write() generates it as --send does */
+				c->send_left = UINT64_MAX;
+				c->reply_len = 0;
+			}
 			if (total < 8 || total > 16u * 1024 * 1024 || c->reply_len > 1024 * 1024) {
 				conn_error(c, "bad request header (length %u, reply %u)", total, c->reply_len);
 				return false;
@@ -492,6 +511,28 @@ static void do_accept(int lfd)
 	}
 }
 
+/* --fill-backlog: connect to ourselves (never accepted) until a non-blocking
+ * connect says EAGAIN: the listen queue is full.  The sockets stay open. */
+static void fill_backlog(const struct addr *a)
+{
+	unsigned n = 0;
+
+	if (a->kind != ADDR_UNIX)
+		tt_die("--fill-backlog needs a unix: address");
+	for (;;) {
+		int fd = tt_connect(a, true);
+
+		if (fd == -EAGAIN)
+			break;
+		if (fd < 0)
+			tt_die("--fill-backlog: connect: %s", strerror(-fd));
+		if (++n > 65536)
+			tt_die("--fill-backlog: the queue never filled");
+	}
+	if (arg.verbose)
+		tt_log("listen queue full after %u connections", n);
+}
+
 static void print_stats(void)
 {
 	tt_log("stats: connections total=%llu open=%llu finished=%llu errors=%llu resets=%llu bytes_in=%llu bytes_out=%llu",
@@ -544,6 +585,11 @@ int main(int argc, char *argv[])
 		{ "accept-batch", required_argument, NULL, 'B' },
 		{ "accept-pause-ms", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "hold-open", no_argument, NULL, 'H' },
+		{ "flood", no_argument, NULL, 'F' },
+		{ "backlog", required_argument, NULL, 'b' },
+		{ "no-accept", no_argument, NULL, 'N' },
+		{ "fill-backlog", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -578,6 +624,11 @@ int main(int argc, char *argv[])
 		case 'B': arg.accept_batch = tt_parse_uint("--accept-batch", optarg, UINT32_MAX); break;
 		case 'P': arg.accept_pause_ms = tt_parse_uint("--accept-pause-ms", optarg, 3600000); break;
 		case 'v': arg.verbose = true; break;
+		case 'H': arg.hold_open = true; break;
+		case 'F': arg.flood = true; break;
+		case 'b': arg.backlog = tt_parse_uint("--backlog", optarg, 65535); break;
+		case 'N': arg.no_accept = true; break;
+		case 'L': arg.fill_backlog = true; break;
 		default: usage();
 		}
 	}
@@ -585,6 +636,10 @@ int main(int argc, char *argv[])
 		usage();
 	if (arg.fast && arg.in == IN_X11)
 		tt_die("--fast does not apply to --in x11");
+	if (arg.flood && arg.in != IN_X11)
+		tt_die("--flood needs --in x11");
+	if (arg.fill_backlog && !arg.no_accept)
+		tt_die("--fill-backlog needs --no-accept");
 
 	sigemptyset(&sa.sa_mask);
 	(void)sigaction(SIGTERM, &sa, NULL);
@@ -608,14 +663,16 @@ int main(int argc, char *argv[])
 	memset(fast_buf, 'x', arg.chunk);
 
 	tt_parse_addr(arg.listen, &a);
-	lfd = tt_listen(&a, 4096, &port);
+	lfd = tt_listen(&a, (int)arg.backlog, &port);
 	if (lfd < 0)
 		tt_die("cannot listen on '%s': %s", arg.listen, strerror(-lfd));
+	if (arg.fill_backlog)
+		fill_backlog(&a);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0)
 		tt_die("epoll_create1: %m");
 	{
-		struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
+		struct epoll_event e = { .events = arg.no_accept ? 0 : EPOLLIN, .data.ptr = NULL };
 
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &e) < 0)
 			tt_die("epoll_ctl: %m");
@@ -674,6 +731,10 @@ int main(int argc, char *argv[])
 				stats.resets++;
 				errno = err;
 				conn_close(conn, "socket error");
+				continue;
+			}
+			if (ev & EPOLLHUP && arg.hold_open) {
+				conn_close(conn, "client hung up");
 				continue;
 			}
 			if (ev & EPOLLHUP && conn->in_eof && has_output(conn) && !write_allowed(conn)) {

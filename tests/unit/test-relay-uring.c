@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The io_uring engine's pure helpers: what a completion's user_data says,
- * the per-direction buffer FIFOs, the backpressure marks and the order in
- * which ring setup flags are given up. */
+/* The io_uring engine's pure helpers: what a completion's user_data says
+ * and the order in which ring setup flags are given up. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,65 +46,6 @@ static void test_ud_generation(void **state)
 	assert_true(uring_ud_pack(254, URING_SLOT_MAX, UINT32_MAX) != UINT64_MAX);
 }
 
-static void test_bufq_fifo(void **state)
-{
-	uint16_t next[8];
-	struct uring_bufq a, b;
-
-	(void)state;
-	uring_bufq_init(&a);
-	uring_bufq_init(&b);
-	assert_int_equal(uring_bufq_pop(&a, next), URING_BID_NONE);
-
-	/* Two directions share one next[] array, interleaved. */
-	uring_bufq_push(&a, next, 3);
-	uring_bufq_push(&b, next, 0);
-	uring_bufq_push(&a, next, 7);
-	uring_bufq_push(&b, next, 5);
-	uring_bufq_push(&a, next, 1);
-	assert_int_equal(a.count, 3);
-	assert_int_equal(b.count, 2);
-
-	assert_int_equal(uring_bufq_pop(&a, next), 3);
-	assert_int_equal(uring_bufq_pop(&b, next), 0);
-	assert_int_equal(uring_bufq_pop(&a, next), 7);
-	/* A buffer popped from one queue can be pushed on another. */
-	uring_bufq_push(&b, next, 3);
-	assert_int_equal(uring_bufq_pop(&a, next), 1);
-	assert_int_equal(uring_bufq_pop(&a, next), URING_BID_NONE);
-	assert_int_equal(a.count, 0);
-	assert_int_equal(a.tail, URING_BID_NONE);
-
-	assert_int_equal(uring_bufq_pop(&b, next), 5);
-	assert_int_equal(uring_bufq_pop(&b, next), 3);
-	assert_int_equal(uring_bufq_pop(&b, next), URING_BID_NONE);
-
-	/* Empty, then used again. */
-	uring_bufq_push(&a, next, 2);
-	assert_int_equal(a.head, 2);
-	assert_int_equal(a.tail, 2);
-	assert_int_equal(uring_bufq_pop(&a, next), 2);
-}
-
-static void test_backpressure_marks(void **state)
-{
-	(void)state;
-	assert_int_equal(URING_HALF_BUFS, 4);
-	assert_false(uring_half_over(0, 0));
-	assert_false(uring_half_over(RELAY_HALF_MAX - 1, URING_HALF_BUFS - 1));
-	assert_true(uring_half_over(RELAY_HALF_MAX, 1));
-	/* Small reads fill whole buffers: the buffer count stops it too. */
-	assert_true(uring_half_over(4 * 32, URING_HALF_BUFS));
-
-	assert_true(uring_half_under(0, 0));
-	assert_true(uring_half_under(RELAY_HALF_MAX / 2, URING_HALF_BUFS / 2));
-	assert_false(uring_half_under(RELAY_HALF_MAX / 2 + 1, 1));
-	assert_false(uring_half_under(100, URING_HALF_BUFS / 2 + 1));
-	/* A gap between the marks: no cancel/re-arm on every buffer. */
-	assert_false(uring_half_over(RELAY_HALF_MAX * 3 / 4, 3));
-	assert_false(uring_half_under(RELAY_HALF_MAX * 3 / 4, 3));
-}
-
 static void test_setup_flags_fallback(void **state)
 {
 	unsigned f = URING_SETUP_WANTED;
@@ -131,8 +71,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ud_roundtrip),
 		cmocka_unit_test(test_ud_generation),
-		cmocka_unit_test(test_bufq_fifo),
-		cmocka_unit_test(test_backpressure_marks),
 		cmocka_unit_test(test_setup_flags_fallback),
 	};
 

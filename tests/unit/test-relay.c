@@ -104,16 +104,35 @@ static void test_read_error_is_eof(void **state)
 
 	(void)state;
 	addr_vsock(2, 6000, &cfg.upstream);
-	assert_true(relay_read_error_is_eof(&r, &c, true, -EIO));
-	assert_true(relay_read_error_is_eof(&r, &c, true, -ENOMEM));
-	assert_false(relay_read_error_is_eof(&r, &c, true, -EPIPE));
-	assert_false(relay_read_error_is_eof(&r, &c, true, -ETIMEDOUT));
-	assert_false(relay_read_error_is_eof(&r, &c, false, -EIO));   /* the client is a unix socket */
+	/* Before any byte, EIO/ENOMEM are real errors. */
+	assert_false(relay_read_error_is_eof(&r, &c, RELAY_DOWN, -EIO));
+	assert_false(relay_read_error_is_eof(&r, &c, RELAY_DOWN, -ENOMEM));
+	c.down.received = 1;
+	assert_true(relay_read_error_is_eof(&r, &c, RELAY_DOWN, -EIO));
+	assert_true(relay_read_error_is_eof(&r, &c, RELAY_DOWN, -ENOMEM));
+	assert_false(relay_read_error_is_eof(&r, &c, RELAY_DOWN, -EPIPE));
+	assert_false(relay_read_error_is_eof(&r, &c, RELAY_DOWN, -ETIMEDOUT));
+	c.up.received = 1;
+	assert_false(relay_read_error_is_eof(&r, &c, RELAY_UP, -EIO));   /* the client is a unix socket */
 	assert_int_equal(addr_unix("/tmp/x", &cfg.upstream), 0);
-	assert_false(relay_read_error_is_eof(&r, &c, true, -EIO));
+	assert_false(relay_read_error_is_eof(&r, &c, RELAY_DOWN, -EIO));
 	/* A peer that closed with unread data: after all its bytes. */
-	assert_true(relay_read_error_is_eof(&r, &c, true, -ECONNRESET));
-	assert_true(relay_read_error_is_eof(&r, &c, false, -ECONNRESET));
+	assert_true(relay_read_error_is_eof(&r, &c, RELAY_DOWN, -ECONNRESET));
+	assert_true(relay_read_error_is_eof(&r, &c, RELAY_UP, -ECONNRESET));
+}
+
+static void test_errno_classes(void **state)
+{
+	(void)state;
+	assert_true(relay_errno_is_transient(-EAGAIN));
+	assert_true(relay_errno_is_transient(EINTR));
+	assert_false(relay_errno_is_transient(-EPIPE));
+	assert_true(relay_errno_is_disconnect(-EPIPE));
+	assert_true(relay_errno_is_disconnect(ECONNRESET));
+	assert_true(relay_errno_is_disconnect(-ENOTCONN));
+	assert_false(relay_errno_is_disconnect(-ENOMEM));
+	assert_false(relay_errno_is_disconnect(-EAGAIN));
+	assert_false(relay_errno_is_disconnect(-EIO));
 }
 
 static void test_client_accepted(void **state)
@@ -280,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_half_rules),
 		cmocka_unit_test(test_accept_failed),
 		cmocka_unit_test(test_read_error_is_eof),
+		cmocka_unit_test(test_errno_classes),
 		cmocka_unit_test(test_client_accepted),
 		cmocka_unit_test(test_connect_failed_messages),
 	};

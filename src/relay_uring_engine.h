@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The io_uring engine's own structures, shared by its three files:
+ *   relay_uring.c        the loop, connection slots, accepting, signals, stopping
+ *   relay_uring_ops.c    the operations: one handler table, a connection's I/O
+ *   relay_uring_setup.c  ring setup, feature probes, the engine's knobs
+ * and relay_uring_buf.c for the bytes each direction holds.
+ *
+ * One loop iteration: every completion of the batch is handled first (each
+ * only records what happened and marks its connection for an update), then
+ * each marked connection is updated once -- at most one send per direction
+ * with everything pending, shutdowns, receives re-armed -- and all of it is
+ * submitted with the wait for the next batch in one io_uring_enter().
+ */
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "relay.h"
+#include "relay_uring.h"
+#include "relay_uring_buf.h"
+
+enum uring_op {
+	URING_OP_NONE = 0,      /* never used: a zero user_data is a bug */
+	URING_OP_ACCEPT,        /* slot = listener index */
+	URING_OP_SIGNAL,
+	URING_OP_ACCEPT_TIMER,  /* the end of an accept pause */
+	URING_OP_STOP_TIMER,    /* the deadline of stopping */
+	URING_OP_CANCEL,        /* an ASYNC_CANCEL; the cancelled request's CQE is what counts */
+	URING_OP_CANCEL_ALL,
+	/* per connection, from here on */
+	URING_OP_CONNECT,
+	URING_OP_CONNECT_TIMEOUT,
+	URING_OP_CONNECT_RETRY, /* a UNIX listen queue was full: connect again */
+	URING_OP_RECV_UP,       /* recv from the client */
+	URING_OP_RECV_DOWN,     /* recv from the upstream */
+	URING_OP_SEND_UP,       /* send to the upstream */
+	URING_OP_SEND_DOWN,     /* send to the client */
+	URING_OP_SENDL_UP,      /* send linked to the next receive: a CQE only on failure */
+	URING_OP_SENDL_DOWN,
+	URING_OP_COUNT,
+};
+#define URING_OP_FIRST_CONN URING_OP_CONNECT
+
+#define URING_NONE UINT32_MAX
+
+/* One direction's I/O, besides the struct half of relay.h. */
+struct uring_dir {
+	struct uring_buf buf;
+	bool recv_armed;
+	bool sending;
+	bool send_linked;       /* the send in flight is linked to recv_armed's receive */
+	uint64_t send_len;      /* bytes a linked send carries */
+	unsigned ring_enomem;   /* consecutive -ENOMEM that were the ring's */
+	bool nobufs;            /* its receive found the shared ring empty: waits for a buffer */
+	struct msghdr msg;      /* the gathering send */
+	struct iovec *iov;
+	unsigned iov_cap;
+};
+
+struct uring_conn {
+	struct conn c;          /* first: the state shared with relay.h */
+	uint32_t gen;           /* changes each time the slot is reused */
+	uint32_t next_free;
+	uint32_t next_dirty;
+	uint32_t inflight;      /* requests whose last CQE is still due */
+	bool dirty;             /* on the list of connections to update */
+	bool connecting;        /* a connect (and its linked timeout) in flight */
+	bool retrying;          /* a connect retry timer in flight */
+	bool held;              /* no descriptor for its upstream yet */
+	bool cancelled;         /* everything in flight was cancelled */
+	int error;
+	uint64_t deadline_ms;   /* of a UNIX connect retried on a full queue, 0 = none */
+	struct uring_dir dir[2];
+};
+
+struct uring_listener {
+	int fd;
+	bool armed;
+	bool multishot;
+	unsigned errors;        /* consecutive */
+};
+
+struct uring_engine {
+	struct relay *r;
+	struct io_uring ring;
+	unsigned sq_entries;
+	unsigned setup_flags;
+	bool multishot_accept;
+	bool cancel_any;
+	bool stopping;
+	bool stop_expired;
+	uint64_t inflight;      /* every request whose last CQE is due */
+
+	struct uring_listener listeners[RELAY_MAX_LISTEN];
+	size_t n_listeners;
+	bool accept_paused;
+	bool accept_timer;
+	bool stop_timer;
+	bool signal_armed;
+	bool fds_freed;         /* a connection closed: held clients may go on */
+	uint32_t n_held;        /* clients waiting for a descriptor */
+	uint32_t n_upstreams;   /* connections holding an upstream socket */
+
+	struct uring_conn *conns;
+	uint32_t n_slots;       /* allocated */
+	uint32_t slots_used;    /* high-water mark */
+	uint32_t free_head;
+	uint32_t dirty_head, dirty_tail;
+	bool sqe_short;         /* some work found no SQE: redo it next loop, without waiting */
+	bool send_link;         /* sends linked to the next receive (5.19+, see uring_dir_send()) */
+
+	/* Receiving into shared provided buffers (Linux 5.19), copied out at
+	 * once into the direction's own chunks: see relay_uring_setup.c. */
+	struct uring_pbufs {
+		bool on;
+		struct io_uring_buf_ring *br;
+		size_t br_bytes;
+		char *mem;
+		size_t mem_bytes;
+		unsigned circulating;   /* buffers given to the ring so far */
+		bool starved;           /* a receive found the ring empty */
+		uint32_t n_waiting;     /* directions with nobufs set */
+		uint64_t given_back;    /* buffers given back, ever */
+		uint64_t given_back_seen;
+	} pb;
+
+	struct __kernel_timespec connect_ts, pause_ts, stop_ts, retry_ts;
+};
+
+#define URING_PBUF_GROUP 0
+
+/* A provided buffer's bytes, and giving it back to the kernel's ring. */
+char *uring_pbuf_data(const struct uring_engine *e, uint16_t bid);
+void uring_pbuf_give_back(struct uring_engine *e, uint16_t bid);
+/* Receives found the ring empty: put more buffers in circulation, and
+ * once buffers have come back, let the waiting directions receive again. */
+void uring_pbuf_starved(struct uring_engine *e);
+
+/* ---- relay_uring_ops.c ---- */
+
+/* n adjacent SQEs (a connect and its linked timeout), flushing the SQ with
+ * io_uring_submit() when it is full.  NULL only when even that fails: the
+ * caller leaves its state "not armed" and e->sqe_short makes the loop come
+ * back to it at once. */
+struct io_uring_sqe *uring_sqe(struct uring_engine *e, unsigned n);
+void uring_sqe_data(struct io_uring_sqe *sqe, unsigned op, uint32_t slot, uint32_t gen);
+void uring_op_begin(struct uring_engine *e, struct uring_conn *u);
+void uring_cancel(struct uring_engine *e, uint64_t ud);
+
+/* Something happened on u: update it after the batch. */
+void uring_conn_mark(struct uring_engine *e, struct uring_conn *u);
+/* Update every marked connection (once each). */
+void uring_conn_flush(struct uring_engine *e);
+/* End u (error 0: normal, or already reported); freed when its last request
+ * has completed. */
+void uring_conn_end(struct uring_engine *e, struct uring_conn *u, int error);
+void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u);
+/* The upstream is connected: start relaying. */
+void uring_conn_relay(struct uring_engine *e, struct uring_conn *u);
+/* Submit a connect through the ring (vsock, tcp). */
+void uring_conn_ring_connect(struct uring_engine *e, struct uring_conn *u);
+/* Free everything of a connection whose requests have all completed (or
+ * whose ring is gone). */
+void uring_conn_free(struct uring_engine *e, struct uring_conn *u);
+
+/* One completion. */
+void uring_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe);
+
+/* ---- relay_uring.c (called by the handlers) ---- */
+
+void uring_client_start(struct uring_engine *e, int fd);
+void uring_conn_connect(struct uring_engine *e, struct uring_conn *u);
+void uring_accept_failed(struct uring_engine *e, size_t i, int res);
+void uring_stop(struct uring_engine *e);
+bool uring_stopped(const struct uring_engine *e);
+void uring_stop_timer_arm(struct uring_engine *e);
+void uring_cancel_each(struct uring_engine *e);
+struct uring_conn *uring_conn_lookup(struct uring_engine *e, uint32_t slot, uint32_t gen);
+static inline uint32_t uring_slot_of(const struct uring_engine *e, const struct uring_conn *u)
+{
+	return (uint32_t)(u - e->conns);
+}
+
+/* ---- relay_uring_setup.c ---- */
+
+int uring_engine_init(struct uring_engine *e, struct relay *r);
+/* After the ring is gone, free what the kernel may have been using. */
+void uring_engine_done(struct uring_engine *e);
+int uring_probe(char *why, size_t why_size);
+struct __kernel_timespec uring_ms_to_ts(uint64_t ms);

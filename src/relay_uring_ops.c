@@ -1,0 +1,867 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io_uring engine's operations: every completion goes through one table
+ * of {op, name, on_success, on_error} (the way liburing's examples/proxy.c
+ * keeps each operation's rules in one place), and a connection's I/O is
+ * decided in one function, uring_conn_update(), run once per connection
+ * after the whole batch of completions has been handled.
+ *
+ * Each direction has at most one receive and one send in flight.  The send
+ * takes everything pending (one sendmsg gathering every chunk, up to
+ * IOV_MAX), so requests that arrived while the last send was in flight, or
+ * in the same batch, leave together; a lone request still leaves in the
+ * loop iteration it arrived in.  Bytes therefore leave in the order they
+ * came.  Memory is the direction's own (relay_uring_buf.h), counted in bytes
+ * against RELAY_HALF_MAX; a direction at its budget simply has no receive
+ * armed until its sink has taken some.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "macro.h"
+#include "relay_uring_engine.h"
+#include "util.h"
+
+#ifndef IORING_CQE_BUFFER_SHIFT
+#define IORING_CQE_BUFFER_SHIFT 16
+#endif
+#ifndef IORING_CQE_F_MORE
+#define IORING_CQE_F_MORE (1U << 1)
+#endif
+
+/* Consecutive -ENOMEM that io_uring itself returned for one receive (the
+ * socket had data or nothing, not an error) before the connection ends. */
+#define URING_RING_ENOMEM_MAX 8u
+
+/* ---- submission ---- */
+
+struct io_uring_sqe *uring_sqe(struct uring_engine *e, unsigned n)
+{
+	for (unsigned tries = 0; io_uring_sq_space_left(&e->ring) < n && tries < 4; tries++) {
+		/* Full: submit what is prepared (keeping its order) and go on. */
+		int r = io_uring_submit(&e->ring);
+
+		if (r < 0 && !relay_errno_is_transient(r) && r != -EBUSY) {
+			log_debug_errno(r, "io_uring: early submit failed: %m");
+			break;
+		}
+	}
+	if (io_uring_sq_space_left(&e->ring) < n) {
+		e->sqe_short = true;
+		return NULL;
+	}
+	return io_uring_get_sqe(&e->ring);
+}
+
+void uring_sqe_data(struct io_uring_sqe *sqe, unsigned op, uint32_t slot, uint32_t gen)
+{
+	sqe->user_data = uring_ud_pack(op, slot, gen);
+}
+
+void uring_op_begin(struct uring_engine *e, struct uring_conn *u)
+{
+	e->inflight++;
+	if (u)
+		u->inflight++;
+}
+
+static void uring_op_end(struct uring_engine *e, struct uring_conn *u)
+{
+	if (e->inflight > 0)
+		e->inflight--;
+	if (u && u->inflight > 0)
+		u->inflight--;
+}
+
+/* Cancel one request by its user_data.  Without an SQE the cancel is lost
+ * but not the request: it completes on its own (the connection's fds are
+ * shut down, see uring_conn_end()). */
+void uring_cancel(struct uring_engine *e, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = uring_sqe(e, 1);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, ud, 0);
+	uring_sqe_data(sqe, URING_OP_CANCEL, 0, 0);
+}
+
+/* ---- the update list ---- */
+
+void uring_conn_mark(struct uring_engine *e, struct uring_conn *u)
+{
+	uint32_t slot = uring_slot_of(e, u);
+
+	if (u->dirty)
+		return;
+	u->dirty = true;
+	u->next_dirty = URING_NONE;
+	if (e->dirty_tail == URING_NONE)
+		e->dirty_head = slot;
+	else
+		e->conns[e->dirty_tail].next_dirty = slot;
+	e->dirty_tail = slot;
+}
+
+static void uring_conn_update(struct uring_engine *e, struct uring_conn *u);
+
+void uring_conn_flush(struct uring_engine *e)
+{
+	/* The list as it is now: a connection that marks itself again
+	 * (no SQE) waits for the next loop. */
+	uint32_t slot = e->dirty_head;
+
+	e->dirty_head = e->dirty_tail = URING_NONE;
+	while (slot != URING_NONE) {
+		struct uring_conn *u = &e->conns[slot];
+
+		slot = u->next_dirty;
+		u->dirty = false;
+		uring_conn_update(e, u);
+	}
+}
+
+/* ---- one direction ---- */
+
+/* Prepare direction d's receive in sqe (got by the caller).  Returns 0, or
+ * -ENOBUFS (at its budget) or -ENOMEM, with the SQE unused. */
+static int uring_dir_prep_recv(struct uring_engine *e, struct uring_conn *u, enum relay_dir d,
+			       struct io_uring_sqe *sqe)
+{
+	struct uring_dir *ud = &u->dir[d];
+	void *base = NULL;
+	uint32_t len = 0;
+	int r;
+
+	if (!e->pb.on) {
+		r = uring_buf_take(&ud->buf, &base, &len);
+		if (r < 0)
+			return r;
+	}
+	io_uring_prep_recv(sqe, relay_dir_source(&u->c, d), base, len, 0);
+	if (e->pb.on) {
+		/* The kernel picks a shared buffer when bytes arrive. */
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = URING_PBUF_GROUP;
+	}
+	uring_sqe_data(sqe, URING_OP_RECV_UP + d, uring_slot_of(e, u), u->gen);
+	ud->recv_armed = true;
+	uring_op_begin(e, u);
+	return 0;
+}
+
+static void uring_dir_recv(struct uring_engine *e, struct uring_conn *u, enum relay_dir d)
+{
+	struct uring_dir *ud = &u->dir[d];
+	struct io_uring_sqe *sqe;
+	void *base;
+	uint32_t len;
+	int r;
+
+	if (e->pb.on) {
+		sqe = uring_sqe(e, 1);
+		if (!sqe) {
+			uring_conn_mark(e, u);
+			return;
+		}
+		(void)uring_dir_prep_recv(e, u, d, sqe);
+		return;
+	}
+
+	r = uring_buf_take(&ud->buf, &base, &len);
+	if (r == -ENOBUFS)
+		return;   /* at its budget: armed again once some is sent */
+	if (r < 0) {
+		uring_conn_end(e, u, r);
+		return;
+	}
+	sqe = uring_sqe(e, 1);
+	if (!sqe) {
+		uring_buf_received(&ud->buf, 0);   /* give the space back */
+		uring_conn_mark(e, u);
+		return;
+	}
+	io_uring_prep_recv(sqe, relay_dir_source(&u->c, d), base, len, 0);
+	uring_sqe_data(sqe, URING_OP_RECV_UP + d, uring_slot_of(e, u), u->gen);
+	ud->recv_armed = true;
+	uring_op_begin(e, u);
+}
+
+static void uring_dir_send(struct uring_engine *e, struct uring_conn *u, enum relay_dir d)
+{
+	struct uring_dir *ud = &u->dir[d];
+	struct io_uring_sqe *sqe;
+	unsigned n;
+	bool link;
+	int flags;
+
+	/* Room for every chunk, up to IOV_MAX; more is sent next time. */
+	while (ud->iov_cap < IOV_MAX && ud->iov_cap < ud->buf.n_chunks) {
+		unsigned cap = MIN(MAX(ud->iov_cap * 2, 8u), (unsigned)IOV_MAX);
+		struct iovec *iov = reallocarray(ud->iov, cap, sizeof(*iov));
+
+		if (!iov)
+			break;
+		ud->iov = iov;
+		ud->iov_cap = cap;
+	}
+	if (ud->iov_cap == 0) {
+		uring_conn_end(e, u, -ENOMEM);
+		return;
+	}
+	n = uring_buf_gather(&ud->buf, ud->iov, ud->iov_cap);
+	if (n == 0)
+		return;
+
+	/*
+	 * A send with the direction's next receive linked behind it, when
+	 * that receive is due anyway: the send asks for no completion on
+	 * success (IOSQE_CQE_SKIP_SUCCESS; MSG_WAITALL makes the kernel
+	 * finish a short send itself), and the receive, which starts only
+	 * once the send has succeeded, says so when it completes.  A relayed
+	 * message then costs one io_uring_enter(): waking up just to retire
+	 * a send that completed during the submit would cost a second.  A
+	 * failing send posts its error and cancels the receive.
+	 */
+	link = e->send_link && !ud->recv_armed && !ud->nobufs && !conn_half(&u->c, d)->eof && !conn_half(&u->c, d)->shut &&
+	       ud->buf.pending < URING_BUF_MARK && uring_buf_may_take(&ud->buf);
+	sqe = uring_sqe(e, link ? 2 : 1);
+	if (!sqe) {
+		uring_conn_mark(e, u);
+		return;
+	}
+	flags = MSG_NOSIGNAL | (link ? MSG_WAITALL : 0);
+	if (n == 1)
+		io_uring_prep_send(sqe, relay_dir_sink(&u->c, d), ud->iov[0].iov_base, ud->iov[0].iov_len, flags);
+	else {
+		ud->msg = (struct msghdr){ .msg_iov = ud->iov, .msg_iovlen = n };
+		io_uring_prep_sendmsg(sqe, relay_dir_sink(&u->c, d), &ud->msg, (unsigned)flags);
+	}
+	ud->sending = true;
+	if (!link) {
+		uring_sqe_data(sqe, URING_OP_SEND_UP + d, uring_slot_of(e, u), u->gen);
+		uring_op_begin(e, u);
+		return;
+	}
+	/* Not counted in flight: the receive's completion always comes. */
+	uring_sqe_data(sqe, URING_OP_SENDL_UP + d, uring_slot_of(e, u), u->gen);
+	sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+	ud->send_linked = true;
+	ud->send_len = 0;
+	for (unsigned i = 0; i < n; i++)
+		ud->send_len += ud->iov[i].iov_len;
+	sqe = io_uring_get_sqe(&e->ring);
+	if (uring_dir_prep_recv(e, u, d, sqe) < 0) {
+		/* Not reached: uring_buf_may_take() said yes.  Keep the
+		 * chain whole. */
+		io_uring_prep_nop(sqe);
+		uring_sqe_data(sqe, URING_OP_RECV_UP + d, uring_slot_of(e, u), u->gen);
+		ud->recv_armed = true;
+		uring_op_begin(e, u);
+	}
+}
+
+/* A dropped direction's bytes go, but not from under a send in flight:
+ * the kernel may still be reading them.  Called again when it completes. */
+static void uring_dir_discard(struct uring_conn *u, enum relay_dir d)
+{
+	struct uring_dir *ud = &u->dir[d];
+
+	if (conn_half(&u->c, d)->shut && !ud->sending)
+		uring_buf_drop(&ud->buf);
+}
+
+/* A linked send has succeeded (its receive completed without the send
+ * failing first). */
+static void uring_dir_send_done(struct uring_engine *e, struct uring_conn *u, enum relay_dir d, uint64_t n)
+{
+	struct uring_dir *ud = &u->dir[d];
+
+	ud->sending = false;
+	ud->send_linked = false;
+	uring_buf_sent(&ud->buf, n);
+	uring_dir_discard(u, d);
+	if (d == RELAY_UP)
+		e->r->stats.bytes_up += n;
+	else
+		e->r->stats.bytes_down += n;
+}
+
+/* Direction d can deliver nothing more (its sink is gone): drop what it
+ * holds, stop reading its source; the other direction goes on. */
+static void uring_dir_drop(struct uring_engine *e, struct uring_conn *u, enum relay_dir d)
+{
+	struct uring_dir *ud = &u->dir[d];
+
+	relay_half_drop(&u->c, d);
+	uring_dir_discard(u, d);
+	if (ud->recv_armed)
+		uring_cancel(e, uring_ud_pack(URING_OP_RECV_UP + d, uring_slot_of(e, u), u->gen));
+}
+
+/* ---- a connection ---- */
+
+/*
+ * relay.h's rules, once per connection per loop: send what is pending,
+ * forward a finished source's end with shutdown(SHUT_WR) once everything
+ * before it is written, receive while the byte budget allows, and end the
+ * connection when both directions have ended.
+ */
+static void uring_conn_update(struct uring_engine *e, struct uring_conn *u)
+{
+	if (u->c.state == CONN_CONNECTING && !u->connecting && !u->retrying && !u->held) {
+		/* Its connect found no SQE: again. */
+		uring_conn_connect(e, u);
+		return;
+	}
+	if (u->c.state != CONN_RELAYING)
+		return;
+	for (unsigned i = 0; i < 2; i++) {
+		enum relay_dir d = (enum relay_dir)i;
+		struct half *h = conn_half(&u->c, d);
+		struct uring_dir *ud = &u->dir[d];
+
+		uring_dir_discard(u, d);
+		h->pending = h->shut ? 0 : ud->buf.pending;
+		if (h->pending > 0 && !ud->sending)
+			uring_dir_send(e, u, d);
+		if (half_should_shutdown(h) && !ud->sending) {
+			/* Direct, not through the ring: nothing of this
+			 * direction is in flight, and the peer must see the end
+			 * now.  An unconnected sink (its peer is gone) has
+			 * nothing to end. */
+			if (shutdown(relay_dir_sink(&u->c, d), SHUT_WR) < 0 && errno != ENOTCONN) {
+				uring_conn_end(e, u, -errno);
+				return;
+			}
+			h->shut = true;
+		}
+		if (!ud->recv_armed && !ud->nobufs && !h->eof && !h->shut && uring_buf_may_take(&ud->buf))
+			uring_dir_recv(e, u, d);
+		if (u->c.state != CONN_RELAYING)
+			return;
+	}
+	if (conn_finished(&u->c))
+		uring_conn_end(e, u, 0);
+}
+
+void uring_conn_relay(struct uring_engine *e, struct uring_conn *u)
+{
+	relay_connected(e->r, u->c.id, u->c.upstream_fd);
+	u->c.state = CONN_RELAYING;
+	uring_conn_mark(e, u);
+}
+
+void uring_conn_ring_connect(struct uring_engine *e, struct uring_conn *u)
+{
+	const struct addr *up = &e->r->cfg->upstream;
+	bool timeout = e->connect_ts.tv_sec || e->connect_ts.tv_nsec;
+	struct io_uring_sqe *sqe = uring_sqe(e, timeout ? 2 : 1);
+
+	if (!sqe) {
+		/* Nothing is in flight for it yet: try again next loop. */
+		u->retrying = false;
+		uring_conn_mark(e, u);
+		return;
+	}
+	io_uring_prep_connect(sqe, u->c.upstream_fd, &up->sa.sa, up->sa_len);
+	uring_sqe_data(sqe, URING_OP_CONNECT, uring_slot_of(e, u), u->gen);
+	uring_op_begin(e, u);
+	u->connecting = true;
+	if (timeout) {
+		/* The connect ends with -ECANCELED when this fires first. */
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe = io_uring_get_sqe(&e->ring);
+		io_uring_prep_link_timeout(sqe, &e->connect_ts, 0);
+		uring_sqe_data(sqe, URING_OP_CONNECT_TIMEOUT, uring_slot_of(e, u), u->gen);
+		uring_op_begin(e, u);
+	}
+}
+
+void uring_conn_free(struct uring_engine *e, struct uring_conn *u)
+{
+	for (unsigned d = 0; d < 2; d++) {
+		if (u->dir[d].nobufs) {
+			u->dir[d].nobufs = false;
+			e->pb.n_waiting--;
+		}
+		uring_buf_release(&u->dir[d].buf);
+		free(u->dir[d].iov);
+		u->dir[d].iov = NULL;
+		u->dir[d].iov_cap = 0;
+	}
+	if (u->c.upstream_fd >= 0)
+		e->n_upstreams--;
+	u->c.client_fd = safe_close(u->c.client_fd);
+	u->c.upstream_fd = safe_close(u->c.upstream_fd);
+	relay_client_closed(e->r, &u->c, u->error);
+	if (u->held) {
+		u->held = false;
+		e->n_held--;
+	}
+	u->c.state = CONN_FREE;
+	u->gen++;
+	u->next_free = e->free_head;
+	e->free_head = uring_slot_of(e, u);
+	/* Descriptors are free again: held clients and accepting go on. */
+	e->fds_freed = true;
+}
+
+void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u)
+{
+	uint32_t slot = uring_slot_of(e, u);
+
+	if (u->cancelled)
+		return;
+	u->cancelled = true;
+	/* Cancelling the connect ends its linked timeout too. */
+	if (u->connecting)
+		uring_cancel(e, uring_ud_pack(URING_OP_CONNECT, slot, u->gen));
+	if (u->retrying)
+		uring_cancel(e, uring_ud_pack(URING_OP_CONNECT_RETRY, slot, u->gen));
+	for (unsigned d = 0; d < 2; d++) {
+		/* The send first: cancelling a linked send cancels the
+		 * receive behind it, which no cancel finds before it starts. */
+		if (u->dir[d].sending)
+			uring_cancel(e, uring_ud_pack((u->dir[d].send_linked ? URING_OP_SENDL_UP : URING_OP_SEND_UP) + d,
+						      slot, u->gen));
+		if (u->dir[d].recv_armed)
+			uring_cancel(e, uring_ud_pack(URING_OP_RECV_UP + d, slot, u->gen));
+	}
+}
+
+void uring_conn_end(struct uring_engine *e, struct uring_conn *u, int error)
+{
+	if (u->c.state == CONN_CLOSING || u->c.state == CONN_FREE)
+		return;
+	u->c.state = CONN_CLOSING;
+	u->error = error;
+	/* A request the cancel cannot reach in time (no SQE, or a worker
+	 * thread blocked in it) still ends: shutting the sockets down makes
+	 * a blocked recv or send return at once.  The fds stay open until the
+	 * last completion, so no request can reach a reused number. */
+	if (u->inflight > 0) {
+		if (u->c.client_fd >= 0)
+			(void)shutdown(u->c.client_fd, SHUT_RDWR);
+		if (u->c.upstream_fd >= 0 && !u->connecting)
+			(void)shutdown(u->c.upstream_fd, SHUT_RDWR);
+	}
+	if (!e->stopping || !e->cancel_any)
+		uring_conn_cancel_all(e, u);
+	if (u->inflight == 0)
+		uring_conn_free(e, u);
+}
+
+/* ---- the handlers ---- */
+
+struct uring_handler {
+	unsigned op;
+	const char *name;
+	/* res >= 0 */
+	void (*on_success)(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			   const struct io_uring_cqe *cqe);
+	/* res < 0 */
+	void (*on_error)(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			 const struct io_uring_cqe *cqe);
+};
+
+static bool uring_cqe_last(const struct io_uring_cqe *cqe)
+{
+	return !(cqe->flags & IORING_CQE_F_MORE);
+}
+
+static void uring_nothing(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			  const struct io_uring_cqe *cqe)
+{
+	(void)e, (void)u, (void)slot, (void)cqe;
+}
+
+static void uring_accept_done(struct uring_engine *e, uint32_t slot, const struct io_uring_cqe *cqe)
+{
+	if (uring_cqe_last(cqe))
+		e->listeners[slot].armed = false;
+}
+
+static void uring_accept_ok(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			    const struct io_uring_cqe *cqe)
+{
+	(void)u;
+	uring_accept_done(e, slot, cqe);
+	e->listeners[slot].errors = 0;
+	uring_client_start(e, cqe->res);
+}
+
+static void uring_accept_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			       const struct io_uring_cqe *cqe)
+{
+	(void)u;
+	uring_accept_done(e, slot, cqe);
+	uring_accept_failed(e, slot, cqe->res);
+}
+
+static void uring_signal_ok(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			    const struct io_uring_cqe *cqe)
+{
+	(void)u, (void)slot, (void)cqe;
+	e->signal_armed = false;
+	if (relay_handle_signals(e->r))
+		uring_stop(e);
+}
+
+static void uring_signal_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			       const struct io_uring_cqe *cqe)
+{
+	(void)u, (void)slot;
+	e->signal_armed = false;
+	if (cqe->res != -ECANCELED && !e->stopping)
+		log_debug_errno(cqe->res, "io_uring: polling the signalfd failed: %m");
+}
+
+/* A timer ends with -ETIME when it fires, -ECANCELED when cancelled. */
+static void uring_accept_timer(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			       const struct io_uring_cqe *cqe)
+{
+	(void)u, (void)slot, (void)cqe;
+	e->accept_timer = false;
+	e->fds_freed = true;   /* the pause is over: try again */
+}
+
+static void uring_stop_timer(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			     const struct io_uring_cqe *cqe)
+{
+	(void)u, (void)slot;
+	e->stop_timer = false;
+	if (cqe->res == -ECANCELED) {
+		/* Caught by the cancel of everything: the deadline holds. */
+		if (!uring_stopped(e))
+			uring_stop_timer_arm(e);
+		return;
+	}
+	e->stop_expired = true;
+}
+
+static void uring_cancel_all_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+				   const struct io_uring_cqe *cqe)
+{
+	(void)u, (void)slot;
+	if (cqe->res == -EINVAL) {
+		/* No IORING_ASYNC_CANCEL_ANY (before 5.19). */
+		e->cancel_any = false;
+		uring_cancel_each(e);
+	}
+}
+
+static void uring_connected(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			    const struct io_uring_cqe *cqe)
+{
+	(void)slot, (void)cqe;
+	u->connecting = false;
+	if (u->c.state == CONN_CONNECTING)
+		uring_conn_relay(e, u);
+}
+
+static void uring_connect_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+				const struct io_uring_cqe *cqe)
+{
+	int res = cqe->res;
+
+	u->connecting = false;
+	if (u->c.state != CONN_CONNECTING)
+		return;
+	/* Kernels without io_uring's connect retry fix can report a vsock
+	 * connect that has in fact completed as -EISCONN. */
+	if (res == -EISCONN) {
+		uring_conn_relay(e, u);
+		return;
+	}
+	/* -ECANCELED: the linked timeout fired. */
+	relay_connect_failed(e->r, u->c.id, res == -ECANCELED ? -ETIMEDOUT : res);
+	uring_conn_end(e, u, 0);
+}
+
+static void uring_connect_retry(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+				const struct io_uring_cqe *cqe)
+{
+	(void)slot;
+	u->retrying = false;
+	if (u->c.state != CONN_CONNECTING || cqe->res == -ECANCELED)
+		return;
+	uring_conn_connect(e, u);
+}
+
+static void uring_recv_ok(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			  const struct io_uring_cqe *cqe)
+{
+	enum relay_dir d = (enum relay_dir)(uring_ud_op(cqe->user_data) - URING_OP_RECV_UP);
+	struct uring_dir *ud = &u->dir[d];
+	struct half *h = conn_half(&u->c, d);
+
+	(void)slot;
+	ud->recv_armed = false;
+	ud->ring_enomem = 0;
+	if (ud->send_linked)
+		uring_dir_send_done(e, u, d, ud->send_len);
+	if (!(cqe->flags & IORING_CQE_F_BUFFER))
+		uring_buf_received(&ud->buf, (uint32_t)cqe->res);
+	else if (u->c.state == CONN_RELAYING && !h->shut && cqe->res > 0) {
+		/* Copied out; uring_dispatch() gives the buffer back. */
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		int r = uring_buf_append(&ud->buf, uring_pbuf_data(e, bid), (uint32_t)cqe->res);
+
+		if (r < 0) {
+			uring_conn_end(e, u, r);
+			return;
+		}
+	}
+	if (u->c.state != CONN_RELAYING)
+		return;
+	if (h->shut)
+		uring_dir_discard(u, d);   /* its sink is gone: nowhere to go */
+	else if (cqe->res == 0)
+		h->eof = true;
+	else
+		h->received += (uint64_t)cqe->res;
+	h->pending = h->shut ? 0 : ud->buf.pending;
+	uring_conn_mark(e, u);
+}
+
+/*
+ * -ENOMEM (and -EIO) may be the socket's answer (hv_sock after the host's
+ * FIN) or io_uring's own allocation failure.  A non-blocking peek asks the
+ * socket: data or nothing to read means the error was the ring's.
+ */
+static int uring_recv_error_source(const struct uring_conn *u, enum relay_dir d, int res)
+{
+	char byte;
+	ssize_t n;
+
+	if (res != -ENOMEM && res != -EIO)
+		return res;
+	n = recv(relay_dir_source(&u->c, d), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0 || (n < 0 && relay_errno_is_transient(errno)))
+		return -EAGAIN;     /* the socket is fine */
+	if (n == 0)
+		return 0;           /* its end */
+	return -errno;
+}
+
+static void uring_recv_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			     const struct io_uring_cqe *cqe)
+{
+	enum relay_dir d = (enum relay_dir)(uring_ud_op(cqe->user_data) - URING_OP_RECV_UP);
+	struct uring_dir *ud = &u->dir[d];
+	struct half *h = conn_half(&u->c, d);
+	int res = cqe->res;
+
+	(void)slot;
+	ud->recv_armed = false;
+	/* Still linked: the send succeeded (a failed one said so first). */
+	if (ud->send_linked)
+		uring_dir_send_done(e, u, d, ud->send_len);
+	if (!e->pb.on)
+		uring_buf_received(&ud->buf, 0);
+	if (res == -ENOBUFS && e->pb.on) {
+		/* The shared ring was empty: more buffers, and receive again
+		 * once some have come back (uring_pbuf_starved()). */
+		e->pb.starved = true;
+		if (!ud->nobufs) {
+			ud->nobufs = true;
+			e->pb.n_waiting++;
+		}
+		return;
+	}
+	if (u->c.state != CONN_RELAYING || h->shut || res == -ECANCELED) {
+		uring_conn_mark(e, u);
+		return;
+	}
+	if (res == -ENOMEM || res == -EIO) {
+		bool ring = res == -ENOMEM;
+
+		res = uring_recv_error_source(u, d, res);
+		if (res == -EAGAIN && ring && ++ud->ring_enomem >= URING_RING_ENOMEM_MAX)
+			res = -ENOMEM;   /* persistent: give up on this one */
+	}
+	if (res == 0 || relay_errno_is_transient(res)) {
+		/* 0: the end after all; transient: a worker thread's try
+		 * found nothing (see uring_fd_set_blocking()), or the ring's
+		 * own -ENOMEM: receive again. */
+		if (res == 0)
+			h->eof = true;
+	} else if (relay_read_error_is_eof(e->r, &u->c, d, res)) {
+		log_debug_errno(res, "client #%" PRIu64 ": %s read error taken as its end: %m", u->c.id,
+				relay_dir_source_name(d));
+		h->eof = true;
+		if (res == -ECONNRESET)
+			/* The source is gone for good: nothing more can be
+			 * delivered to it, and the connection ends as soon
+			 * as what it sent is out. */
+			uring_dir_drop(e, u, !d);
+	} else {
+		log_debug_errno(res, "client #%" PRIu64 ": receive from the %s failed: %m", u->c.id,
+				relay_dir_source_name(d));
+		uring_conn_end(e, u, res);
+		return;
+	}
+	uring_conn_mark(e, u);
+}
+
+static void uring_send_ok(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			  const struct io_uring_cqe *cqe)
+{
+	enum relay_dir d = (enum relay_dir)(uring_ud_op(cqe->user_data) - URING_OP_SEND_UP);
+	struct uring_dir *ud = &u->dir[d];
+
+	(void)slot;
+	ud->sending = false;
+	if (u->c.state != CONN_RELAYING)
+		return;
+	if (cqe->res == 0) {
+		/* A stream socket never sends nothing: do not loop. */
+		uring_conn_end(e, u, -EPIPE);
+		return;
+	}
+	uring_buf_sent(&ud->buf, (uint64_t)cqe->res);
+	uring_dir_discard(u, d);
+	if (d == RELAY_UP)
+		e->r->stats.bytes_up += (uint64_t)cqe->res;
+	else
+		e->r->stats.bytes_down += (uint64_t)cqe->res;
+	uring_conn_mark(e, u);
+}
+
+static void uring_send_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			     const struct io_uring_cqe *cqe)
+{
+	enum relay_dir d = (enum relay_dir)(uring_ud_op(cqe->user_data) - URING_OP_SEND_UP);
+	int res = cqe->res;
+
+	(void)slot;
+	u->dir[d].sending = false;
+	if (u->c.state != CONN_RELAYING)
+		return;
+	if (relay_errno_is_transient(res)) {
+		uring_conn_mark(e, u);   /* nothing was sent: again */
+		return;
+	}
+	if (res == -EPIPE || res == -ECONNRESET) {
+		/* The sink stopped reading: this direction is over, but
+		 * the other may still have its last bytes to read from that
+		 * same peer; the connection ends when that one does. */
+		log_debug_errno(res, "client #%" PRIu64 ": %s stopped reading: %m", u->c.id,
+				relay_dir_sink_name(d));
+		uring_dir_drop(e, u, d);
+		uring_conn_mark(e, u);
+		return;
+	}
+	log_debug_errno(res, "client #%" PRIu64 ": send to the %s failed: %m", u->c.id, relay_dir_sink_name(d));
+	uring_conn_end(e, u, res);
+}
+
+/*
+ * A linked send completes only when it failed: short (res >= 0, the bytes
+ * it did write) or with an error.  Its receive is then cancelled WITHOUT a
+ * completion of its own: a failing request that asked for
+ * IOSQE_CQE_SKIP_SUCCESS posts its CQE and omits those of every request
+ * linked behind it (io_uring_enter(2); the kernel's REQ_F_SKIP_LINK_CQES).
+ * So the receive ends here, or the direction would never receive again and
+ * the connection, still counting it in flight, would never be freed.
+ */
+static void uring_sendl_failed(struct uring_engine *e, struct uring_conn *u, enum relay_dir d)
+{
+	struct uring_dir *ud = &u->dir[d];
+
+	if (ud->recv_armed) {
+		ud->recv_armed = false;
+		uring_op_end(e, u);
+	}
+}
+
+static void uring_sendl_short(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			      const struct io_uring_cqe *cqe)
+{
+	enum relay_dir d = (enum relay_dir)(uring_ud_op(cqe->user_data) - URING_OP_SENDL_UP);
+
+	(void)slot;
+	uring_sendl_failed(e, u, d);
+	uring_dir_send_done(e, u, d, (uint64_t)cqe->res);
+	if (u->c.state == CONN_RELAYING)
+		uring_conn_mark(e, u);
+}
+
+static void uring_send_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			     const struct io_uring_cqe *cqe);
+
+static void uring_sendl_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			      const struct io_uring_cqe *cqe)
+{
+	enum relay_dir d = (enum relay_dir)(uring_ud_op(cqe->user_data) - URING_OP_SENDL_UP);
+	struct io_uring_cqe c = *cqe;
+
+	uring_sendl_failed(e, u, d);
+	u->dir[d].send_linked = false;
+	/* Then as any send's error. */
+	c.user_data = uring_ud_pack(URING_OP_SEND_UP + d, slot, u->gen);
+	uring_send_error(e, u, slot, &c);
+}
+
+static const struct uring_handler uring_handlers[URING_OP_COUNT] = {
+	[URING_OP_ACCEPT] = { URING_OP_ACCEPT, "accept", uring_accept_ok, uring_accept_error },
+	[URING_OP_SIGNAL] = { URING_OP_SIGNAL, "signal", uring_signal_ok, uring_signal_error },
+	[URING_OP_ACCEPT_TIMER] = { URING_OP_ACCEPT_TIMER, "accept-timer", uring_accept_timer, uring_accept_timer },
+	[URING_OP_STOP_TIMER] = { URING_OP_STOP_TIMER, "stop-timer", uring_stop_timer, uring_stop_timer },
+	[URING_OP_CANCEL] = { URING_OP_CANCEL, "cancel", uring_nothing, uring_nothing },
+	[URING_OP_CANCEL_ALL] = { URING_OP_CANCEL_ALL, "cancel-all", uring_nothing, uring_cancel_all_error },
+	[URING_OP_CONNECT] = { URING_OP_CONNECT, "connect", uring_connected, uring_connect_error },
+	[URING_OP_CONNECT_TIMEOUT] = { URING_OP_CONNECT_TIMEOUT, "connect-timeout", uring_nothing, uring_nothing },
+	[URING_OP_CONNECT_RETRY] = { URING_OP_CONNECT_RETRY, "connect-retry", uring_connect_retry, uring_connect_retry },
+	[URING_OP_RECV_UP] = { URING_OP_RECV_UP, "recv-up", uring_recv_ok, uring_recv_error },
+	[URING_OP_RECV_DOWN] = { URING_OP_RECV_DOWN, "recv-down", uring_recv_ok, uring_recv_error },
+	[URING_OP_SEND_UP] = { URING_OP_SEND_UP, "send-up", uring_send_ok, uring_send_error },
+	[URING_OP_SEND_DOWN] = { URING_OP_SEND_DOWN, "send-down", uring_send_ok, uring_send_error },
+	[URING_OP_SENDL_UP] = { URING_OP_SENDL_UP, "send-linked-up", uring_sendl_short, uring_sendl_error },
+	[URING_OP_SENDL_DOWN] = { URING_OP_SENDL_DOWN, "send-linked-down", uring_sendl_short, uring_sendl_error },
+};
+
+void uring_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe)
+{
+	unsigned op = uring_ud_op(cqe->user_data);
+	uint32_t slot = uring_ud_slot(cqe->user_data);
+	const struct uring_handler *h;
+	struct uring_conn *u = NULL;
+
+	if (op == URING_OP_NONE || op >= URING_OP_COUNT) {
+		log_debug("io_uring: completion of unknown request %#" PRIx64 " (res %d)", (uint64_t)cqe->user_data,
+			  cqe->res);
+		return;
+	}
+	h = &uring_handlers[op];
+	if (op == URING_OP_CANCEL)
+		return;   /* never counted as in flight */
+	if (op >= URING_OP_FIRST_CONN) {
+		u = uring_conn_lookup(e, slot, uring_ud_gen(cqe->user_data));
+		if (!u) {
+			if (cqe->flags & IORING_CQE_F_BUFFER)
+				uring_pbuf_give_back(e, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+			/* Only after stopping gave up waiting for a request. */
+			log_debug("io_uring: stale %s completion (slot %" PRIu32 ", res %d)", h->name, slot, cqe->res);
+			return;
+		}
+	}
+	/* Linked sends are not counted in flight (uring_dir_send()). */
+	if (uring_cqe_last(cqe) && op != URING_OP_SENDL_UP && op != URING_OP_SENDL_DOWN)
+		uring_op_end(e, u);
+	if (cqe->res < 0)
+		h->on_error(e, u, slot, cqe);
+	else
+		h->on_success(e, u, slot, cqe);
+	/* A shared buffer is only ever lent for the handler's copy. */
+	if (cqe->flags & IORING_CQE_F_BUFFER)
+		uring_pbuf_give_back(e, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+	/* A closing connection is freed after its last completion. */
+	if (u && u->c.state == CONN_CLOSING && u->inflight == 0)
+		uring_conn_free(e, u);
+}
