@@ -87,7 +87,7 @@ for eng in $CHAOS_ENGINES; do
 	why=""
 	[ "$ENGINE" = epoll ] || why=$(uring_unusable)
 	if [ -n "$why" ]; then
-		skip_check "[$eng] chaos soak: $why"
+		feature_missing_check uring "[$eng] chaos soak: $why"
 		continue
 	fi
 	run_case relay "chaos soak, $CHAOS_SECONDS s (seed $CHAOS_SEED): every byte checked, no hang, no fd or RSS growth" c_chaos
