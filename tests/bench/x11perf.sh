@@ -104,7 +104,7 @@ x11perf_measure() {
 	else
 		X11PERF_CONFIGS+=(proxyd)
 	fi
-	Xvfb -displayfd 3 -nolisten tcp -screen 0 1024x768x24 3>"$W/xvfb.display" 2>"$W/xvfb.log" &
+	Xvfb -displayfd 3 -nolisten tcp -noreset -screen 0 1024x768x24 3>"$W/xvfb.display" 2>"$W/xvfb.log" &
 	XVFB_PID=$!
 	PIDS="$PIDS $XVFB_PID"
 	wait_until 10 test -s "$W/xvfb.display" || die "Xvfb did not start: $(cat "$W/xvfb.log")"

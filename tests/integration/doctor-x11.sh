@@ -22,7 +22,7 @@ x410() {
 start_xvfb() {
 	local fifo=$TEST_TMP/displayfd.$RANDOM
 	: >"$fifo"
-	Xvfb -displayfd 3 -nolisten tcp "$@" 3>"$fifo" >"$TEST_TMP/xvfb.log" 2>&1 &
+	Xvfb -displayfd 3 -nolisten tcp -noreset "$@" 3>"$fifo" >"$TEST_TMP/xvfb.log" 2>&1 &
 	local pid=$!
 	track $pid
 	wait_for 10 test -s "$fifo" || { kill $pid; echo "# Xvfb did not start: $(tail -n 3 "$TEST_TMP/xvfb.log")" >&2; return 1; }

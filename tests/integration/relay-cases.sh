@@ -848,7 +848,7 @@ c_xvfb() {
 		command -v "$x" >/dev/null || { SKIPPED="$x not installed (apt-get install xvfb x11-utils)"; return 0; }
 	done
 	# A free display picked by Xvfb itself; its socket is the upstream.
-	bg xvfb Xvfb -displayfd 3 -nolisten tcp -screen 0 1024x768x24 3>"$CASE_DIR/xvfb.display"
+	bg xvfb Xvfb -displayfd 3 -nolisten tcp -noreset -screen 0 1024x768x24 3>"$CASE_DIR/xvfb.display"
 	wait_for 10 test -s "$CASE_DIR/xvfb.display" || { diag "Xvfb did not start: $(cat "$CASE_DIR/xvfb.err")"; return 1; }
 	local n
 	n=$(cat "$CASE_DIR/xvfb.display")

@@ -433,6 +433,7 @@ struct cconn {
 	size_t pstart, plen;
 	uint64_t sent, received, expect;
 	uint64_t abort_at;          /* reset/abort: close once this much has moved */
+	uint64_t moved_ns;          /* when a byte last went either way */
 	bool shut, eof;
 	uint64_t pause_until, read_stall_until, stall_at;
 	uint64_t start_ns, deadline_ns;
@@ -652,6 +653,7 @@ static bool c_step(struct cconn **slot, short revents, uint8_t *scratch, uint64_
 				return false;
 			}
 			c->received += (uint64_t)n;
+			c->moved_ns = now;
 			st.bytes += (uint64_t)n;
 		}
 	}
@@ -680,6 +682,7 @@ static bool c_step(struct cconn **slot, short revents, uint8_t *scratch, uint64_
 				c->pstart += (size_t)w;
 				c->plen -= (size_t)w;
 				c->sent += (uint64_t)w;
+				c->moved_ns = now;
 			}
 		}
 		if (c->hsent == HDR_SIZE && c->sent == c->h.up && c->plen == 0 &&
@@ -698,6 +701,12 @@ static bool c_step(struct cconn **slot, short revents, uint8_t *scratch, uint64_
 		c->read_stall_until = now + (100 + rnd_below(&c->rng, 1400)) * 1000000u;
 	/* Deliberate ends: a reset waits for bytes to leave unread (the
 	 * upstream sends twice what it reads). */
+	/* A reset client that has read its half and cannot send any more (the
+	 * upstream stops reading while its replies wait: that is backpressure
+	 * working) resets now instead of waiting for abort_at forever. */
+	if (c->h.plan == PLAN_RESET && c->received >= c->h.down / 2 && c->moved_ns &&
+	    now - c->moved_ns > 500 * 1000000ull)
+		c->abort_at = 0;
 	if ((c->h.plan == PLAN_RESET || c->h.plan == PLAN_ABORT) && c->sent + c->received >= c->abort_at) {
 		int unread = 0;
 

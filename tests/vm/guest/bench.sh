@@ -115,7 +115,7 @@ trace_stop() {
 }
 
 # ------------------------------------------------------------------ X410's screen
-Xvfb :0 -nolisten tcp -screen 0 1024x768x24 >"$TEST_TMP/xvfb.log" 2>&1 &
+Xvfb :0 -nolisten tcp -noreset -screen 0 1024x768x24 >"$TEST_TMP/xvfb.log" 2>&1 &
 track $!
 wait_for 30 xdpyinfo -display :0 >/dev/null 2>&1 || fatal "Xvfb did not start: $(tail -n3 "$TEST_TMP/xvfb.log")"
 

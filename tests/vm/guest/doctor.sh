@@ -72,7 +72,7 @@ kill "$listener" 2>/dev/null
 wait "$listener" 2>/dev/null
 
 # X410 stand-in: Xvfb behind a VSOCK listener on port 6000.
-Xvfb :0 -nolisten tcp -screen 0 800x600x24 >"$TEST_TMP/xvfb.log" 2>&1 &
+Xvfb :0 -nolisten tcp -noreset -screen 0 800x600x24 >"$TEST_TMP/xvfb.log" 2>&1 &
 track $!
 if wait_for 30 xdpyinfo -display :0 >/dev/null 2>&1; then
 	rm -f "$ready"

@@ -12,7 +12,7 @@ relay_built || fatal "$NOT_BUILT"
 load_loopback
 
 # X410's screen: an Xvfb, reached through a VSOCK listener (vsock-peer forward).
-Xvfb :0 -nolisten tcp -screen 0 800x600x24 >"$TEST_TMP/xvfb.log" 2>&1 &
+Xvfb :0 -nolisten tcp -noreset -screen 0 800x600x24 >"$TEST_TMP/xvfb.log" 2>&1 &
 track $!
 wait_for 30 xdpyinfo -display :0 >/dev/null 2>&1 || fatal "Xvfb did not start: $(tail -n3 "$TEST_TMP/xvfb.log")"
 xdpyinfo -display :0 | grep -v '^name of display:' >"$TEST_TMP/direct"
