@@ -88,7 +88,7 @@ int addr_parse_x410_display(const char *s, uint32_t *ret_display, const char **r
 		s++;
 	r = parse_uint32(s, false, 0, X410_DISPLAY_MAX, ret_display);
 	if (r == -ERANGE)
-		return fail(ret_error, "the X410 display number is out of range (0-2147477647)", r);
+		return fail(ret_error, "the X410 display number is out of range (0-4294961294)", r);
 	if (r < 0)
 		return fail(ret_error, "the X410 display number is not a number", r);
 	return 0;
@@ -114,8 +114,6 @@ void addr_vsock(uint32_t cid, uint32_t port, struct addr *ret)
 	ret->sa_len = sizeof(struct sockaddr_vm);
 	if (cid != VMADDR_CID_HOST)
 		ret->warnings |= ADDR_WARN_HVSOCK_CID;
-	if (port > HVSOCK_PORT_MAX)
-		ret->warnings |= ADDR_WARN_HVSOCK_PORT;
 }
 
 static int parse_vsock(const char *s, struct addr *ret, const char **ret_error)

@@ -21,10 +21,13 @@
 
 /* X410 display M is served on VSOCK port 6000 + M, on the host (CID 2). */
 #define X410_PORT_BASE 6000u
-#define HVSOCK_PORT_MAX 0x7FFFFFFFu
-#define X410_DISPLAY_MAX (HVSOCK_PORT_MAX - X410_PORT_BASE)
 /* 0xFFFFFFFF is VMADDR_PORT_ANY / VMADDR_CID_ANY, never a peer. */
 #define VSOCK_PORT_MAX 0xFFFFFFFEu
+/* Every port VSOCK can name: whether hv_sock reaches ports above
+ * 0x7FFFFFFF depends on the kernel (those that do not answer
+ * ENETUNREACH), so it is the kernel's answer that is reported, not a
+ * limit guessed here. */
+#define X410_DISPLAY_MAX (VSOCK_PORT_MAX - X410_PORT_BASE)
 #define VSOCK_CID_MAX 0xFFFFFFFEu
 
 /* "XXXXXXXX-FACB-11E6-BD58-64006A7986D3" + NUL */
@@ -53,7 +56,6 @@ enum addr_kind {
 /* Values that parse but that hv_sock will refuse (ENETUNREACH). */
 enum {
 	ADDR_WARN_HVSOCK_CID = 1 << 0,   /* hv_sock reaches only CID 2 */
-	ADDR_WARN_HVSOCK_PORT = 1 << 1,  /* hv_sock ports stop at 0x7FFFFFFF */
 };
 
 union sockaddr_union {

@@ -11,7 +11,12 @@ void advice_hv_sock_missing(const struct sysfacts *facts, char *buf, size_t size
 {
 	const char *r = facts->release;
 
-	if (sysfacts_os_is(facts, "ubuntu"))
+	/* WSL2 runs Microsoft's kernel (hv_sock built in) or the user's own
+	 * (.wslconfig kernel=): no distribution package has its modules, and
+	 * WSL often has no /lib/modules at all. */
+	if (facts->wsl == WSL_2)
+		(void)snprintf(buf, size, "WSL's own kernel has it built in: build the custom kernel '%s' with CONFIG_HYPERV_VSOCKETS=y, or go back to WSL's kernel (remove kernel= from %%UserProfile%%\\.wslconfig), then restart WSL (wsl --shutdown)", r);
+	else if (sysfacts_os_is(facts, "ubuntu"))
 		(void)snprintf(buf, size, "install it with 'apt install linux-modules-extra-%s' (or use the Azure kernel, 'linux-image-azure')", r);
 	else if (sysfacts_os_is(facts, "debian"))
 		(void)snprintf(buf, size, "reinstall 'linux-image-%s' (Debian's kernels include it)", r);

@@ -15,7 +15,8 @@
 #include "sysfacts.h"
 
 /* There is no hv_sock module for the running kernel: the package that has it
- * (by distribution), or a kernel built with it. */
+ * (by distribution), or a kernel built with it; on WSL2 (a custom kernel:
+ * WSL's own has it built in) CONFIG_HYPERV_VSOCKETS=y, never a package. */
 void advice_hv_sock_missing(const struct sysfacts *facts, char *buf, size_t size);
 
 /* libkmod.so.2 cannot be loaded: the package that has it. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -241,19 +242,125 @@ int display_unix_live_settle(const struct addr *a, unsigned wait_ms)
 
 /* ---------------------------------------------------------------- the socket directory */
 
-enum display_dir_state display_dir_judge(const struct stat *st, uid_t euid)
+enum display_dir_state display_dir_judge(const struct stat *st, uid_t euid, bool readonly)
 {
+	bool ours = st->st_uid == 0 || st->st_uid == euid;
+
+	/* A link of another user's could be pointed anywhere at any time. */
 	if (S_ISLNK(st->st_mode))
-		return DISPLAY_DIR_SYMLINK;
+		return ours ? DISPLAY_DIR_SYMLINK : DISPLAY_DIR_FOREIGN_SYMLINK;
 	if (!S_ISDIR(st->st_mode))
 		return DISPLAY_DIR_NOT_DIR;
-	if (st->st_uid != 0 && st->st_uid != euid)
+	if (!ours)
 		return DISPLAY_DIR_FOREIGN_OWNER;
+	/* Before the mode: WSLg's read-only 0777 mount is read-only first. */
+	if (readonly)
+		return DISPLAY_DIR_READONLY;
 	/* Writable by others without the sticky bit: anyone could replace
 	 * the socket, whoever owns the directory. */
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX))
 		return DISPLAY_DIR_NOT_STICKY;
 	return DISPLAY_DIR_OK;
+}
+
+bool display_dir_abstract_only(enum display_dir_state state)
+{
+	return state == DISPLAY_DIR_SYMLINK || state == DISPLAY_DIR_READONLY || state == DISPLAY_DIR_NOT_STICKY;
+}
+
+const char *display_dir_reason(enum display_dir_state state)
+{
+	switch (state) {
+	case DISPLAY_DIR_OK:
+		return "";
+	case DISPLAY_DIR_SYMLINK:
+		return "is a symbolic link";
+	case DISPLAY_DIR_FOREIGN_SYMLINK:
+		return "is a symbolic link of another user's";
+	case DISPLAY_DIR_NOT_DIR:
+		return "is not a directory";
+	case DISPLAY_DIR_FOREIGN_OWNER:
+		return "belongs to another user than root or you";
+	case DISPLAY_DIR_READONLY:
+		return "is read-only";
+	case DISPLAY_DIR_NOT_STICKY:
+		return "is writable by others without the sticky bit (another user could replace a socket in it)";
+	}
+	return "";
+}
+
+bool display_dir_is_wslg(enum display_dir_state state, const struct stat *st, uid_t euid, const char *link_target)
+{
+	if (st->st_uid != 0 && st->st_uid != euid)
+		return false;
+	if (state == DISPLAY_DIR_READONLY)
+		return (st->st_mode & 07777) == 0777;
+	if (state == DISPLAY_DIR_SYMLINK)
+		return link_target && streq(link_target, WSLG_X11_DIR);
+	return false;
+}
+
+/* One line of /proc/mounts: "DEVICE MOUNTPOINT TYPE OPTIONS ...", the
+ * mount point with octal escapes (\040 for a blank).  Returns true with
+ * the mount point unescaped and whether "ro" is among the options. */
+static bool mounts_line(const char *line, char *point, size_t size, bool *ret_ro)
+{
+	const char *p = strchr(line, ' '), *opts;
+	size_t o = 0;
+
+	if (!p)
+		return false;
+	for (p++; *p && *p != ' '; p++) {
+		char c = *p;
+
+		if (c == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+			c = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		}
+		if (o + 1 >= size)
+			return false;
+		point[o++] = c;
+	}
+	point[o] = 0;
+	if (*p != ' ' || !(opts = strchr(p + 1, ' ')))
+		return false;
+	opts++;
+	*ret_ro = startswith(opts, "ro ") || startswith(opts, "ro,") || streq(opts, "ro");
+	return o > 0;
+}
+
+bool display_dir_readonly(const char *root, bool live, const char *dir)
+{
+	char full[PATH_MAX], line[PATH_MAX + 256], point[PATH_MAX];
+	size_t best = 0;
+	bool ro = false;
+	FILE *f;
+
+	if (live) {
+		struct statvfs vfs;
+
+		return statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+	}
+	if (path_below_root(root, "/proc/mounts", full, sizeof(full)) < 0 || !(f = fopen(full, "re")))
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		size_t n;
+		bool line_ro;
+
+		line[strcspn(line, "\n")] = 0;
+		if (!mounts_line(line, point, sizeof(point), &line_ro))
+			continue;
+		n = strlen(point);
+		/* The mount point holds dir: "/" or a prefix up to a '/'. */
+		if (!(streq(point, "/") || (strneq(dir, point, n) && (dir[n] == 0 || dir[n] == '/'))))
+			continue;
+		if (n >= best) {
+			best = n;
+			ro = line_ro;
+		}
+	}
+	fclose(f);
+	return ro;
 }
 
 int display_dir_normalize(const char *dir, char *buf, size_t size)

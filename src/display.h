@@ -76,18 +76,49 @@ int display_unix_live_settle(const struct addr *a, unsigned wait_ms);
 
 /* ---- the socket directory ---- */
 
+/*
+ * What run makes of an existing socket directory, and doctor reports:
+ *  - OK: the socket file goes there;
+ *  - SYMLINK (root's or euid's), READONLY, NOT_STICKY: it cannot safely
+ *    hold our socket file (it points elsewhere, it cannot be written, or
+ *    another user could replace the file), so run serves the abstract
+ *    socket @/tmp/.X11-unix/XN only (which libxcb and Xlib try first),
+ *    with one warning; with --no-abstract that is an error.  WSLg has the
+ *    first two (display_dir_is_wslg());
+ *  - FOREIGN_SYMLINK, NOT_DIR, FOREIGN_OWNER: refused (another user
+ *    controls it, or it is not a directory), unless --no-path-socket.
+ */
 enum display_dir_state {
 	DISPLAY_DIR_OK,
-	DISPLAY_DIR_SYMLINK,
+	DISPLAY_DIR_SYMLINK,            /* a symbolic link of root's or euid's */
+	DISPLAY_DIR_FOREIGN_SYMLINK,    /* a symbolic link of another user's */
 	DISPLAY_DIR_NOT_DIR,
 	DISPLAY_DIR_FOREIGN_OWNER,      /* neither root's nor euid's */
+	DISPLAY_DIR_READONLY,           /* on a read-only mount */
 	DISPLAY_DIR_NOT_STICKY,         /* writable by others, without the sticky bit */
 };
 
-/* What run makes of an existing socket directory (lstat() of it): anything
- * but DISPLAY_DIR_OK is refused, since another user could replace the
- * socket in it. */
-enum display_dir_state display_dir_judge(const struct stat *st, uid_t euid);
+/* The state of an existing socket directory from its lstat() and whether
+ * it is on a read-only mount (display_dir_readonly()). */
+enum display_dir_state display_dir_judge(const struct stat *st, uid_t euid, bool readonly);
+
+/* SYMLINK, READONLY, NOT_STICKY: the abstract socket only. */
+bool display_dir_abstract_only(enum display_dir_state state);
+
+/* Why the directory cannot hold the socket file, as the end of a sentence
+ * that starts with its name ("is read-only"); "" for OK. */
+const char *display_dir_reason(enum display_dir_state state);
+
+/* WSLg's own layouts of /tmp/.X11-unix: a read-only mount of a mode 0777
+ * directory, or a symbolic link to /mnt/wslg/.X11-unix (older WSLg), each
+ * of root's (or euid's).  link_target: readlink() of a symbolic link. */
+#define WSLG_X11_DIR "/mnt/wslg/.X11-unix"
+bool display_dir_is_wslg(enum display_dir_state state, const struct stat *st, uid_t euid, const char *link_target);
+
+/* Is dir on a read-only mount?  Live: statvfs(); below a root: the root's
+ * /proc/mounts (the longest mount point that holds dir).  false when it
+ * cannot be told. */
+bool display_dir_readonly(const char *root, bool live, const char *dir);
 
 /*
  * The one spelling of a --socket-dir/--lock-dir that run and doctor check

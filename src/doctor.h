@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "display.h"
 #include "macro.h"
 #include "module.h"
 #include "sysfacts.h"
@@ -89,18 +90,21 @@ int doctor_system_read(struct doctor_system *sys, const char *root);
 enum doctor_dir_state {
 	DIR_MISSING,
 	DIR_OK,
-	DIR_NOT_DIR,            /* a symlink or something else than a directory */
+	DIR_NOT_DIR,            /* another user's symlink, or something else than a directory */
 	DIR_FOREIGN_OWNER,      /* owned by someone else than root or us */
-	DIR_NOT_STICKY,         /* writable by others without the sticky bit (display_dir_judge()) */
+	DIR_ABSTRACT_ONLY,      /* run serves the abstract socket only (display_dir_abstract_only()) */
 	DIR_NOT_WRITABLE,       /* root's, and we may not create sockets in it */
 	DIR_ERROR,
 };
 
 struct doctor_dir {
 	enum doctor_dir_state state;
+	enum display_dir_state judged;  /* display_dir_judge()'s answer */
 	mode_t mode;
 	uid_t uid;
-	bool readonly;          /* a read-only mount (WSLg) */
+	bool symlink;
+	bool wslg;              /* one of WSLg's own layouts (display_dir_is_wslg()) */
+	char link_target[PATH_MAX];     /* a symlink's */
 	int error;              /* DIR_ERROR: -errno */
 };
 

@@ -138,12 +138,45 @@ void check_display(struct doctor *d, struct finding *f)
 		report_strf(dirtext, sizeof(dirtext), "%s does not exist yet (run creates it)", d->socket_dir);
 		break;
 	case DIR_OK:
-		report_strf(dirtext, sizeof(dirtext), "%s has mode %04o%s", d->socket_dir, (unsigned)dir.mode,
-			       dir.readonly ? ", read-only (run serves the abstract socket only)" : "");
+		report_strf(dirtext, sizeof(dirtext), "%s has mode %04o", d->socket_dir, (unsigned)dir.mode);
 		break;
+	case DIR_ABSTRACT_ONLY: {
+		/* run's decision: the abstract socket only, which X clients
+		 * try first.  Never a fix that would break WSLg's own display. */
+		char abstract[32];
+
+		if (d->have_display)
+			report_strf(abstract, sizeof(abstract), "@%s/X%u", X11_UNIX_DIR, d->display);
+		else
+			report_strf(abstract, sizeof(abstract), "@%s/XN", X11_UNIX_DIR);
+		finding_data_bool(f, "abstract_only", true);
+		finding_data_bool(f, "wslg", dir.wslg);
+		if (dir.wslg && dir.symlink)
+			report_strf(dirtext, sizeof(dirtext), "%s is WSLg's symbolic link to %s: run serves the abstract socket %s only, which X clients try first",
+				    d->socket_dir, dir.link_target, abstract);
+		else if (dir.wslg)
+			report_strf(dirtext, sizeof(dirtext), "%s is WSLg's read-only mount (mode %04o): run serves the abstract socket %s only, which X clients try first",
+				    d->socket_dir, (unsigned)dir.mode, abstract);
+		else {
+			status = CHECK_WARN;
+			if (dir.symlink)
+				report_strf(dirtext, sizeof(dirtext), "%s is a symbolic link (to %s): run serves the abstract socket %s only, which X clients try first",
+					    d->socket_dir, dir.link_target, abstract);
+			else
+				report_strf(dirtext, sizeof(dirtext), "%s (mode %04o) %s: run serves the abstract socket %s only, which X clients try first",
+					    d->socket_dir, (unsigned)dir.mode, display_dir_reason(dir.judged), abstract);
+			if (dir.judged == DISPLAY_DIR_NOT_STICKY && d->sys.facts.wsl == WSL_NONE)
+				finding_fix(f, "optional: %schmod +t %s (run then serves the socket file too)",
+					    dir.uid == geteuid() ? "" : "sudo ", d->socket_dir);
+		}
+		break;
+	}
 	case DIR_NOT_DIR:
 		status = CHECK_FAIL;
-		report_strf(dirtext, sizeof(dirtext), "%s is not a directory (a symlink?): run refuses it", d->socket_dir);
+		if (dir.symlink)
+			report_strf(dirtext, sizeof(dirtext), "%s is a symbolic link of UID %u, neither root nor you: run refuses it", d->socket_dir, (unsigned)dir.uid);
+		else
+			report_strf(dirtext, sizeof(dirtext), "%s is not a directory: run refuses it", d->socket_dir);
 		/* Never suggest removing what is there: it may be anything. */
 		if (is_default_dir)
 			finding_fix(f, "sudo mv %s %s.bad && sudo install -d -m 1777 -o root -g root %s",
@@ -159,12 +192,6 @@ void check_display(struct doctor *d, struct finding *f)
 			finding_fix(f, "sudo chown root:root %s && sudo chmod 1777 %s", d->socket_dir, d->socket_dir);
 		else
 			finding_fix(f, "give --socket-dir a directory of yours or root's");
-		break;
-	case DIR_NOT_STICKY:
-		status = CHECK_FAIL;
-		report_strf(dirtext, sizeof(dirtext), "%s is %s-writable without the sticky bit (mode %04o): run refuses it",
-		     d->socket_dir, dir.mode & S_IWOTH ? "world" : "group", (unsigned)dir.mode);
-		finding_fix(f, "%schmod +t %s", dir.uid == geteuid() ? "" : "sudo ", d->socket_dir);
 		break;
 	case DIR_NOT_WRITABLE:
 		status = CHECK_WARN;

@@ -79,9 +79,10 @@ void check_environment(struct doctor *d, struct finding *f)
 	}
 
 	/* A Hyper-V guest.  In a container the question is whether AF_VSOCK
-	 * may be used at all: Docker >= 24 blocks it by default. */
+	 * may be used at all: Docker's default seccomp profile blocks it since
+	 * 20.10.x and 23.0 (moby#44562, December 2022). */
 	if (s->facts.container[0] && d->hv_needed && s->vsock_socket != 0) {
-		finding_set(f, CHECK_WARN, "%s; AF_VSOCK is blocked in containers by default (Docker >= 24)", what);
+		finding_set(f, CHECK_WARN, "%s; AF_VSOCK is blocked in containers by default (Docker's seccomp profile since 20.10.x and 23.0)", what);
 		finding_fix(f, "run x410-vsock on the VM itself, outside the container, or allow socket(AF_VSOCK) in the container's seccomp profile");
 		return;
 	}
@@ -443,7 +444,7 @@ void check_vsock(struct doctor *d, struct finding *f)
 		return;
 	}
 	if (s->vsock_socket == -EPERM || s->vsock_socket == -EACCES) {
-		finding_set(f, CHECK_FAIL, "%s: blocked by a seccomp profile or an LSM (Docker >= 24 blocks AF_VSOCK by default); %s",
+		finding_set(f, CHECK_FAIL, "%s: blocked by a seccomp profile or an LSM (Docker's default profile blocks AF_VSOCK since 20.10.x and 23.0); %s",
 		    sock, transport);
 		finding_fix(f, "run x410-vsock outside the container, or allow socket(AF_VSOCK) in its seccomp profile (docker run --security-opt seccomp=PROFILE)");
 		return;
@@ -566,7 +567,7 @@ void check_io_uring(struct doctor *d, struct finding *f)
 		return;
 	finding_data_str(f, "engine", "epoll");
 	if (e == -EPERM || e == -EACCES) {
-		finding_set(f, CHECK_WARN, "io_uring_setup() fails: %s: blocked by a seccomp profile (Docker's default blocks io_uring) or an LSM: run will use the epoll engine",
+		finding_set(f, CHECK_WARN, "io_uring_setup() fails: %s: blocked by a seccomp profile (Docker's default blocks io_uring since 25.0) or an LSM: run will use the epoll engine",
 		    report_error_text(e, err, sizeof(err)));
 		finding_fix(f, "optional: allow io_uring_setup, io_uring_enter and io_uring_register in the seccomp profile");
 		return;

@@ -19,10 +19,21 @@
 
 /* ---------------------------------------------------------------- x410 */
 
+/* What makes X410 accept this VM: on WSL2 its own WSL2/VSOCK option (the
+ * utility VM's id changes at every start, no registry key names it), else
+ * the GuestCommunicationServices registry key. */
 static void registry_lines(struct doctor *d, struct finding *f)
 {
 	char guid[ADDR_GUID_MAX];
 
+	if (d->sys.facts.wsl == WSL_2) {
+		finding_line(f, "WSL2: X410 must itself accept VSOCK connections from WSL2 (its WSL2/VSOCK option); no registry key applies");
+		if (d->sys.facts.wsl_vm_id[0]) {
+			finding_line(f, "WSL2 VM id: %s (wslinfo --vm-id; it changes at every WSL start)", d->sys.facts.wsl_vm_id);
+			finding_data_str(f, "wsl_vm_id", d->sys.facts.wsl_vm_id);
+		}
+		return;
+	}
 	/* The key name 'x410-vsock regfile' writes (lower case, as X410's
 	 * guide has it). */
 	regfile_service_key(d->x410_display, guid);
@@ -45,11 +56,17 @@ static void connect_failed(struct doctor *d, struct finding *f, int error)
 	char hint[TEXT_MAX];
 	const char *name = report_errno_name(error);
 
+	upstream_hint_set_wsl2(d->sys.facts.wsl == WSL_2, d->sys.facts.wsl_vm_id);
 	upstream_error_hint(&d->upstream, !d->have_connect, d->x410_display, d->timeout_ms, error, hint, sizeof(hint));
 	finding_set(f, CHECK_FAIL, "%s", hint);
 	finding_data_str(f, "connect_error", name ? name : strerror(abs(error)));
 	if (d->upstream.kind == ADDR_VSOCK) {
-		if (d->upstream.sa.vm.svm_cid == VMADDR_CID_HOST) {
+		if (d->upstream.sa.vm.svm_cid == VMADDR_CID_HOST && d->sys.facts.wsl == WSL_2) {
+			finding_fix(f, "on Windows: turn on X410's WSL2/VSOCK option, so that X410 accepts VSOCK connections from WSL2 (port %u for X410 display %u)",
+			    d->upstream.sa.vm.svm_port, d->x410_display);
+			if (error == -ENODEV || error == -EAFNOSUPPORT || error == -EPROTONOSUPPORT)
+				finding_fix(f, "sudo x410-vsock setup");
+		} else if (d->upstream.sa.vm.svm_cid == VMADDR_CID_HOST) {
 			finding_fix(f, "on Windows, as an administrator: import the .reg lines below (save them as x410-display-%u.reg), then start X410 with: x410 /listen hyperv",
 			    d->x410_display);
 			if (error == -ENODEV || error == -EAFNOSUPPORT || error == -EPROTONOSUPPORT)
@@ -122,7 +139,7 @@ void check_x410(struct doctor *d, struct finding *f)
 	if (r == -ETIMEDOUT) {
 		finding_set(f, CHECK_FAIL, "connected, but no answer to the X11 connection setup within %llu.%03llu s: not an X server, or a hung one",
 		    (unsigned long long)(d->timeout_ms / 1000), (unsigned long long)(d->timeout_ms % 1000));
-		finding_fix(f, "restart X410 (x410 /listen hyperv); check that the address is X410's");
+		finding_fix(f, "restart X410%s; check that the address is X410's", d->sys.facts.wsl == WSL_2 ? "" : " (x410 /listen hyperv)");
 	} else if (r == -ENODATA || r == -ECONNRESET || r == -EPIPE) {
 		finding_set(f, CHECK_FAIL, "connected, but the server closed the connection without answering the X11 connection setup");
 		finding_fix(f, "check that X410 accepts this client (its access settings), or that the address is an X server's");
@@ -131,7 +148,7 @@ void check_x410(struct doctor *d, struct finding *f)
 		finding_fix(f, "give the address of an X server with --connect, or stop what listens there");
 	} else if (r < 0) {
 		finding_set(f, CHECK_FAIL, "X11 connection setup: %s", report_error_text(r, err, sizeof(err)));
-		finding_fix(f, "restart X410 (x410 /listen hyperv)");
+		finding_fix(f, "restart X410%s", d->sys.facts.wsl == WSL_2 ? "" : " (x410 /listen hyperv)");
 	} else {
 		char version[16];
 

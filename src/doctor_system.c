@@ -16,7 +16,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
@@ -237,7 +236,6 @@ int doctor_system_read(struct doctor_system *sys, const char *root)
 int doctor_dir_check(const struct doctor_system *sys, const char *dir, struct doctor_dir *ret)
 {
 	char full[PATH_MAX];
-	struct statvfs vfs;
 	struct stat st;
 	int r;
 
@@ -252,25 +250,31 @@ int doctor_dir_check(const struct doctor_system *sys, const char *dir, struct do
 	}
 	ret->mode = st.st_mode & 07777;
 	ret->uid = st.st_uid;
-	/* What run refuses, by run's own rule. */
-	switch (display_dir_judge(&st, geteuid())) {
-	case DISPLAY_DIR_SYMLINK:
+	ret->symlink = S_ISLNK(st.st_mode);
+	if (ret->symlink) {
+		ssize_t n = readlink(full, ret->link_target, sizeof(ret->link_target) - 1);
+
+		ret->link_target[n > 0 ? n : 0] = 0;
+	}
+	/* What run does there, by run's own rule. */
+	ret->judged = display_dir_judge(&st, geteuid(),
+					!ret->symlink && display_dir_readonly(sys->facts.root, sys->facts.live, sys->facts.live ? full : dir));
+	ret->wslg = display_dir_is_wslg(ret->judged, &st, geteuid(), ret->link_target);
+	switch (ret->judged) {
+	case DISPLAY_DIR_FOREIGN_SYMLINK:
 	case DISPLAY_DIR_NOT_DIR:
 		ret->state = DIR_NOT_DIR;
 		return 0;
 	case DISPLAY_DIR_FOREIGN_OWNER:
 		ret->state = DIR_FOREIGN_OWNER;
 		return 0;
+	case DISPLAY_DIR_SYMLINK:
+	case DISPLAY_DIR_READONLY:
 	case DISPLAY_DIR_NOT_STICKY:
-		ret->state = DIR_NOT_STICKY;
+		ret->state = DIR_ABSTRACT_ONLY;
 		return 0;
 	case DISPLAY_DIR_OK:
 		break;
-	}
-	if (statvfs(full, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
-		ret->readonly = true;
-		ret->state = DIR_OK;
-		return 0;
 	}
 	ret->state = faccessat(AT_FDCWD, full, W_OK | X_OK, AT_EACCESS) == 0 ? DIR_OK : DIR_NOT_WRITABLE;
 	return 0;

@@ -39,13 +39,13 @@ static int parse_number(const char *s, size_t len, uint32_t *ret, const char **r
 		for (size_t i = 0; i < len; i++)
 			if (!isdigit((unsigned char)s[i]))
 				return fail(ret_error, "a display number is not a number " RANGE_HINT, -EINVAL);
-		return fail(ret_error, "a display number is out of range (0-2147477647)", -ERANGE);
+		return fail(ret_error, "a display number is out of range (0-4294961294)", -ERANGE);
 	}
 	memcpy(buf, s, len);
 	buf[len] = 0;
 	r = parse_uint32(buf, false, 0, X410_DISPLAY_MAX, ret);
 	if (r == -ERANGE)
-		return fail(ret_error, "a display number is out of range (0-2147477647)", r);
+		return fail(ret_error, "a display number is out of range (0-4294961294)", r);
 	if (r < 0)
 		return fail(ret_error, "a display number is not a number " RANGE_HINT, r);
 	return 0;
@@ -94,7 +94,7 @@ int regfile_parse_range(const char *s, struct regfile_displays *ret, const char 
 			if (last < first)
 				return fail(ret_error, "a range ends before it starts (expected N-M with N <= M)", -EINVAL);
 		}
-		/* Checked before the loop, so that 0-2147477647 costs nothing. */
+		/* Checked before the loop, so that 0-4294961294 costs nothing. */
 		if (last - first >= REGFILE_DISPLAYS_MAX)
 			return fail(ret_error, "the range covers more than 64 displays", -E2BIG);
 		for (uint32_t m = first;; m++) {

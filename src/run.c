@@ -24,6 +24,8 @@
 #include "options.h"
 #include "relay.h"
 #include "run.h"
+#include "sysfacts.h"
+#include "upstream.h"
 #include "run_display.h"
 #include "run_program.h"
 #include "util.h"
@@ -176,8 +178,6 @@ int cmd_run(int argc, char *argv[])
 		cfg.upstream = a.connect;
 		if (cfg.upstream.warnings & ADDR_WARN_HVSOCK_CID)
 			log_warning("hv_sock connects only to CID 2 (the host): '--connect vsock:%u:...' works only with another VSOCK transport", cfg.upstream.sa.vm.svm_cid);
-		if (cfg.upstream.warnings & ADDR_WARN_HVSOCK_PORT)
-			log_warning("hv_sock ports stop at 2147483647 (0x7FFFFFFF): port %u works only with another VSOCK transport", cfg.upstream.sa.vm.svm_port);
 		r = addr_resolve_why(&cfg.upstream, &why);
 		if (r < 0) {
 			if (why)
@@ -187,8 +187,14 @@ int cmd_run(int argc, char *argv[])
 			return EXIT_FAILED;
 		}
 	} else {
+		struct sysfacts facts;
+
 		addr_vsock(VMADDR_CID_HOST, addr_x410_port(a.x410_display), &cfg.upstream);
 		cfg.upstream_is_x410 = true;
+		/* On WSL2 X410 accepts the VM by its own option, not by a
+		 * registry key: the connect-failure sentence says which. */
+		if (sysfacts_read(&facts, NULL) == 0)
+			upstream_hint_set_wsl2(facts.wsl == WSL_2, facts.wsl_vm_id);
 	}
 	cfg.x410_display = a.x410_display;
 	cfg.max_clients = a.max_clients;

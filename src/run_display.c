@@ -189,10 +189,16 @@ static void run_lock_release(struct run_ctx *ctx)
 
 /* ---- the socket directory ---- */
 
-static int socket_dir_check(const char *dir)
+/* The socket directory by the rule doctor reports too (display.h):
+ * returns 0 when the socket file goes there, 1 when only the abstract
+ * socket (name) is served, after one warning that says why, or -errno. */
+static int socket_dir_check(const char *dir, bool no_abstract, const char *name)
 {
 	struct stat st;
 	uid_t uid = geteuid();
+	enum display_dir_state state;
+	char target[PATH_MAX] = "";
+	ssize_t n;
 
 	if (lstat(dir, &st) < 0) {
 		if (errno != ENOENT)
@@ -215,24 +221,34 @@ static int socket_dir_check(const char *dir)
 		if (lstat(dir, &st) < 0)
 			return log_error_errno(errno, "Cannot check the socket directory '%s': %m", dir);
 	}
-	/* The rule doctor reports too. */
-	switch (display_dir_judge(&st, uid)) {
-	case DISPLAY_DIR_SYMLINK:
-		return log_error_errno(ELOOP, "The socket directory '%s' is a symbolic link: refusing it (it must be a real directory); under WSLg use --no-path-socket, the abstract socket is enough", dir);
+	state = display_dir_judge(&st, uid, display_dir_readonly("", true, dir));
+	switch (state) {
+	case DISPLAY_DIR_FOREIGN_SYMLINK:
+		return log_error_errno(ELOOP, "The socket directory '%s' is a symbolic link of uid %u, neither root nor you: another user controls where it points; refusing it (use --socket-dir DIR, or --no-path-socket to serve only the abstract socket)",
+				       dir, (unsigned)st.st_uid);
 	case DISPLAY_DIR_NOT_DIR:
 		return log_error_errno(ENOTDIR, "The socket directory '%s' is not a directory", dir);
-	case DISPLAY_DIR_NOT_STICKY:
-		if (st.st_uid == 0)
-			return log_error_errno(EPERM, "The socket directory '%s' is writable by others but not sticky: anyone could replace the socket; fix it with 'sudo chmod 1777 %s'",
-					       dir, dir);
-		return log_error_errno(EPERM, "The socket directory '%s' is writable by others but not sticky: anyone could replace the socket; fix it with 'chmod +t %s'", dir, dir);
 	case DISPLAY_DIR_FOREIGN_OWNER:
 		return log_error_errno(EPERM, "The socket directory '%s' belongs to uid %u, neither root nor you: another user controls it; refusing to serve there (remove it, or use --socket-dir DIR)",
 				       dir, (unsigned)st.st_uid);
 	case DISPLAY_DIR_OK:
+		return 0;
+	case DISPLAY_DIR_SYMLINK:
+	case DISPLAY_DIR_READONLY:
+	case DISPLAY_DIR_NOT_STICKY:
 		break;
 	}
-	return 0;
+	/* It cannot safely hold our socket file: the abstract socket only,
+	 * which X clients try first; the lock file still holds the number. */
+	if (state == DISPLAY_DIR_SYMLINK && (n = readlink(dir, target, sizeof(target) - 1)) > 0)
+		target[n] = 0;
+	if (no_abstract)
+		return log_error_errno(state == DISPLAY_DIR_READONLY ? EROFS : EPERM,
+				       "The socket directory '%s' %s, so it cannot hold the socket file, and --no-abstract leaves nothing to serve: drop --no-abstract (X clients then use the abstract socket %s) or use --socket-dir DIR",
+				       dir, display_dir_reason(state), name);
+	log_warning("The socket directory '%s' %s%s%s%s: serving only the abstract socket %s, which X clients (libxcb, Xlib) try first",
+		    dir, display_dir_reason(state), target[0] ? " (to " : "", target, target[0] ? ")" : "", name);
+	return 1;
 }
 
 /* ---- listening sockets ---- */
@@ -319,6 +335,7 @@ int run_listen_display(struct run_ctx *ctx)
 	const struct run_args *a = ctx->a;
 	char path[PATH_MAX], name[PATH_MAX];
 	struct addr pa = {}, ab = {};
+	bool serve_path = false;
 	int r;
 
 	r = addr_display_socket_path(a->display, a->socket_dir, path, sizeof(path));
@@ -333,9 +350,10 @@ int run_listen_display(struct run_ctx *ctx)
 		return log_error_errno(r, "Invalid abstract socket name: %m");
 
 	if (!a->no_path_socket) {
-		r = socket_dir_check(a->socket_dir);
+		r = socket_dir_check(a->socket_dir, a->no_abstract, name);
 		if (r < 0)
 			return r;
+		serve_path = r == 0;
 	}
 	r = run_lock_take(ctx);
 	if (r < 0)
@@ -346,7 +364,7 @@ int run_listen_display(struct run_ctx *ctx)
 	r = take_over(ctx, &ab, name, false);
 	if (r < 0)
 		return r;
-	r = take_over(ctx, &pa, path, !a->no_path_socket);
+	r = take_over(ctx, &pa, path, serve_path);
 	if (r < 0)
 		return r;
 
@@ -355,7 +373,7 @@ int run_listen_display(struct run_ctx *ctx)
 		if (r < 0)
 			return r;
 	}
-	if (!a->no_path_socket) {
+	if (serve_path) {
 		r = listen_on(ctx, &pa, path);
 		if (r < 0)
 			return r;

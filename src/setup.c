@@ -197,13 +197,17 @@ static int error_install_command(const struct module_load_report *rep)
 			 rep->culprit, rep->culprit, rep->command, where, HV_SOCK);
 }
 
-static const char *other_vsock_transport(void)
+/* The other VSOCK transport in /sys/module that keeps hv_sock from
+ * registering: before 5.5 any transport at all (only one may register),
+ * from 5.5 on only another guest-to-host one (virtio, vmci): vsock_loopback
+ * registers as the local transport and is no rival. */
+static const char *other_vsock_transport(bool guest_to_host_only)
 {
 	static const char *const transports[] = {
 		"vmw_vsock_vmci_transport", "vmw_vsock_virtio_transport", "vsock_loopback",
 	};
 
-	for (size_t i = 0; i < ELEMENTSOF(transports); i++) {
+	for (size_t i = 0; i < ELEMENTSOF(transports) - (guest_to_host_only ? 1 : 0); i++) {
 		char p[PATH_MAX];
 
 		if (snprintf_bounded(p, sizeof(p), "/sys/module/%s", transports[i]) >= 0 && root_exists(p))
@@ -247,10 +251,15 @@ static int error_load(const struct module_ctx *ctx, int r, const char *culprit)
 		return log_error_errno(r, "Loading %s is not permitted ('%m'): module loading is restricted here (a container without CAP_SYS_MODULE, or a security module). Nothing was written.",
 				       what);
 	case EBUSY: {
-		const char *other = other_vsock_transport();
+		bool old_kernel = facts.release_parsed && facts.kernel < KERNEL_VERSION_CODE(5, 5, 0);
+		const char *other = other_vsock_transport(!old_kernel);
 
-		if (facts.release_parsed && facts.kernel < KERNEL_VERSION_CODE(5, 5, 0) && other)
+		if (old_kernel && other)
 			return log_error_errno(r, "Another VSOCK transport ('%s') is loaded, and kernel %s (before 5.5) allows only one: blacklist it with 'echo blacklist %s > /etc/modprobe.d/blacklist-%s.conf', reboot, and run setup again. Nothing was written.",
+					       other, rel, other, other);
+		/* From 5.5 on: another guest-to-host one has registered. */
+		if (other)
+			return log_error_errno(r, "Another guest-to-host VSOCK transport ('%s') is registered, and kernel %s allows only one (hv_sock's load failed with '%m'): blacklist it with 'echo blacklist %s > /etc/modprobe.d/blacklist-%s.conf', reboot, and run setup again. Nothing was written.",
 					       other, rel, other, other);
 		return log_error_errno(r, "Failed to load %s: %m. Nothing was written.", what);
 	}
@@ -305,6 +314,14 @@ static int setup_kernel(bool *changed)
 		return log_error_errno(EBUSY, "'%s' is being unloaded right now; run setup again when that is done. Nothing was changed.",
 				 HV_SOCK);
 	case MODULE_STATE_NO_MODULES_DIR:
+		if (facts.wsl == WSL_2) {
+			/* A custom WSL2 kernel: advice.c, doctor's words. */
+			char advice[512];
+
+			advice_hv_sock_missing(&facts, advice, sizeof(advice));
+			return log_error_errno(ENOENT, "hv_sock is not built into the WSL2 kernel '%s', and there are no modules for it ('%s' is missing): %s, then run setup again. Nothing was changed.",
+					       module_ctx_release(ctx), module_ctx_modules_dir(ctx), advice);
+		}
 		return log_error_errno(ENOENT, "There are no modules for kernel '%s' ('%s' is missing: a container, or a kernel without modules?), so '%s' cannot be loaded here. Nothing was changed.",
 				       module_ctx_release(ctx), module_ctx_modules_dir(ctx), HV_SOCK);
 	case MODULE_STATE_MISSING:
@@ -763,6 +780,13 @@ static void next_steps(void)
 
 	addr_service_guid(addr_x410_port(0), guid);
 	report("next", "x410-vsock run :5   (then DISPLAY=:5 for your X programs)");
+	if (facts.wsl == WSL_2) {
+		/* No registry key names WSL2's VM (a new id at every start). */
+		report("windows", "X410 must itself accept VSOCK connections from WSL2: turn on its WSL2/VSOCK option (no registry key applies to WSL2)");
+		if (facts.wsl_vm_id[0])
+			printf("%-9sthis WSL2 VM's id: %s (wslinfo --vm-id; it changes at every WSL start)\n", "", facts.wsl_vm_id);
+		return;
+	}
 	report("windows", "register X410 display 0 as a Hyper-V guest service (as Administrator), then start 'x410 /listen hyperv':");
 	printf("%-9sreg add \"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\GuestCommunicationServices\\%s\" /v ElementName /t REG_SZ /d \"X410 Display 0\" /f\n",
 	       "", guid);

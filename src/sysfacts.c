@@ -10,8 +10,15 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -95,6 +102,77 @@ int sysfacts_count_entries(const struct sysfacts *facts, const char *path)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* ---------------------------------------------------------------- wslinfo */
+
+#define WSLINFO_TIMEOUT_MS 2000
+
+int sysfacts_run_vm_id(const char *program, char buf[static SYSFACTS_VM_ID_MAX])
+{
+	char *const argv[] = { (char *)"wslinfo", (char *)"--vm-id", NULL };
+	char *const envp[] = { (char *)"PATH=/usr/bin:/bin", NULL };
+	posix_spawn_file_actions_t fa;
+	char out[256];
+	size_t n = 0;
+	int p[2], status, r;
+	pid_t pid;
+
+	buf[0] = 0;
+	/* Asked first: where clone(CLONE_VFORK) is emulated (valgrind), a
+	 * failed exec is only an exit status 127, not posix_spawn's error. */
+	if (access(program, X_OK) < 0)
+		return -errno;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	r = posix_spawn_file_actions_init(&fa);
+	if (r == 0) {
+		(void)posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+		(void)posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+		(void)posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+		/* Never a shell: the program itself, with its two words. */
+		r = posix_spawn(&pid, program, &fa, NULL, argv, envp);
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	safe_close(p[1]);
+	if (r != 0) {
+		safe_close(p[0]);
+		return -r;
+	}
+	for (uint64_t waited = 0; n < sizeof(out) - 1 && waited < WSLINFO_TIMEOUT_MS; waited += 100) {
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		ssize_t k;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		k = read(p[0], out + n, sizeof(out) - 1 - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	safe_close(p[0]);
+	out[n] = 0;
+	/* It has closed its output (or said too much, or taken too long):
+	 * give it a second to exit, and no more. */
+	for (unsigned i = 0;; i++) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		if (i >= 100) {
+			(void)kill(pid, SIGKILL);
+			(void)waitpid(pid, &status, 0);
+			return -ETIMEDOUT;
+		}
+		(void)nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EIO;
+	return sysfacts_parse_vm_id(out, buf);
 }
 
 /* ---------------------------------------------------------------- facts */
@@ -240,6 +318,9 @@ int sysfacts_read(struct sysfacts *facts, const char *root)
 	read_environment(facts);
 	read_os_release(facts);
 	read_kernel(facts);
+	/* Only this very system is asked, and only when it has wslinfo. */
+	if (facts->live && facts->wsl == WSL_2 && access(WSLINFO_PATH, X_OK) == 0)
+		(void)sysfacts_run_vm_id(WSLINFO_PATH, facts->wsl_vm_id);
 	return 0;
 }
 

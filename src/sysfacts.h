@@ -40,6 +40,12 @@ enum sysfacts_wsl {
 /* From /proc/sys/kernel/osrelease. */
 enum sysfacts_wsl sysfacts_classify_osrelease(const char *osrelease);
 
+/* A WSL2 VM id as `wslinfo --vm-id` prints it: a GUID (8-4-4-4-12 hex
+ * digits, braces allowed), blanks around it allowed; written without the
+ * braces, in lower case.  -EINVAL for anything else. */
+#define SYSFACTS_VM_ID_MAX 37
+int sysfacts_parse_vm_id(const char *s, char buf[static SYSFACTS_VM_ID_MAX]);
+
 /* The hypervisor that DMI names (sys_vendor, product_name), or NULL. */
 const char *sysfacts_dmi_hypervisor(const char *vendor, const char *product);
 /* The hypervisor of a CPUID leaf 0x40000000 signature (12 bytes), or NULL. */
@@ -55,6 +61,9 @@ struct sysfacts {
 	/* WSL and hypervisors */
 	char osrelease[SYSFACTS_TEXT_MAX];      /* /proc/sys/kernel/osrelease */
 	enum sysfacts_wsl wsl;
+	/* The running WSL2 VM's id (`wslinfo --vm-id`: it changes at every
+	 * WSL start); "" below a root, elsewhere, or without wslinfo. */
+	char wsl_vm_id[SYSFACTS_VM_ID_MAX];
 	bool vmbus;                     /* /sys/bus/vmbus exists: hv_vmbus is there */
 	int vmbus_devices;              /* -1: no /sys/bus/vmbus/devices */
 	char dmi_vendor[SYSFACTS_TEXT_MAX], dmi_product[SYSFACTS_TEXT_MAX], dmi_version[SYSFACTS_TEXT_MAX];
@@ -79,6 +88,13 @@ struct sysfacts {
 /* Fill facts from the files below root (NULL, "" or "/" for the running
  * system).  -errno when root is not a directory. */
 int sysfacts_read(struct sysfacts *facts, const char *root);
+
+/* Run `PROGRAM --vm-id` (never through a shell; stdin and stderr
+ * /dev/null; at most 2 s) and parse what it prints
+ * (sysfacts_parse_vm_id()).  sysfacts_read() runs WSLINFO_PATH on a live
+ * WSL2 system when it is there.  Returns 0 or -errno. */
+#define WSLINFO_PATH "/usr/bin/wslinfo"
+int sysfacts_run_vm_id(const char *program, char buf[static SYSFACTS_VM_ID_MAX]);
 
 /* A Hyper-V guest: VMBus devices, or WSL2 (whose VMBus is hidden). */
 bool sysfacts_hyperv(const struct sysfacts *facts);

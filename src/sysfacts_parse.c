@@ -123,3 +123,39 @@ const char *sysfacts_cpuid_hypervisor(const char signature[static 12])
 			return table[i].name;
 	return NULL;
 }
+
+int sysfacts_parse_vm_id(const char *s, char buf[static SYSFACTS_VM_ID_MAX])
+{
+	static const unsigned groups[] = { 8, 4, 4, 4, 12 };
+	char id[SYSFACTS_VM_ID_MAX];
+	bool brace;
+	size_t o = 0;
+
+	buf[0] = 0;
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	brace = *s == '{';
+	if (brace)
+		s++;
+	for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
+		if (g > 0) {
+			if (*s++ != '-')
+				return -EINVAL;
+			id[o++] = '-';
+		}
+		for (unsigned i = 0; i < groups[g]; i++, s++) {
+			if (!isxdigit((unsigned char)*s))
+				return -EINVAL;
+			id[o++] = (char)tolower((unsigned char)*s);
+		}
+	}
+	id[o] = 0;
+	if (brace && *s++ != '}')
+		return -EINVAL;
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	if (*s)
+		return -EINVAL;
+	memcpy(buf, id, o + 1);
+	return 0;
+}

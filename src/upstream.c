@@ -114,6 +114,16 @@ int upstream_connect(const struct addr *a, uint32_t vsock_buffer, uint64_t deadl
 	return TAKE_FD(fd);
 }
 
+/* What upstream_hint_set_wsl2() said: the only state of this file. */
+static bool hint_wsl2;
+static char hint_vm_id[64];
+
+void upstream_hint_set_wsl2(bool wsl2, const char *vm_id)
+{
+	hint_wsl2 = wsl2;
+	(void)strcpy_bounded(hint_vm_id, sizeof(hint_vm_id), wsl2 && vm_id ? vm_id : "");
+}
+
 void upstream_error_hint(const struct addr *a, bool is_x410, uint32_t x410_display, uint64_t timeout_ms,
 			 int error, char *buf, size_t size)
 {
@@ -139,6 +149,17 @@ void upstream_error_hint(const struct addr *a, bool is_x410, uint32_t x410_displ
 				if (error == ETIMEDOUT)
 					(void)snprintf(timed_out, sizeof(timed_out), "connect timed out after %" PRIu64 " ms: ",
 						       timeout_ms);
+				if (hint_wsl2) {
+					/* No registry key makes X410 accept the WSL2
+					 * VM, whose id changes at every start. */
+					char vm[96] = "";
+
+					if (hint_vm_id[0])
+						(void)snprintf(vm, sizeof(vm), " (this WSL2 VM's id is %s)", hint_vm_id);
+					(void)snprintf(buf, size, "%sX410 is not accepting VSOCK connections from WSL2 on port %u (display %u)%s: X410 must itself accept them; is X410 running with its WSL2/VSOCK option on?",
+						       timed_out, a->sa.vm.svm_port, x410_display, vm);
+					return;
+				}
 				regfile_service_key(x410_display, key);
 				(void)snprintf(buf, size, "%sX410 is not listening on vsock port %u (display %u): is X410 running with /listen hyperv and the registry key %s present?",
 					       timed_out, a->sa.vm.svm_port, x410_display, key);
@@ -152,8 +173,10 @@ void upstream_error_hint(const struct addr *a, bool is_x410, uint32_t x410_displ
 			(void)snprintf(buf, size, "no VSOCK transport (%s): run 'sudo x410-vsock setup'", text);
 			return;
 		case ENETUNREACH:
-			(void)snprintf(buf, size, "%s is unreachable: hv_sock connects only to CID 2 (the host) and ports up to 2147483647 (0x7FFFFFFF); this is CID %u port %u",
-				       where, a->sa.vm.svm_cid, a->sa.vm.svm_port);
+			/* The kernel's answer: which ports hv_sock reaches
+			 * depends on the kernel, so none is refused before. */
+			(void)snprintf(buf, size, "%s is unreachable (%s): hv_sock connects only to CID 2 (the host), and some kernels' hv_sock only to ports up to 2147483647 (0x7FFFFFFF); this is CID %u port %u",
+				       where, text, a->sa.vm.svm_cid, a->sa.vm.svm_port);
 			return;
 		case EACCES:
 		case EPERM:

@@ -52,15 +52,26 @@ int upstream_socket(const struct addr *a, uint32_t vsock_buffer, uint64_t connec
 int upstream_connect(const struct addr *a, uint32_t vsock_buffer, uint64_t deadline_ms);
 
 /*
+ * Where X410's end is, for the sentence below: a Hyper-V VM (X410 accepts
+ * the VM through the GuestCommunicationServices registry key) or WSL2
+ * (whose utility VM changes its id at every start: X410 must itself accept
+ * VSOCK connections from WSL2, its WSL2/VSOCK option).  Set once at start
+ * by whoever logs the sentence (run, doctor) from sysfacts; the default is
+ * a Hyper-V VM.  vm_id: `wslinfo --vm-id`, NULL or "" when unknown.
+ */
+void upstream_hint_set_wsl2(bool wsl2, const char *vm_id);
+
+/*
  * Why a connect to a failed with -error (or error), as one sentence in the
  * user's terms, the same for the relay's log line and doctor's finding:
  * "X410 is not listening on vsock port 6000 (display 0): is X410 running
- * with /listen hyperv and the registry key ... present?", "no VSOCK
- * transport (...): run 'sudo x410-vsock setup'", "nobody is listening on
- * unix:/tmp/x (No such file or directory)", ...  is_x410 says that a is
- * X410's default address (vsock:2:6000+x410_display, no --connect);
- * timeout_ms is the connect timeout that a -ETIMEDOUT ran into.  Pure: no
- * I/O, no logging.
+ * with /listen hyperv and the registry key ... present?" (on WSL2: "... is
+ * X410's WSL2/VSOCK option on?"), "no VSOCK transport (...): run 'sudo
+ * x410-vsock setup'", "nobody is listening on unix:/tmp/x (No such file or
+ * directory)", ...  is_x410 says that a is X410's default address
+ * (vsock:2:6000+x410_display, no --connect); timeout_ms is the connect
+ * timeout that a -ETIMEDOUT ran into.  No I/O, no logging; it reads only
+ * what upstream_hint_set_wsl2() set.
  */
 void upstream_error_hint(const struct addr *a, bool is_x410, uint32_t x410_display, uint64_t timeout_ms,
 			 int error, char *buf, size_t size);

@@ -49,6 +49,17 @@ no_libkmod() {
 for id in ubuntu debian none; do
 	check "no hv_sock module, os-release ID=$id: doctor and setup name the same package" missing "$id"
 done
+# A custom WSL2 kernel without hv_sock and without /lib/modules: the kernel
+# option for both, whatever the distribution.
+wsl2_custom() {
+	local X410_SHIM_UNAME_R=6.6.36.3-microsoft-standard-WSL2+
+	export X410_SHIM_UNAME_R
+	compare setup-wsl2-custom "$1" "" &&
+	grep -q 'CONFIG_HYPERV_VSOCKETS=y' "$TEST_TMP/setup.err" && ! grep -q 'apt install' "$TEST_TMP/setup.err"
+}
+for id in ubuntu none; do
+	check "WSL2 custom kernel without hv_sock, os-release ID=$id: doctor and setup say CONFIG_HYPERV_VSOCKETS=y" wsl2_custom "$id"
+done
 for id in debian fedora arch none; do
 	check "no libkmod.so.2, os-release ID=$id: doctor and setup name the same package" no_libkmod "$id"
 done

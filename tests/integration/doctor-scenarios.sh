@@ -26,8 +26,13 @@ scenario() {
 	rootfs_make "doctor-$rootname" || return 1
 	root=$ROOT
 	# git keeps neither empty directories nor modes: the X socket
-	# directory is made here, as a system has it.
-	mkdir -p "$root/tmp/.X11-unix" && chmod 1777 "$root/tmp" "$root/tmp/.X11-unix" || return 1
+	# directory is made here, as a system has it (mode X11_UNIX_MODE,
+	# 1777 by default), unless the root makes it a symbolic link (WSLg),
+	# which is never followed out of the root.
+	chmod 1777 "$root/tmp" 2>/dev/null || mkdir -m 1777 "$root/tmp" || return 1
+	if [ ! -L "$root/tmp/.X11-unix" ]; then
+		mkdir -p "$root/tmp/.X11-unix" && chmod "${X11_UNIX_MODE:-1777}" "$root/tmp/.X11-unix" || return 1
+	fi
 	release=$(cat "$root/proc/sys/kernel/osrelease") || return 1
 
 	X410_SHIM_UNAME_R=$release shim_run "$status" "$root" doctor --root "$root" "$@" || return 1
@@ -69,6 +74,28 @@ check "Hyper-V, hv_sock loadable but not loaded: FAIL with 'setup' as the fix" \
 check "WSL2: hv_sock built in, no /lib/modules is no crash" \
 	scenario wsl2 wsl2 0 \
 	"environment=ok kernel=ok hv_sock=ok boot=ok vsock=ok io_uring=ok display=ok x410=skip"
+
+# WSLg's two layouts of /tmp/.X11-unix: run serves the abstract socket
+# only, doctor says so as OK (never a fix that would break WSLg); the X410
+# check names X410's WSL2/VSOCK option instead of the registry key.
+wslg_readonly() { X11_UNIX_MODE=0777 scenario "$@"; }
+check "WSL2 with WSLg, /tmp/.X11-unix a read-only 0777 mount: OK, the abstract socket only" \
+	wslg_readonly wslg-readonly wslg-readonly 0 \
+	"environment=ok kernel=ok hv_sock=ok boot=ok vsock=ok io_uring=ok display=ok x410=skip" :5
+
+check "WSL2 with older WSLg, /tmp/.X11-unix a link to /mnt/wslg/.X11-unix: OK, the abstract socket only" \
+	scenario wslg-symlink wslg-symlink 0 \
+	"environment=ok kernel=ok hv_sock=ok boot=ok vsock=ok io_uring=ok display=ok x410=skip" :5
+
+# Not WSLg's layout: the same decision, as a warning with the reason.
+wslg_not_sticky() { X11_UNIX_MODE=0777 scenario "$@"; }
+check "WSL2, /tmp/.X11-unix 0777 and writable: WARN, the abstract socket only, no chmod that WSLg would undo" \
+	wslg_not_sticky wsl2-not-sticky wsl2 0 \
+	"environment=ok kernel=ok hv_sock=ok boot=ok vsock=ok io_uring=ok display=warn x410=skip" :5
+
+check "WSL2 with a custom kernel without hv_sock: FAIL with CONFIG_HYPERV_VSOCKETS=y, not a package" \
+	scenario wsl2-custom wsl2-custom 1 \
+	"environment=ok kernel=ok hv_sock=fail boot=skip vsock=fail io_uring=ok display=ok x410=skip"
 
 check "hv_sock missing for this kernel: FAIL with the package to install" \
 	scenario missing missing 1 \

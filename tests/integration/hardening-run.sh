@@ -85,7 +85,7 @@ t_socket_dir_spellings() {
 	n=$(pick_display 1)
 	for spelling in "$d/link/" "$d/link//" "$d//link/." "$d/link/./"; do
 		run_x 1 run --no-abstract --socket-dir "$spelling" --lock-dir "$d" --connect "unix:$d/up" ":$n" &&
-		says "socket directory '$d/link' is a symbolic link: refusing it" &&
+		says "socket directory '$d/link' is a symbolic link, so it cannot hold the socket file, and --no-abstract leaves nothing to serve" &&
 		[ ! -e "$d/real/X$n" ] || { echo "# --socket-dir '$spelling' was not refused" >&2; fails=$((fails + 1)); }
 	done
 	for spelling in "$d/real/../link" "$d/link/.."; do
@@ -104,7 +104,7 @@ t_doctor_socket_dir() {
 	local spelling
 	for spelling in /tmp/link/ /tmp//link/.; do
 		X410_SHIM_UNAME_R=6.1.0-18-amd64 shim_run 1 "$ROOT" doctor --root "$ROOT" --socket-dir "$spelling" &&
-		says '^\[FAIL\] displays: /tmp/link is not a directory \(a symlink\?\)' "$OUT" || return 1
+		says '^\[WARN\] displays: /tmp/link is a symbolic link \(to real\): run serves the abstract socket @/tmp/.X11-unix/XN only' "$OUT" || return 1
 	done
 	X410_SHIM_UNAME_R=6.1.0-18-amd64 shim_run 2 "$ROOT" doctor --root "$ROOT" --socket-dir /tmp/real/../link &&
 	says "Invalid --socket-dir '/tmp/real/\.\./link': '\.\.' is not allowed"

@@ -165,14 +165,28 @@ t_live_socket() {
 }
 check "a live server on the socket is refused, its socket kept, no lock left" t_live_socket
 
-# The socket directory must be real and safe: refused with the reason.
+# A socket directory that cannot safely hold the socket file (a symbolic
+# link of root's or ours, read-only, writable by others without the sticky
+# bit): the abstract socket only, with one warning; with --no-abstract
+# there is nothing left to serve, an error.
 t_dir_symlink() {
 	ln -s "$SOCK" "$TEST_TMP/link"
 	run_x 1 run --socket-dir "$TEST_TMP/link" --lock-dir "$TEST_TMP" --connect "unix:$UP" --no-abstract ":$DISP" &&
-	grep -q "ERROR: The socket directory '$TEST_TMP/link' is a symbolic link: refusing it" "$ERR" &&
+	grep -q "ERROR: The socket directory '$TEST_TMP/link' is a symbolic link, so it cannot hold the socket file, and --no-abstract leaves nothing to serve" "$ERR" &&
 	[ ! -e "$SOCK/X$DISP" ] && [ ! -e "$TEST_TMP/.X$DISP-lock" ]
 }
-check "a symbolic link as the socket directory is refused" t_dir_symlink
+check "a symbolic link as the socket directory, with --no-abstract: refused" t_dir_symlink
+
+t_dir_symlink_abstract() {
+	start_relay "$TEST_TMP/link.log" --socket-dir "$TEST_TMP/link" --lock-dir "$TEST_TMP" --connect "unix:$UP" \
+		--engine epoll ":$DISP" || return 1
+	[ "$(grep -c "WARNING: The socket directory" "$TEST_TMP/link.log")" = 1 ] &&
+	grep -q "WARNING: The socket directory '$TEST_TMP/link' is a symbolic link (to $SOCK): serving only the abstract socket @/tmp/.X11-unix/X$DISP, which X clients (libxcb, Xlib) try first" "$TEST_TMP/link.log" &&
+	[ ! -e "$SOCK/X$DISP" ] && [ -f "$TEST_TMP/.X$DISP-lock" ] &&
+	[ "$(echo abstract | timeout 5 socat -t5 - ABSTRACT-CONNECT:/tmp/.X11-unix/X$DISP)" = abstract ] &&
+	stop_relay && [ ! -e "$TEST_TMP/.X$DISP-lock" ]
+}
+check "a symbolic link of ours as the socket directory: the abstract socket only, one warning, the lock taken" t_dir_symlink_abstract
 
 if [ "$(id -u)" = 0 ]; then
 	t_dir_foreign() {
@@ -185,12 +199,25 @@ if [ "$(id -u)" = 0 ]; then
 	t_dir_not_sticky() {
 		mkdir "$TEST_TMP/open" && chmod 0777 "$TEST_TMP/open" &&
 		run_x 1 run --socket-dir "$TEST_TMP/open" --lock-dir "$TEST_TMP" --connect "unix:$UP" --no-abstract ":$DISP" &&
-		grep -q "ERROR: The socket directory '$TEST_TMP/open' is writable by others but not sticky" "$ERR"
+		grep -q "ERROR: The socket directory '$TEST_TMP/open' is writable by others without the sticky bit (another user could replace a socket in it), so it cannot hold the socket file" "$ERR" &&
+		start_relay "$TEST_TMP/open.log" --socket-dir "$TEST_TMP/open" --lock-dir "$TEST_TMP" --connect "unix:$UP" \
+			--engine epoll ":$DISP" || return 1
+		grep -q "WARNING: The socket directory '$TEST_TMP/open' is writable by others without the sticky bit (another user could replace a socket in it): serving only the abstract socket" "$TEST_TMP/open.log" &&
+		[ -z "$(ls -A "$TEST_TMP/open")" ] &&
+		stop_relay
 	}
-	check "a root-owned, world-writable socket directory without the sticky bit is refused" t_dir_not_sticky
+	check "a world-writable socket directory without the sticky bit: abstract socket only (with --no-abstract: refused)" t_dir_not_sticky
+	t_dir_foreign_link() {
+		ln -s "$SOCK" "$TEST_TMP/flink" && chown -h 65534 "$TEST_TMP/flink" &&
+		run_x 1 run --socket-dir "$TEST_TMP/flink" --lock-dir "$TEST_TMP" --connect "unix:$UP" ":$DISP" &&
+		grep -q "ERROR: The socket directory '$TEST_TMP/flink' is a symbolic link of uid 65534, neither root nor you" "$ERR" &&
+		[ ! -e "$SOCK/X$DISP" ] && [ ! -e "$TEST_TMP/.X$DISP-lock" ]
+	}
+	check "a symbolic link of another user's as the socket directory is refused" t_dir_foreign_link
 else
 	skip_check "not root: cannot make a directory owned by another user"
 	skip_check "not root: a directory of ours is accepted whatever its mode"
+	skip_check "not root: cannot make a symbolic link owned by another user"
 fi
 
 # systemd socket activation: the passed socket is served, none is created

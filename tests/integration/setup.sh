@@ -139,7 +139,30 @@ t_wsl2() {
 	X410_SHIM_UNAME_R=5.15.153.1-microsoft-standard-WSL2 shim_run 0 "$ROOT" setup && golden wsl2 &&
 	inserted_is "" && [ "$(snapshot "$ROOT")" = "$before" ]
 }
-check "WSL2 (built in, no /lib/modules): says so and changes nothing" t_wsl2
+check "WSL2 (built in, no /lib/modules): says so and changes nothing; X410's WSL2/VSOCK option, no registry key" t_wsl2
+
+# A custom WSL2 kernel without hv_sock, and no /lib/modules: the fix is the
+# kernel option (or WSL's own kernel), never a distribution package.
+t_wsl2_custom() {
+	rootfs_make setup-wsl2-custom
+	local before
+	before=$(snapshot "$ROOT")
+	X410_SHIM_UNAME_R=6.6.36.3-microsoft-standard-WSL2+ shim_run 1 "$ROOT" setup && golden wsl2-custom &&
+	inserted_is "" && [ "$(snapshot "$ROOT")" = "$before" ] &&
+	grep -q CONFIG_HYPERV_VSOCKETS=y "$ERR" && ! grep -q 'apt\|linux-image\|linux-modules' "$ERR"
+}
+check "WSL2 with a custom kernel without hv_sock: CONFIG_HYPERV_VSOCKETS=y, not a package" t_wsl2_custom
+
+# A Hyper-V VM with kernel 5.4 (only one vsock transport may load): hv_sock
+# is loaded and the closing lines keep the registry key of Hyper-V VMs.
+t_load_54() {
+	rootfs_make setup-old-kernel
+	rm -r "$ROOT/sys/module/vmw_vsock_vmci_transport"
+	X410_SHIM_UNAME_R=5.4.0-150-generic shim_run 0 "$ROOT" setup && golden load-5.4 &&
+	inserted_is "hv_sock" && our_conf &&
+	grep -q 'GuestCommunicationServices' "$OUT"
+}
+check "Hyper-V VM, kernel 5.4: loads hv_sock; the registry key of Hyper-V VMs in the closing lines" t_load_54
 
 t_blacklisted() {
 	rootfs_make setup-blacklisted
@@ -211,6 +234,24 @@ t_ebusy() {
 		shim_run 1 "$ROOT" setup && golden ebusy && no_conf
 }
 check "EBUSY before 5.5: another transport named, how to blacklist it" t_ebusy
+
+# From 5.5 on only one guest-to-host transport registers: hv_sock's EBUSY
+# names the one that did (virtio here; vsock_loopback, also loaded, is no
+# rival), with its blacklist line.
+t_ebusy_new() {
+	rootfs_make setup-virtio
+	X410_SHIM_INIT_MODULE="hv_sock=EBUSY" shim_run 1 "$ROOT" setup && golden ebusy-6.1 && no_conf &&
+	grep -q "^f\{0,1\}init_module hv_sock EBUSY" "$SHIM_LOG"
+}
+check "EBUSY on 6.1: the other guest-to-host transport (virtio) named, how to blacklist it" t_ebusy_new
+
+# Only vsock_loopback besides: it is not the cause, and is not named.
+t_ebusy_loopback() {
+	rootfs_make setup-virtio
+	rm -r "$ROOT/sys/module/vmw_vsock_virtio_transport"
+	X410_SHIM_INIT_MODULE="hv_sock=EBUSY" shim_run 1 "$ROOT" setup && golden ebusy-loopback && no_conf
+}
+check "EBUSY on 6.1 with only vsock_loopback: no transport blamed" t_ebusy_loopback
 
 t_not_root() {
 	rootfs_make setup-hyperv

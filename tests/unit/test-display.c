@@ -126,26 +126,92 @@ static void test_dir_judge(void **state)
 
 	(void)state;
 	st.st_mode = S_IFDIR | 01777;
-	assert_int_equal(display_dir_judge(&st, me), DISPLAY_DIR_OK);
+	assert_int_equal(display_dir_judge(&st, me, false), DISPLAY_DIR_OK);
 	st.st_mode = S_IFDIR | 0755;
-	assert_int_equal(display_dir_judge(&st, me), DISPLAY_DIR_OK);
+	assert_int_equal(display_dir_judge(&st, me, false), DISPLAY_DIR_OK);
 	/* Writable by others without the sticky bit, whoever owns it. */
 	st.st_mode = S_IFDIR | 0777;
-	assert_int_equal(display_dir_judge(&st, me), DISPLAY_DIR_NOT_STICKY);
+	assert_int_equal(display_dir_judge(&st, me, false), DISPLAY_DIR_NOT_STICKY);
 	st.st_mode = S_IFDIR | 0775;
-	assert_int_equal(display_dir_judge(&st, me), DISPLAY_DIR_NOT_STICKY);
+	assert_int_equal(display_dir_judge(&st, me, false), DISPLAY_DIR_NOT_STICKY);
 	st.st_uid = me;
 	st.st_mode = S_IFDIR | 0777;
-	assert_int_equal(display_dir_judge(&st, me), DISPLAY_DIR_NOT_STICKY);
+	assert_int_equal(display_dir_judge(&st, me, false), DISPLAY_DIR_NOT_STICKY);
+	/* Read-only first: WSLg's 0777 mount. */
+	assert_int_equal(display_dir_judge(&st, me, true), DISPLAY_DIR_READONLY);
 	st.st_mode = S_IFDIR | 0700;
-	assert_int_equal(display_dir_judge(&st, me), DISPLAY_DIR_OK);
+	assert_int_equal(display_dir_judge(&st, me, false), DISPLAY_DIR_OK);
 	st.st_uid = other;
-	assert_int_equal(display_dir_judge(&st, me), other == 0 ? DISPLAY_DIR_OK : DISPLAY_DIR_FOREIGN_OWNER);
+	assert_int_equal(display_dir_judge(&st, me, false), other == 0 ? DISPLAY_DIR_OK : DISPLAY_DIR_FOREIGN_OWNER);
+	assert_int_equal(display_dir_judge(&st, me, true), other == 0 ? DISPLAY_DIR_READONLY : DISPLAY_DIR_FOREIGN_OWNER);
 	st.st_uid = 0;
 	st.st_mode = S_IFLNK | 0777;
-	assert_int_equal(display_dir_judge(&st, me), DISPLAY_DIR_SYMLINK);
+	assert_int_equal(display_dir_judge(&st, me, false), DISPLAY_DIR_SYMLINK);
+	st.st_uid = me;
+	assert_int_equal(display_dir_judge(&st, me, false), DISPLAY_DIR_SYMLINK);
+	st.st_uid = other;
+	assert_int_equal(display_dir_judge(&st, me, false), other == 0 ? DISPLAY_DIR_SYMLINK : DISPLAY_DIR_FOREIGN_SYMLINK);
+	st.st_uid = 0;
 	st.st_mode = S_IFREG | 0644;
-	assert_int_equal(display_dir_judge(&st, me), DISPLAY_DIR_NOT_DIR);
+	assert_int_equal(display_dir_judge(&st, me, false), DISPLAY_DIR_NOT_DIR);
+
+	/* The abstract socket only, or refused. */
+	assert_true(display_dir_abstract_only(DISPLAY_DIR_SYMLINK));
+	assert_true(display_dir_abstract_only(DISPLAY_DIR_READONLY));
+	assert_true(display_dir_abstract_only(DISPLAY_DIR_NOT_STICKY));
+	assert_false(display_dir_abstract_only(DISPLAY_DIR_OK));
+	assert_false(display_dir_abstract_only(DISPLAY_DIR_FOREIGN_SYMLINK));
+	assert_false(display_dir_abstract_only(DISPLAY_DIR_FOREIGN_OWNER));
+	assert_false(display_dir_abstract_only(DISPLAY_DIR_NOT_DIR));
+}
+
+static void test_dir_wslg(void **state)
+{
+	uid_t me = geteuid(), other = me == 4242 ? 4343 : 4242;
+	struct stat st = { .st_mode = S_IFDIR | 0777 };
+
+	(void)state;
+	/* A read-only 0777 mount of root's. */
+	assert_true(display_dir_is_wslg(DISPLAY_DIR_READONLY, &st, me, NULL));
+	st.st_mode = S_IFDIR | 01777;
+	assert_false(display_dir_is_wslg(DISPLAY_DIR_READONLY, &st, me, NULL));
+	st.st_mode = S_IFDIR | 0777;
+	assert_false(display_dir_is_wslg(DISPLAY_DIR_NOT_STICKY, &st, me, NULL));
+	/* A symbolic link of root's to /mnt/wslg/.X11-unix. */
+	st.st_mode = S_IFLNK | 0777;
+	assert_true(display_dir_is_wslg(DISPLAY_DIR_SYMLINK, &st, me, "/mnt/wslg/.X11-unix"));
+	assert_false(display_dir_is_wslg(DISPLAY_DIR_SYMLINK, &st, me, "/mnt/wslg/.X11-unix/"));
+	assert_false(display_dir_is_wslg(DISPLAY_DIR_SYMLINK, &st, me, "/tmp/elsewhere"));
+	st.st_uid = other;
+	assert_int_equal(display_dir_is_wslg(DISPLAY_DIR_SYMLINK, &st, me, "/mnt/wslg/.X11-unix"), other == 0);
+}
+
+/* Below a root, read-only comes from the root's /proc/mounts: the longest
+ * mount point that holds the directory, octal escapes undone. */
+static void test_dir_readonly_mounts(void **state)
+{
+	(void)state;
+	write_file("/proc/mounts",
+		      "/dev/sda / ext4 rw,relatime 0 0\n"
+		      "none /tmp tmpfs rw,nosuid 0 0\n"
+		      "none /tmp/.X11-unix tmpfs ro,relatime 0 0\n"
+		      "none /tmp/.X11-unixfoo tmpfs rw 0 0\n"
+		      "none /mnt/with\\040blank tmpfs ro 0 0\n"
+		      "junk\n");
+	assert_true(display_dir_readonly(root, false, "/tmp/.X11-unix"));
+	assert_true(display_dir_readonly(root, false, "/tmp/.X11-unix/sub"));
+	assert_false(display_dir_readonly(root, false, "/tmp"));
+	assert_false(display_dir_readonly(root, false, "/tmp/.X11-unixfoo"));
+	assert_false(display_dir_readonly(root, false, "/tmp/.X11"));
+	assert_true(display_dir_readonly(root, false, "/mnt/with blank/x"));
+	assert_false(display_dir_readonly(root, false, "/var"));
+	{
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/proc/mounts", root);
+		assert_int_equal(unlink(path), 0);
+	}
+	assert_false(display_dir_readonly(root, false, "/tmp/.X11-unix"));
 }
 
 static struct display_where below_root(const struct display_unix_table *t)
@@ -415,6 +481,8 @@ int main(void)
 		cmocka_unit_test(test_lock_parse_lengths),
 		cmocka_unit_test(test_unix_line),
 		cmocka_unit_test(test_dir_judge),
+		cmocka_unit_test(test_dir_wslg),
+		cmocka_unit_test_setup_teardown(test_dir_readonly_mounts, setup_root, teardown_root),
 		cmocka_unit_test(test_dir_normalize),
 		cmocka_unit_test_setup_teardown(test_display_states, setup_root, teardown_root),
 		cmocka_unit_test_setup_teardown(test_suggest, setup_root, teardown_root),

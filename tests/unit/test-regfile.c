@@ -54,9 +54,9 @@ static const struct range_case range_cases[] = {
 	{ "1e3", -EINVAL, NULL },
 	{ "0;1", -EINVAL, NULL },
 	{ "99999999999999999999999x", -EINVAL, NULL },
-	{ "2147477648", -ERANGE, NULL },
+	{ "4294961295", -ERANGE, NULL },
 	{ "4294967295", -ERANGE, NULL },
-	{ "0-2147477648", -ERANGE, NULL },
+	{ "0-4294961295", -ERANGE, NULL },
 	{ "99999999999999999999999", -ERANGE, NULL },
 	{ "0-63", 0, NULL },     /* 64 displays: the most */
 	{ "0-64", -E2BIG, NULL },
@@ -127,7 +127,7 @@ static void test_service_key(void **state)
 	regfile_service_key(10, key);
 	assert_string_equal(key, "0000177a-facb-11e6-bd58-64006a7986d3");
 	regfile_service_key(X410_DISPLAY_MAX, key);
-	assert_string_equal(key, "7fffffff-facb-11e6-bd58-64006a7986d3");
+	assert_string_equal(key, "fffffffe-facb-11e6-bd58-64006a7986d3");
 }
 
 /* The writers report a stream error instead of pretending. */

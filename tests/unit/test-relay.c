@@ -275,8 +275,8 @@ static void test_connect_failed_messages(void **state)
 	cfg.upstream_is_x410 = false;
 	addr_vsock(3, 6000, &cfg.upstream);
 	assert_string_equal(connect_failed_line(&r, ENETUNREACH),
-		"x410-vsock: ERROR: client #7: vsock:3:6000 is unreachable: hv_sock connects only to CID 2 (the host)"
-		" and ports up to 2147483647 (0x7FFFFFFF); this is CID 3 port 6000");
+		"x410-vsock: ERROR: client #7: vsock:3:6000 is unreachable (Network is unreachable): hv_sock connects only to CID 2 (the host),"
+		" and some kernels' hv_sock only to ports up to 2147483647 (0x7FFFFFFF); this is CID 3 port 6000");
 	assert_string_equal(connect_failed_line(&r, ECONNREFUSED),
 		"x410-vsock: ERROR: client #7: nobody is listening on vsock:3:6000 (Connection refused)");
 

@@ -191,8 +191,8 @@ static void test_usage_errors(void **state)
 	assert_usage("Option '--connect' needs an argument", ":5", "--connect");
 	assert_usage("Option '--no-abstract' takes no argument", "--no-abstract=yes", ":5");
 	assert_usage("Invalid --x410-display 'x': the X410 display number is not a number", "--x410-display", "x", ":5");
-	assert_usage("Invalid --x410-display '2147477648': the X410 display number is out of range (0-2147477647)",
-		     "--x410-display", "2147477648", ":5");
+	assert_usage("Invalid --x410-display '4294961295': the X410 display number is out of range (0-4294961294)",
+		     "--x410-display", "4294961295", ":5");
 	assert_usage("Invalid --connect 'http://x': unknown address type (expected vsock:CID:PORT, unix:PATH or tcp:HOST:PORT)",
 		     "--connect", "http://x", ":5");
 	assert_usage("Invalid --connect 'tcp:localhost:0': the TCP port is out of range (1-65535)",

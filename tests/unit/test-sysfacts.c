@@ -189,6 +189,72 @@ static void test_advice(void **state)
 	assert_non_null(strstr(buf, "CONFIG_HYPERV_VSOCKETS"));
 	advice_libkmod_missing(&f, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "Debian/Ubuntu: libkmod2"));
+
+	/* WSL2 (a custom kernel: WSL's own has hv_sock built in): the kernel
+	 * option, never a distribution package. */
+	(void)strcpy(f.os_ids, "ubuntu debian");
+	f.wsl = WSL_2;
+	(void)strcpy(f.release, "6.6.36.3-microsoft-standard-WSL2+");
+	advice_hv_sock_missing(&f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "CONFIG_HYPERV_VSOCKETS=y"));
+	assert_non_null(strstr(buf, "'6.6.36.3-microsoft-standard-WSL2+'"));
+	assert_non_null(strstr(buf, ".wslconfig"));
+	assert_null(strstr(buf, "apt"));
+	assert_null(strstr(buf, "linux-modules-extra"));
+}
+
+static void test_vm_id(void **state)
+{
+	char id[SYSFACTS_VM_ID_MAX];
+
+	(void)state;
+	assert_int_equal(sysfacts_parse_vm_id("6F5E8A4C-1B2D-4E3F-8A9B-0C1D2E3F4A5B\n", id), 0);
+	assert_string_equal(id, "6f5e8a4c-1b2d-4e3f-8a9b-0c1d2e3f4a5b");
+	assert_int_equal(sysfacts_parse_vm_id(" {6f5e8a4c-1b2d-4e3f-8a9b-0c1d2e3f4a5b}\r\n", id), 0);
+	assert_string_equal(id, "6f5e8a4c-1b2d-4e3f-8a9b-0c1d2e3f4a5b");
+	assert_int_equal(sysfacts_parse_vm_id("", id), -EINVAL);
+	assert_string_equal(id, "");
+	assert_int_equal(sysfacts_parse_vm_id("6f5e8a4c-1b2d-4e3f-8a9b-0c1d2e3f4a5", id), -EINVAL);
+	assert_int_equal(sysfacts_parse_vm_id("6f5e8a4c-1b2d-4e3f-8a9b-0c1d2e3f4a5bb", id), -EINVAL);
+	assert_int_equal(sysfacts_parse_vm_id("6f5e8a4c1b2d-4e3f-8a9b-0c1d2e3f4a5b", id), -EINVAL);
+	assert_int_equal(sysfacts_parse_vm_id("{6f5e8a4c-1b2d-4e3f-8a9b-0c1d2e3f4a5b", id), -EINVAL);
+	assert_int_equal(sysfacts_parse_vm_id("wslinfo: unknown option", id), -EINVAL);
+	assert_string_equal(id, "");
+}
+
+/* A fake wslinfo: what it prints, its exit status, and no shell between. */
+static void write_program(const char *rel, const char *text)
+{
+	char path[PATH_MAX];
+
+	write_file(rel, text);
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+static void test_run_vm_id(void **state)
+{
+	char id[SYSFACTS_VM_ID_MAX], path[PATH_MAX];
+
+	(void)state;
+	/* It gets exactly "--vm-id" as its one argument. */
+	write_program("/wslinfo", "#!/bin/sh\n[ \"$#\" = 1 ] && [ \"$1\" = --vm-id ] || exit 3\necho 6F5E8A4C-1B2D-4E3F-8A9B-0C1D2E3F4A5B\n");
+	snprintf(path, sizeof(path), "%s/wslinfo", root);
+	assert_int_equal(sysfacts_run_vm_id(path, id), 0);
+	assert_string_equal(id, "6f5e8a4c-1b2d-4e3f-8a9b-0c1d2e3f4a5b");
+	/* An older wslinfo without --vm-id: an error, nothing shown. */
+	write_program("/wslinfo", "#!/bin/sh\necho \"wslinfo: unknown option\" >&2\nexit 1\n");
+	assert_int_equal(sysfacts_run_vm_id(path, id), -EIO);
+	assert_string_equal(id, "");
+	write_program("/wslinfo", "#!/bin/sh\necho not-a-guid\n");
+	assert_int_equal(sysfacts_run_vm_id(path, id), -EINVAL);
+	/* One that hangs is killed within the bound. */
+	write_program("/wslinfo", "#!/bin/sh\nexec sleep 30\n");
+	alarm(10);
+	assert_int_equal(sysfacts_run_vm_id(path, id), -ETIMEDOUT);
+	alarm(0);
+	snprintf(path, sizeof(path), "%s/none", root);
+	assert_int_equal(sysfacts_run_vm_id(path, id), -ENOENT);
 }
 
 int main(void)
@@ -198,6 +264,8 @@ int main(void)
 		cmocka_unit_test(test_osrelease),
 		cmocka_unit_test(test_hypervisor_names),
 		cmocka_unit_test_setup_teardown(test_read, setup_root, teardown_root),
+		cmocka_unit_test(test_vm_id),
+		cmocka_unit_test_setup_teardown(test_run_vm_id, setup_root, teardown_root),
 		cmocka_unit_test(test_advice),
 	};
 
