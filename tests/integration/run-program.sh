@@ -178,7 +178,8 @@ done
 
 # ^C on a terminal reaches the whole foreground process group, PROGRAM
 # included: run must not send it a second time.  script(1) gives run and
-# PROGRAM a terminal of their own.
+# PROGRAM a terminal of their own; "exec" because script starts $SHELL -c, and
+# a shell that stays (dash does; $SHELL is often unset) dies of the ^C.
 t_terminal_int() {
 	local log=$TEST_TMP/tty.log ready=$TEST_TMP/tty.ready status=0
 	rm -f "$log" "$ready"
@@ -188,7 +189,7 @@ t_terminal_int() {
 		--lock-dir "$TEST_TMP" --connect "unix:$UP" --engine epoll ":$DISP" -- \
 		sh -c 'trap "exit 41" INT; : >"$1"; while :; do sleep 0.05; done' sh "$ready")
 	{ wait_for 10 test -e "$ready"; printf '\003'; sleep 3; } |
-		timeout 30 script -qfec "$cmd" /dev/null >"$log" 2>&1 || status=$?
+		timeout 30 script -qfec "exec $cmd" /dev/null >"$log" 2>&1 || status=$?
 	[ $status = 41 ] || { echo "# exit status $status" >&2; sed 's/^/# /' "$log" >&2; return 1; }
 	grep -q "SIGINT from the terminal reached 'sh' too" "$log" && ! grep -q "passing it to" "$log"
 }
