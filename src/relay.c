@@ -298,19 +298,22 @@ bool relay_accept_failed(struct relay *r, int error)
 int relay_upstream_socket(struct relay *r)
 {
 	const struct relay_config *cfg = r->cfg;
-	struct upstream_sockopt_errors e;
-	int fd;
+	int fd, timeout_error;
 
-	fd = upstream_socket(&cfg->upstream, cfg->vsock_buffer, cfg->connect_timeout_ms, &e);
+	fd = upstream_socket(&cfg->upstream, cfg->connect_timeout_ms, &timeout_error);
 	if (fd < 0)
 		return fd;
-	if (e.sndbuf < 0)
-		log_debug_errno(e.sndbuf, "setsockopt(SO_SNDBUF, %u) on the vsock upstream: %m", cfg->vsock_buffer);
-	if (e.rcvbuf < 0)
-		log_debug_errno(e.rcvbuf, "setsockopt(SO_RCVBUF, %u) on the vsock upstream: %m", cfg->vsock_buffer);
-	if (e.connect_timeout < 0)
-		log_debug_errno(e.connect_timeout, "setsockopt(SO_VM_SOCKETS_CONNECT_TIMEOUT) on the vsock upstream: %m");
+	if (timeout_error < 0)
+		log_debug_errno(timeout_error, "setsockopt(SO_VM_SOCKETS_CONNECT_TIMEOUT) on the vsock upstream: %m");
 	return fd;
+}
+
+int relay_upstream_connect(struct relay *r, uint64_t id, int fd)
+{
+	const struct relay_config *cfg = r->cfg;
+
+	(void)id;
+	return upstream_connect_start(fd, &cfg->upstream, cfg->vsock_buffer, NULL);
 }
 
 static void format_upstream(const struct relay_config *cfg, char *buf, size_t size)
