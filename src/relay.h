@@ -232,10 +232,12 @@ int relay_upstream_socket(struct relay *r);
  * Start the upstream connect of client #id on fd (relay_upstream_socket(),
  * still non-blocking) with connect(2): upstream_connect_start(), which for
  * vsock sets SO_SNDBUF/SO_RCVBUF (cfg->vsock_buffer) before connect() and
- * again once it has started.  Returns 0 when connected, 1 when in
- * progress (wait until fd is writable, then upstream_connect_finish()), or
- * -errno, not logged: -EAGAIN when a UNIX listener's queue is full (try
- * again later), else relay_connect_failed().
+ * again once it has started.  At debug level, logs for vsock the sizes
+ * requested and those in force after the last setsockopt() (one line per
+ * connection, and the setsockopt() that failed).  Returns 0 when
+ * connected, 1 when in progress (wait until fd is writable, then
+ * upstream_connect_finish()), or -errno, not logged: -EAGAIN when a UNIX
+ * listener's queue is full (try again later), else relay_connect_failed().
  * Both engines connect through here, never through io_uring's
  * IORING_OP_CONNECT: the sizes must be set again between connect()'s start
  * and the host's answer, which a connect inside the ring leaves no room for.
