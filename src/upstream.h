@@ -52,11 +52,11 @@ struct upstream_buffers {
  * hvs_sock_init() then resets both to its 24 KiB defaults; it sizes its
  * VMBus rings from whatever they hold when the host answers, later.
  * ret_buffers (NULL: not wanted) says what was set, and, read only when it
- * is wanted, what is in force afterwards; for other families it is left
- * zeroed.  Returns 0 when fd is connected already, 1 when the connect is in
- * progress (wait for POLLOUT, then upstream_connect_finish()), or -errno:
- * -EAGAIN when a UNIX listener's queue is full (nothing has started: try
- * again later).
+ * is wanted, what is in force afterwards (for other families: nothing set,
+ * sizes -1); it is filled only when the connect has not failed.  Returns 0
+ * when fd is connected already, 1 when the connect is in progress (wait
+ * for POLLOUT, then upstream_connect_finish()), or -errno: -EAGAIN when a
+ * UNIX listener's queue is full (nothing has started: try again later).
  */
 int upstream_connect_start(int fd, const struct addr *a, uint32_t vsock_buffer, struct upstream_buffers *ret_buffers);
 
