@@ -298,19 +298,36 @@ bool relay_accept_failed(struct relay *r, int error)
 int relay_upstream_socket(struct relay *r)
 {
 	const struct relay_config *cfg = r->cfg;
-	struct upstream_sockopt_errors e;
-	int fd;
+	int fd, timeout_error;
 
-	fd = upstream_socket(&cfg->upstream, cfg->vsock_buffer, cfg->connect_timeout_ms, &e);
+	fd = upstream_socket(&cfg->upstream, cfg->connect_timeout_ms, &timeout_error);
 	if (fd < 0)
 		return fd;
-	if (e.sndbuf < 0)
-		log_debug_errno(e.sndbuf, "setsockopt(SO_SNDBUF, %u) on the vsock upstream: %m", cfg->vsock_buffer);
-	if (e.rcvbuf < 0)
-		log_debug_errno(e.rcvbuf, "setsockopt(SO_RCVBUF, %u) on the vsock upstream: %m", cfg->vsock_buffer);
-	if (e.connect_timeout < 0)
-		log_debug_errno(e.connect_timeout, "setsockopt(SO_VM_SOCKETS_CONNECT_TIMEOUT) on the vsock upstream: %m");
+	if (timeout_error < 0)
+		log_debug_errno(timeout_error, "setsockopt(SO_VM_SOCKETS_CONNECT_TIMEOUT) on the vsock upstream: %m");
 	return fd;
+}
+
+int relay_upstream_connect(struct relay *r, uint64_t id, int fd)
+{
+	const struct relay_config *cfg = r->cfg;
+	bool debug = cfg->upstream.kind == ADDR_VSOCK && log_get_max_level() >= LOG_DEBUG;
+	struct upstream_buffers b;
+	int ret;
+
+	/* What is in force is read only for the log line. */
+	ret = upstream_connect_start(fd, &cfg->upstream, cfg->vsock_buffer, debug ? &b : NULL);
+	if (!debug || ret < 0)
+		return ret;
+	if (b.error_before < 0)
+		log_debug_errno(b.error_before, "client #%" PRIu64 ": setsockopt(SO_SNDBUF/SO_RCVBUF, %" PRIu32 ") before connect() on the vsock upstream: %m", id, b.requested);
+	if (b.error_again < 0)
+		log_debug_errno(b.error_again, "client #%" PRIu64 ": setsockopt(SO_SNDBUF/SO_RCVBUF, %" PRIu32 ") after connect() started on the vsock upstream: %m", id, b.requested);
+	if (b.requested == 0)
+		log_debug("client #%" PRIu64 ": vsock buffers: none requested (--vsock-buffer 0), in force SO_SNDBUF=%d SO_RCVBUF=%d", id, b.sndbuf, b.rcvbuf);
+	else
+		log_debug("client #%" PRIu64 ": vsock buffers: %" PRIu32 " requested, in force SO_SNDBUF=%d SO_RCVBUF=%d (set before connect()%s)", id, b.requested, b.sndbuf, b.rcvbuf, b.set_again ? " and again after it started" : ", which completed at once");
+	return ret;
 }
 
 static void format_upstream(const struct relay_config *cfg, char *buf, size_t size)

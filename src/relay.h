@@ -222,12 +222,27 @@ void relay_client_closed(struct relay *r, const struct conn *c, int error);
  * until its connect deadline instead of being dropped). */
 bool relay_accept_failed(struct relay *r, int error);
 
-/* A new upstream socket from upstream_socket(): non-blocking (the io_uring
- * engine clears that), CLOEXEC, and for vsock with SO_SNDBUF/SO_RCVBUF
- * (cfg->vsock_buffer) and SO_VM_SOCKETS_CONNECT_TIMEOUT
- * (cfg->connect_timeout_ms) set before connect(); the options the kernel
- * refused are logged at debug level.  Returns the fd or -errno. */
+/* A new upstream socket from upstream_socket(): non-blocking, CLOEXEC, for
+ * vsock with SO_VM_SOCKETS_CONNECT_TIMEOUT (cfg->connect_timeout_ms),
+ * which is logged at debug level when the kernel refuses it.  Returns the
+ * fd or -errno. */
 int relay_upstream_socket(struct relay *r);
+
+/*
+ * Start the upstream connect of client #id on fd (relay_upstream_socket(),
+ * still non-blocking) with connect(2): upstream_connect_start(), which for
+ * vsock sets SO_SNDBUF/SO_RCVBUF (cfg->vsock_buffer) before connect() and
+ * again once it has started.  At debug level, logs for vsock the sizes
+ * requested and those in force after the last setsockopt() (one line per
+ * connection, and the setsockopt() that failed).  Returns 0 when
+ * connected, 1 when in progress (wait until fd is writable, then
+ * upstream_connect_finish()), or -errno, not logged: -EAGAIN when a UNIX
+ * listener's queue is full (try again later), else relay_connect_failed().
+ * Both engines connect through here, never through io_uring's
+ * IORING_OP_CONNECT: the sizes must be set again between connect()'s start
+ * and the host's answer, which a connect inside the ring leaves no room for.
+ */
+int relay_upstream_connect(struct relay *r, uint64_t id, int fd);
 
 /* The upstream connect of client #id failed with -error (or timed out:
  * -ETIMEDOUT).  Logs one line in user terms. */

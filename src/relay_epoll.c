@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "relay.h"
+#include "upstream.h"
 
 /* Reads per direction before a connection yields to the others. */
 #define READS_PER_PUMP 4
@@ -363,26 +364,24 @@ static void epoll_conn_connect_failed(struct epoll_engine *e, struct econn *ec, 
 	epoll_conn_close(e, ec, 0);
 }
 
-/* connect(), or connect() again after EAGAIN.  The upstream socket joins
- * the epoll set only once connect() has been called: before that, a fresh
- * socket polls as hung up. */
+/* connect(), or connect() again after EAGAIN (relay_upstream_connect():
+ * the vsock buffer sizes are set before and again after it).  The upstream
+ * socket joins the epoll set only once connect() has been called: before
+ * that, a fresh socket polls as hung up. */
 static void epoll_conn_try_connect(struct epoll_engine *e, struct econn *ec)
 {
-	const struct addr *up = &e->r->cfg->upstream;
-	bool done = false;
-	int r;
+	int r = relay_upstream_connect(e->r, ec->c.id, ec->c.upstream_fd), w;
 
-	if (connect(ec->c.upstream_fd, &up->sa.sa, up->sa_len) == 0)
-		done = true;
-	else if (errno == EAGAIN) {
+	if (r == -EAGAIN) {
 		/* A unix listener's queue is full, and nothing wakes us when
 		 * it drains: try again shortly, until the deadline. */
 		if (!ec->retry_ms)
 			e->n_retrying++;
 		ec->retry_ms = relay_now_ms() + CONNECT_RETRY_MS;
 		return;
-	} else if (errno != EINPROGRESS && errno != EINTR) {
-		epoll_conn_connect_failed(e, ec, -errno);
+	}
+	if (r < 0) {
+		epoll_conn_connect_failed(e, ec, r);
 		return;
 	}
 	if (ec->retry_ms)
@@ -390,12 +389,12 @@ static void epoll_conn_try_connect(struct epoll_engine *e, struct econn *ec)
 	ec->retry_ms = 0;
 	/* Edge-triggered, like the client; adding it reports the state it
 	 * is in already, so a connect that completed meanwhile is seen. */
-	r = epoll_watch(e, &ec->upstream, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
-	if (r < 0) {
-		epoll_conn_close(e, ec, r);
+	w = epoll_watch(e, &ec->upstream, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+	if (w < 0) {
+		epoll_conn_close(e, ec, w);
 		return;
 	}
-	if (done)
+	if (r == 0)
 		epoll_conn_connected(e, ec);
 }
 
@@ -470,15 +469,13 @@ static void epoll_conn_start(struct epoll_engine *e, int fd, uint64_t id)
 /* The upstream socket reported something while connecting. */
 static void epoll_conn_connect_event(struct epoll_engine *e, struct econn *ec, uint32_t events)
 {
-	int error = 0;
-	socklen_t len = sizeof(error);
+	int r;
 
 	if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 		return;
-	if (getsockopt(ec->c.upstream_fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
-		error = errno;
-	if (error != 0) {
-		epoll_conn_connect_failed(e, ec, -error);
+	r = upstream_connect_finish(ec->c.upstream_fd);
+	if (r < 0) {
+		epoll_conn_connect_failed(e, ec, r);
 		return;
 	}
 	if (!(events & EPOLLOUT))

@@ -220,11 +220,8 @@ static void uring_connect_failed(struct uring_engine *e, struct uring_conn *u, i
 static void uring_connect_retry_arm(struct uring_engine *e, struct uring_conn *u)
 {
 	struct io_uring_sqe *sqe;
-	uint64_t now = relay_now_ms();
 
-	if (u->deadline_ms == 0)
-		u->deadline_ms = now + MAX(e->r->cfg->connect_timeout_ms, 1u);
-	else if (now >= u->deadline_ms) {
+	if (relay_now_ms() >= u->deadline_ms) {
 		uring_connect_failed(e, u, -EAGAIN);   /* "its listen queue stayed full" */
 		return;
 	}
@@ -239,17 +236,41 @@ static void uring_connect_retry_arm(struct uring_engine *e, struct uring_conn *u
 	uring_op_begin(e, u);
 }
 
+void uring_conn_connected(struct uring_engine *e, struct uring_conn *u)
+{
+	int r = uring_fd_set_blocking(u->c.upstream_fd);
+
+	if (r < 0) {
+		uring_connect_failed(e, u, r);
+		return;
+	}
+	uring_conn_relay(e, u);
+}
+
 /*
  * Make the upstream socket (once) and connect it.  Out of descriptors, the
  * client is not dropped: it waits, as it would in the listen backlog (and
  * accepting is paused meanwhile), until a connection closes or the pause
  * ends.
+ *
+ * The connect is the connect(2) system call on the still non-blocking
+ * socket (relay_upstream_connect()), not the ring's IORING_OP_CONNECT: for
+ * vsock the buffer sizes must be set again right after connect() has
+ * assigned the transport and before the host answers, which only a
+ * connect made here leaves room for.  A UNIX connect succeeds or fails at
+ * once, or says EAGAIN when the listener's queue is full, retried on a
+ * timer; a vsock or TCP connect in progress is waited for by the ring
+ * (uring_conn_poll_connect()).
  */
 void uring_conn_connect(struct uring_engine *e, struct uring_conn *u)
 {
-	const struct addr *up = &e->r->cfg->upstream;
 	int ufd = u->c.upstream_fd, r;
 
+	if (u->connect_started) {
+		/* connect() is under way: only its poll is missing. */
+		uring_conn_poll_connect(e, u);
+		return;
+	}
 	if (ufd < 0) {
 		ufd = relay_upstream_socket(e->r);
 		if (ufd == -EMFILE || ufd == -ENFILE) {
@@ -272,38 +293,25 @@ void uring_conn_connect(struct uring_engine *e, struct uring_conn *u)
 		}
 		u->c.upstream_fd = ufd;
 		e->n_upstreams++;
+		/* The timeout is the upstream's: it starts now. */
+		u->deadline_ms = relay_now_ms() + MAX(e->r->cfg->connect_timeout_ms, 1u);
 	}
 
-	/*
-	 * A UNIX connect never waits for the peer: it succeeds or fails at
-	 * once, or says EAGAIN when the listener's queue is full.  Done here,
-	 * on the still non-blocking socket, it saves the ring's connect and
-	 * its linked timeout; a full queue is retried on a timer (through
-	 * the ring, the connect would go to a worker thread and end as
-	 * "Interrupted system call").
-	 */
-	if (up->sa.sa.sa_family == AF_UNIX) {
-		if (connect(ufd, &up->sa.sa, up->sa_len) < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				uring_connect_retry_arm(e, u);
-			else
-				uring_connect_failed(e, u, -errno);
-			return;
-		}
-		r = uring_fd_set_blocking(ufd);
-		if (r < 0) {
-			uring_connect_failed(e, u, r);
-			return;
-		}
-		uring_conn_relay(e, u);
+	r = relay_upstream_connect(e->r, u->c.id, ufd);
+	if (r == -EAGAIN) {
+		uring_connect_retry_arm(e, u);
 		return;
 	}
-	r = uring_fd_set_blocking(ufd);
 	if (r < 0) {
 		uring_connect_failed(e, u, r);
 		return;
 	}
-	uring_conn_ring_connect(e, u);
+	if (r == 1) {
+		u->connect_started = true;
+		uring_conn_poll_connect(e, u);
+		return;
+	}
+	uring_conn_connected(e, u);
 }
 
 /* After descriptors were freed (or the pause ended): connect the held

@@ -33,8 +33,8 @@ enum uring_op {
 	URING_OP_CANCEL,        /* an ASYNC_CANCEL; the cancelled request's CQE is what counts */
 	URING_OP_CANCEL_ALL,
 	/* per connection, from here on */
-	URING_OP_CONNECT,
-	URING_OP_CONNECT_TIMEOUT,
+	URING_OP_CONNECT_POLL,  /* POLLOUT on a connect(2) in progress */
+	URING_OP_CONNECT_TIMEOUT, /* linked to it: the rest of the connect timeout */
 	URING_OP_CONNECT_RETRY, /* a UNIX listen queue was full: connect again */
 	URING_OP_RECV_UP,       /* recv from the client */
 	URING_OP_RECV_DOWN,     /* recv from the upstream */
@@ -44,7 +44,7 @@ enum uring_op {
 	URING_OP_SENDL_DOWN,
 	URING_OP_COUNT,
 };
-#define URING_OP_FIRST_CONN URING_OP_CONNECT
+#define URING_OP_FIRST_CONN URING_OP_CONNECT_POLL
 
 #define URING_NONE UINT32_MAX
 
@@ -69,12 +69,14 @@ struct uring_conn {
 	uint32_t next_dirty;
 	uint32_t inflight;      /* requests whose last CQE is still due */
 	bool dirty;             /* on the list of connections to update */
-	bool connecting;        /* a connect (and its linked timeout) in flight */
+	bool connect_started;   /* connect(2) said EINPROGRESS: waiting for POLLOUT */
+	bool connecting;        /* its poll (and the linked timeout) in flight */
 	bool retrying;          /* a connect retry timer in flight */
 	bool held;              /* no descriptor for its upstream yet */
 	bool cancelled;         /* everything in flight was cancelled */
 	int error;
-	uint64_t deadline_ms;   /* of a UNIX connect retried on a full queue, 0 = none */
+	uint64_t deadline_ms;   /* the end of the upstream connect */
+	struct __kernel_timespec connect_ts;   /* the poll's linked timeout: until deadline_ms */
 	struct uring_dir dir[2];
 };
 
@@ -129,7 +131,7 @@ struct uring_engine {
 		uint64_t given_back_seen;
 	} pb;
 
-	struct __kernel_timespec connect_ts, pause_ts, stop_ts, retry_ts;
+	struct __kernel_timespec pause_ts, stop_ts, retry_ts;
 };
 
 #define URING_PBUF_GROUP 0
@@ -143,7 +145,7 @@ void uring_pbuf_starved(struct uring_engine *e);
 
 /* ---- relay_uring_ops.c ---- */
 
-/* n adjacent SQEs (a connect and its linked timeout), flushing the SQ with
+/* n adjacent SQEs (a poll and its linked timeout), flushing the SQ with
  * io_uring_submit() when it is full.  NULL only when even that fails: the
  * caller leaves its state "not armed" and e->sqe_short makes the loop come
  * back to it at once. */
@@ -162,8 +164,9 @@ void uring_conn_end(struct uring_engine *e, struct uring_conn *u, int error);
 void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u);
 /* The upstream is connected: start relaying. */
 void uring_conn_relay(struct uring_engine *e, struct uring_conn *u);
-/* Submit a connect through the ring (vsock, tcp). */
-void uring_conn_ring_connect(struct uring_engine *e, struct uring_conn *u);
+/* Wait through the ring for a connect(2) in progress (vsock, tcp): POLLOUT,
+ * linked to a timeout at u->deadline_ms. */
+void uring_conn_poll_connect(struct uring_engine *e, struct uring_conn *u);
 /* Free everything of a connection whose requests have all completed (or
  * whose ring is gone). */
 void uring_conn_free(struct uring_engine *e, struct uring_conn *u);
@@ -175,6 +178,8 @@ void uring_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe);
 
 void uring_client_start(struct uring_engine *e, int fd);
 void uring_conn_connect(struct uring_engine *e, struct uring_conn *u);
+/* The upstream connect has succeeded: the socket made blocking, relaying. */
+void uring_conn_connected(struct uring_engine *e, struct uring_conn *u);
 void uring_accept_failed(struct uring_engine *e, size_t i, int res);
 void uring_stop(struct uring_engine *e);
 bool uring_stopped(const struct uring_engine *e);

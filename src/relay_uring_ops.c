@@ -18,12 +18,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
 #include "log.h"
 #include "macro.h"
 #include "relay_uring_engine.h"
+#include "upstream.h"
 #include "util.h"
 
 #ifndef IORING_CQE_BUFFER_SHIFT
@@ -356,30 +358,40 @@ void uring_conn_relay(struct uring_engine *e, struct uring_conn *u)
 	uring_conn_mark(e, u);
 }
 
-void uring_conn_ring_connect(struct uring_engine *e, struct uring_conn *u)
+/*
+ * A connect(2) in progress ends when the socket becomes writable (POLLOUT),
+ * or fails (POLLERR and POLLHUP, which a poll always reports); SO_ERROR then
+ * says which (uring_connect_polled()).  The poll is linked to a timeout for
+ * what is left of the connect timeout: when that fires first, the poll ends
+ * with -ECANCELED.
+ */
+void uring_conn_poll_connect(struct uring_engine *e, struct uring_conn *u)
 {
-	const struct addr *up = &e->r->cfg->upstream;
-	bool timeout = e->connect_ts.tv_sec || e->connect_ts.tv_nsec;
-	struct io_uring_sqe *sqe = uring_sqe(e, timeout ? 2 : 1);
+	uint64_t now = relay_now_ms();
+	struct io_uring_sqe *sqe;
 
+	if (now >= u->deadline_ms) {
+		relay_connect_failed(e->r, u->c.id, -ETIMEDOUT);
+		uring_conn_end(e, u, 0);
+		return;
+	}
+	sqe = uring_sqe(e, 2);
 	if (!sqe) {
 		/* Nothing is in flight for it yet: try again next loop. */
-		u->retrying = false;
 		uring_conn_mark(e, u);
 		return;
 	}
-	io_uring_prep_connect(sqe, u->c.upstream_fd, &up->sa.sa, up->sa_len);
-	uring_sqe_data(sqe, URING_OP_CONNECT, uring_slot_of(e, u), u->gen);
+	io_uring_prep_poll_add(sqe, u->c.upstream_fd, POLLOUT);
+	sqe->flags |= IOSQE_IO_LINK;
+	uring_sqe_data(sqe, URING_OP_CONNECT_POLL, uring_slot_of(e, u), u->gen);
 	uring_op_begin(e, u);
 	u->connecting = true;
-	if (timeout) {
-		/* The connect ends with -ECANCELED when this fires first. */
-		sqe->flags |= IOSQE_IO_LINK;
-		sqe = io_uring_get_sqe(&e->ring);
-		io_uring_prep_link_timeout(sqe, &e->connect_ts, 0);
-		uring_sqe_data(sqe, URING_OP_CONNECT_TIMEOUT, uring_slot_of(e, u), u->gen);
-		uring_op_begin(e, u);
-	}
+	/* Read by the kernel when it is submitted: kept in the slot. */
+	u->connect_ts = uring_ms_to_ts(u->deadline_ms - now);
+	sqe = io_uring_get_sqe(&e->ring);
+	io_uring_prep_link_timeout(sqe, &u->connect_ts, 0);
+	uring_sqe_data(sqe, URING_OP_CONNECT_TIMEOUT, uring_slot_of(e, u), u->gen);
+	uring_op_begin(e, u);
 }
 
 void uring_conn_free(struct uring_engine *e, struct uring_conn *u)
@@ -418,9 +430,9 @@ void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u)
 	if (u->cancelled)
 		return;
 	u->cancelled = true;
-	/* Cancelling the connect ends its linked timeout too. */
+	/* Cancelling the poll ends its linked timeout too. */
 	if (u->connecting)
-		uring_cancel(e, uring_ud_pack(URING_OP_CONNECT, slot, u->gen));
+		uring_cancel(e, uring_ud_pack(URING_OP_CONNECT_POLL, slot, u->gen));
 	if (u->retrying)
 		uring_cancel(e, uring_ud_pack(URING_OP_CONNECT_RETRY, slot, u->gen));
 	for (unsigned d = 0; d < 2; d++) {
@@ -555,31 +567,42 @@ static void uring_cancel_all_error(struct uring_engine *e, struct uring_conn *u,
 	}
 }
 
-static void uring_connected(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-			    const struct io_uring_cqe *cqe)
+/* The poll of a connect in progress: res is what it saw (POLLOUT, or
+ * POLLERR/POLLHUP). */
+static void uring_connect_polled(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+				 const struct io_uring_cqe *cqe)
 {
-	(void)slot, (void)cqe;
-	u->connecting = false;
-	if (u->c.state == CONN_CONNECTING)
-		uring_conn_relay(e, u);
-}
+	int r;
 
-static void uring_connect_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-				const struct io_uring_cqe *cqe)
-{
-	int res = cqe->res;
-
+	(void)slot;
 	u->connecting = false;
 	if (u->c.state != CONN_CONNECTING)
 		return;
-	/* Kernels without io_uring's connect retry fix can report a vsock
-	 * connect that has in fact completed as -EISCONN. */
-	if (res == -EISCONN) {
-		uring_conn_relay(e, u);
+	r = upstream_connect_finish(u->c.upstream_fd);
+	if (r < 0) {
+		relay_connect_failed(e->r, u->c.id, r);
+		uring_conn_end(e, u, 0);
 		return;
 	}
+	if (!(cqe->res & POLLOUT)) {
+		/* No error and not connected yet: wait again, within the
+		 * same deadline. */
+		uring_conn_poll_connect(e, u);
+		return;
+	}
+	u->connect_started = false;
+	uring_conn_connected(e, u);
+}
+
+static void uring_connect_poll_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+				     const struct io_uring_cqe *cqe)
+{
+	(void)slot;
+	u->connecting = false;
+	if (u->c.state != CONN_CONNECTING)
+		return;
 	/* -ECANCELED: the linked timeout fired. */
-	relay_connect_failed(e->r, u->c.id, res == -ECANCELED ? -ETIMEDOUT : res);
+	relay_connect_failed(e->r, u->c.id, cqe->res == -ECANCELED ? -ETIMEDOUT : cqe->res);
 	uring_conn_end(e, u, 0);
 }
 
@@ -815,7 +838,7 @@ static const struct uring_handler uring_handlers[URING_OP_COUNT] = {
 	[URING_OP_STOP_TIMER] = { URING_OP_STOP_TIMER, "stop-timer", uring_stop_timer, uring_stop_timer },
 	[URING_OP_CANCEL] = { URING_OP_CANCEL, "cancel", uring_nothing, uring_nothing },
 	[URING_OP_CANCEL_ALL] = { URING_OP_CANCEL_ALL, "cancel-all", uring_nothing, uring_cancel_all_error },
-	[URING_OP_CONNECT] = { URING_OP_CONNECT, "connect", uring_connected, uring_connect_error },
+	[URING_OP_CONNECT_POLL] = { URING_OP_CONNECT_POLL, "connect-poll", uring_connect_polled, uring_connect_poll_error },
 	[URING_OP_CONNECT_TIMEOUT] = { URING_OP_CONNECT_TIMEOUT, "connect-timeout", uring_nothing, uring_nothing },
 	[URING_OP_CONNECT_RETRY] = { URING_OP_CONNECT_RETRY, "connect-retry", uring_connect_retry, uring_connect_retry },
 	[URING_OP_RECV_UP] = { URING_OP_RECV_UP, "recv-up", uring_recv_ok, uring_recv_error },

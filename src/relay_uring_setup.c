@@ -254,7 +254,6 @@ int uring_engine_init(struct uring_engine *e, struct relay *r)
 		.free_head = URING_NONE,
 		.dirty_head = URING_NONE,
 		.dirty_tail = URING_NONE,
-		.connect_ts = uring_ms_to_ts(cfg->connect_timeout_ms),
 		.pause_ts = uring_ms_to_ts(RELAY_ACCEPT_PAUSE_MS),
 		.stop_ts = uring_ms_to_ts(URING_STOP_MS),
 		.retry_ts = uring_ms_to_ts(URING_CONNECT_RETRY_MS),
@@ -357,7 +356,6 @@ int uring_probe(char *why, size_t why_size)
 		const char *name;
 	} needed[] = {
 		{ IORING_OP_ACCEPT, "ACCEPT" },
-		{ IORING_OP_CONNECT, "CONNECT" },
 		{ IORING_OP_RECV, "RECV" },
 		{ IORING_OP_SEND, "SEND" },
 		{ IORING_OP_SENDMSG, "SENDMSG" },

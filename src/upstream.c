@@ -50,12 +50,18 @@ static int set_int(int fd, int level, int name, int value)
 	return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
 }
 
-int upstream_socket(const struct addr *a, uint32_t vsock_buffer, uint64_t connect_timeout_ms,
-		    struct upstream_sockopt_errors *ret_errors)
+static int get_int(int fd, int level, int name)
 {
-	struct upstream_sockopt_errors errors = {};
+	socklen_t len = sizeof(int);
+	int value;
+
+	return getsockopt(fd, level, name, &value, &len) < 0 ? -1 : value;
+}
+
+int upstream_socket(const struct addr *a, uint64_t connect_timeout_ms, int *ret_timeout_error)
+{
 	_cleanup_close_ int fd = -1;
-	int family = addr_family(a);
+	int family = addr_family(a), timeout_error = 0;
 
 	if (family == AF_UNSPEC)
 		return -EDESTADDRREQ;
@@ -64,53 +70,103 @@ int upstream_socket(const struct addr *a, uint32_t vsock_buffer, uint64_t connec
 		return -errno;
 
 	if (family == AF_VSOCK) {
-		/* hv_sock sizes its VMBus ring buffers from SO_SNDBUF and
-		 * SO_RCVBUF when the connection is made (hosts with VMBus 5.0
-		 * or later), so they must be set before connect(). */
-		if (vsock_buffer > 0) {
-			errors.sndbuf = set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)MIN(vsock_buffer, (uint32_t)INT32_MAX));
-			errors.rcvbuf = set_int(fd, SOL_SOCKET, SO_RCVBUF, (int)MIN(vsock_buffer, (uint32_t)INT32_MAX));
-		}
 		/* The kernel's own connect timer (it also applies to
 		 * non-blocking connects): without it hv_sock gives up after
-		 * its default (2 s); the caller keeps its own deadline. */
+		 * its default (2 s); the caller keeps its own deadline.  The
+		 * transport assigned at connect() leaves it alone. */
 		struct timeval tv = {
 			.tv_sec = (time_t)(connect_timeout_ms / 1000u),
 			.tv_usec = (suseconds_t)(connect_timeout_ms % 1000u * 1000u),
 		};
 		if (setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv)) < 0)
-			errors.connect_timeout = -errno;
+			timeout_error = -errno;
 	} else if (family == AF_INET || family == AF_INET6)
 		/* X11 is request/reply: Nagle would delay every small request. */
 		(void)set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 
-	if (ret_errors)
-		*ret_errors = errors;
+	if (ret_timeout_error)
+		*ret_timeout_error = timeout_error;
 	return TAKE_FD(fd);
+}
+
+/* SO_SNDBUF and SO_RCVBUF to size: 0, or the -errno of the first that failed. */
+static int set_buffers(int fd, uint32_t size)
+{
+	int v = (int)MIN(size, (uint32_t)INT32_MAX), r, r2;
+
+	r = set_int(fd, SOL_SOCKET, SO_SNDBUF, v);
+	r2 = set_int(fd, SOL_SOCKET, SO_RCVBUF, v);
+	return r < 0 ? r : r2;
+}
+
+int upstream_connect_start(int fd, const struct addr *a, uint32_t vsock_buffer, struct upstream_buffers *ret_buffers)
+{
+	struct upstream_buffers b = { .sndbuf = -1, .rcvbuf = -1 };
+	bool vsock = a->kind == ADDR_VSOCK, buffers = vsock && vsock_buffer > 0;
+	int r;
+
+	/* Kernels before 5.5 assign the transport at socket(): what is set
+	 * now is what hv_sock sizes its rings from. */
+	if (buffers) {
+		b.requested = vsock_buffer;
+		b.error_before = set_buffers(fd, vsock_buffer);
+	}
+	if (connect(fd, &a->sa.sa, a->sa_len) == 0)
+		r = 0;
+	else if (errno == EINPROGRESS || errno == EINTR)
+		/* EINTR: the connect goes on in the background (POSIX). */
+		r = 1;
+	else
+		return -errno;
+	/* From 5.5 on, connect() has just assigned the transport, and
+	 * hv_sock's init has reset both sizes to its 24 KiB: set them again
+	 * before the host answers, which takes it a round trip. */
+	if (buffers && r == 1) {
+		b.set_again = true;
+		b.error_again = set_buffers(fd, vsock_buffer);
+	}
+	if (ret_buffers) {
+		if (vsock) {
+			b.sndbuf = get_int(fd, SOL_SOCKET, SO_SNDBUF);
+			b.rcvbuf = get_int(fd, SOL_SOCKET, SO_RCVBUF);
+		}
+		*ret_buffers = b;
+	}
+	return r;
+}
+
+int upstream_connect_finish(int fd)
+{
+	socklen_t len = sizeof(int);
+	int error = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+		return -errno;
+	return -error;
 }
 
 int upstream_connect(const struct addr *a, uint32_t vsock_buffer, uint64_t deadline_ms)
 {
 	_cleanup_close_ int fd = -1;
-	socklen_t len = sizeof(int);
 	uint64_t now = upstream_now_ms();
-	int error = 0, r;
+	int r;
 
-	fd = upstream_socket(a, vsock_buffer, deadline_ms > now ? deadline_ms - now : 1, NULL);
+	fd = upstream_socket(a, deadline_ms > now ? deadline_ms - now : 1, NULL);
 	if (fd < 0)
 		return fd;
-	if (connect(fd, &a->sa.sa, a->sa_len) == 0)
-		return TAKE_FD(fd);
-	if (errno != EINPROGRESS)
-		return -errno;
-
-	r = upstream_wait(fd, POLLOUT, deadline_ms);
+	r = upstream_connect_start(fd, a, vsock_buffer, NULL);
 	if (r < 0)
 		return r;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
-		return -errno;
-	if (error != 0)
-		return -error;
+	if (r == 1) {
+		r = upstream_wait(fd, POLLOUT, deadline_ms);
+		if (r < 0)
+			return r;
+		/* poll() also ends on an error or a hang-up: SO_ERROR says
+		 * which; 0 with POLLOUT is connected. */
+		r = upstream_connect_finish(fd);
+		if (r < 0)
+			return r;
+	}
 	return TAKE_FD(fd);
 }
 

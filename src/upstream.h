@@ -21,33 +21,57 @@ uint64_t upstream_now_ms(void);
  * deadline passes.  Returns 0, -ETIMEDOUT or -errno; EINTR is retried. */
 int upstream_wait(int fd, short events, uint64_t deadline_ms);
 
-/* The socket options upstream_socket() could not set: 0 or -errno each. */
-struct upstream_sockopt_errors {
-	int sndbuf;
-	int rcvbuf;
-	int connect_timeout;
+/*
+ * A new SOCK_STREAM socket for a (SOCK_CLOEXEC|SOCK_NONBLOCK), set up to be
+ * connected to it: for vsock SO_VM_SOCKETS_CONNECT_TIMEOUT to
+ * connect_timeout_ms, for tcp TCP_NODELAY.  The options are best effort:
+ * the fd is returned whatever they do, and the -errno of the connect
+ * timeout the kernel refused is in *ret_timeout_error (NULL: not wanted).
+ * A tcp: name must have been resolved with addr_resolve() first
+ * (-EDESTADDRREQ otherwise).  Returns the fd or -errno.
+ */
+int upstream_socket(const struct addr *a, uint64_t connect_timeout_ms, int *ret_timeout_error);
+
+/* What upstream_connect_start() did with a vsock upstream's buffer sizes,
+ * for the caller's log. */
+struct upstream_buffers {
+	uint32_t requested;     /* vsock_buffer; 0: nothing set, the kernel's default */
+	bool set_again;         /* set again after connect() returned EINPROGRESS */
+	int error_before;       /* 0, or the -errno of a setsockopt() before connect() */
+	int error_again;        /* 0, or the -errno of a setsockopt() after it */
+	int sndbuf;             /* SO_SNDBUF and SO_RCVBUF in force after the last */
+	int rcvbuf;             /* setsockopt() (getsockopt), -1 when unknown */
 };
 
 /*
- * A new SOCK_STREAM socket for a (SOCK_CLOEXEC|SOCK_NONBLOCK), set up to be
- * connected to it:
- *  - vsock: SO_SNDBUF and SO_RCVBUF set to vsock_buffer (0 keeps the
- *    kernel's), and SO_VM_SOCKETS_CONNECT_TIMEOUT to connect_timeout_ms;
- *  - tcp: TCP_NODELAY.
- * The options are best effort: the fd is returned whatever they do, and
- * those the kernel refused are in *ret_errors (NULL: not wanted).  A tcp:
- * name must have been resolved with addr_resolve() first (-EDESTADDRREQ
- * otherwise).  Returns the fd or -errno.
+ * Start connecting fd (from upstream_socket(), non-blocking) to a, with the
+ * connect(2) system call.  For vsock with vsock_buffer > 0, SO_SNDBUF and
+ * SO_RCVBUF are set to vsock_buffer before connect() (where kernels before
+ * 5.5 keep them) and, when connect() returns EINPROGRESS, at once again:
+ * from Linux 5.5 on, connect() assigns the transport, and hv_sock's
+ * hvs_sock_init() then resets both to its 24 KiB defaults; it sizes its
+ * VMBus rings from whatever they hold when the host answers, later.
+ * ret_buffers (NULL: not wanted) says what was set, and, read only when it
+ * is wanted, what is in force afterwards (for other families: nothing set,
+ * sizes -1); it is filled only when the connect has not failed.  Returns 0
+ * when fd is connected already, 1 when the connect is in progress (wait
+ * for POLLOUT, then upstream_connect_finish()), or -errno: -EAGAIN when a
+ * UNIX listener's queue is full (nothing has started: try again later).
  */
-int upstream_socket(const struct addr *a, uint32_t vsock_buffer, uint64_t connect_timeout_ms,
-		    struct upstream_sockopt_errors *ret_errors);
+int upstream_connect_start(int fd, const struct addr *a, uint32_t vsock_buffer, struct upstream_buffers *ret_buffers);
+
+/* A connect in progress has reported POLLOUT, an error or a hang-up: 0 when
+ * it succeeded, else the -errno it failed with (SO_ERROR).  0 without
+ * POLLOUT means it has not ended yet. */
+int upstream_connect_finish(int fd);
 
 /*
- * upstream_socket() and connect(), waiting at most until deadline_ms
- * (CLOCK_MONOTONIC); for vsock the kernel's own connect timeout is the time
- * left, so that hv_sock gives up when we do.  Returns the connected fd,
- * still nonblocking, or -errno (-ETIMEDOUT when the deadline passed,
- * -EAGAIN when a UNIX listener's backlog is full).
+ * upstream_socket(), upstream_connect_start() and upstream_connect_finish(),
+ * waiting at most until deadline_ms (CLOCK_MONOTONIC); for vsock the
+ * kernel's own connect timeout is the time left, so that hv_sock gives up
+ * when we do.  Returns the connected fd, still nonblocking, or -errno
+ * (-ETIMEDOUT when the deadline passed, -EAGAIN when a UNIX listener's
+ * backlog is full).
  */
 int upstream_connect(const struct addr *a, uint32_t vsock_buffer, uint64_t deadline_ms);
 

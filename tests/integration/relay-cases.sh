@@ -359,9 +359,10 @@ c_halfclose_upstream() {
 		{ diag "the upstream did not get the client's $sent bytes: $(tr '\n' ' ' <"$CASE_DIR/up.err")"; return 1; }
 }
 
-# unreachable_case WHY-REGEX: after $UP was made unreachable.
+# unreachable_case WHY-REGEX [RESTART]: after $UP was made unreachable;
+# RESTART (default: restart_unix_upstream) makes it reachable again.
 unreachable_case() {
-	local why=$1 before
+	local why=$1 restart=${2:-restart_unix_upstream} before
 	start_relay "$UP" || return 1
 	before=$(log_lines)
 	probe "$RELAY_ADDR" --expect closed --within-ms 100 || return 1
@@ -374,9 +375,20 @@ unreachable_case() {
 		new_log_lines "$before" | grep -Eqi "$why" || { diag "the log does not say why ($why):"; new_log_lines "$before" | sed 's/^/#   /' >&2; return 1; }
 	}
 	# still serving once the upstream is back
-	rm -f "$UP_PATH"
-	start_server_at "$UP_PATH" up2 --in echo || return 1
+	"$restart" || return 1
 	probe "$RELAY_ADDR" --expect served
+}
+
+restart_unix_upstream() {
+	rm -f "$UP_PATH"
+	start_server_at "$UP_PATH" up2 --in echo
+}
+
+# An echo server on tcp:127.0.0.1:$UP_PORT again.
+restart_tcp_upstream() {
+	bg up2 "$TT/tt-server" --listen "tcp:127.0.0.1:$UP_PORT" --in echo --ready "$CASE_DIR/up2.ready"
+	wait_for 5 test -s "$CASE_DIR/up2.ready" ||
+		{ diag "tt-server up2 did not start on port $UP_PORT: $(cat "$CASE_DIR/up2.err")"; return 1; }
 }
 
 c_upstream_refused() {
@@ -387,6 +399,47 @@ c_upstream_refused() {
 	UP_PATH=${UP#unix:}
 	[ -S "$UP_PATH" ] || { diag "no stale socket"; return 1; }
 	unreachable_case 'refused'
+}
+
+c_tcp_upstream_refused() {
+	# A loopback port nobody listens on (a server's, after it died):
+	# connect(2) is in progress first, then SO_ERROR says ECONNREFUSED.
+	bg up "$TT/tt-server" --listen tcp:127.0.0.1:0 --ready "$CASE_DIR/up.ready"
+	wait_for 5 test -s "$CASE_DIR/up.ready" || return 1
+	UP_PORT=$(cut -d' ' -f2 "$CASE_DIR/up.ready")
+	kill -9 "$BG_PID"
+	wait "$BG_PID" 2>/dev/null
+	UP=tcp:127.0.0.1:$UP_PORT
+	unreachable_case 'nobody is listening on tcp:127\.0\.0\.1:[0-9]+ \(connection refused\)' restart_tcp_upstream
+}
+
+c_tcp_upstream_timeout() {
+	# A loopback listener whose accept queue is full drops the SYN: the
+	# connect stays in progress until --connect-timeout 0.5 ends it.  The
+	# client is closed after about 0.5 s with one log line, and the relay
+	# goes on serving.
+	bg up "$TT/tt-server" --listen tcp:127.0.0.1:0 --backlog 0 --no-accept --fill-backlog --ready "$CASE_DIR/up.ready"
+	SRV_PID=$BG_PID
+	wait_for 5 test -s "$CASE_DIR/up.ready" ||
+		{ diag "tt-server did not start: $(cat "$CASE_DIR/up.err")"; return 1; }
+	UP_PORT=$(cut -d' ' -f2 "$CASE_DIR/up.ready")
+	start_relay "tcp:127.0.0.1:$UP_PORT" --connect-timeout 0.5 || return 1
+	local before ms n
+	before=$(log_lines)
+	probe "$RELAY_ADDR" --expect closed --within-ms 3000 || return 1
+	ms=$(sed -n 's/.*ms=\([0-9]*\).*/\1/p' "$CASE_DIR/probe.out")
+	[ -n "$ms" ] && [ "$ms" -ge 400 ] || { diag "the client was closed after $ms ms, before the 500 ms connect timeout"; return 1; }
+	sleep 0.2
+	n=$(new_log_lines "$before" | wc -l)
+	[ "$n" = 1 ] || { diag "expected one log line, got $n:"; new_log_lines "$before" | sed 's/^/#   /' >&2; return 1; }
+	new_log_lines "$before" | grep -Eq "connecting to tcp:127\.0\.0\.1:$UP_PORT timed out after 500 ms" ||
+		{ diag "the log does not say that the connect timed out:"; new_log_lines "$before" | sed 's/^/#   /' >&2; return 1; }
+	diag "logged: $(new_log_lines "$before" | head -n 1)"
+	# still serving once the upstream accepts
+	kill -9 "$SRV_PID"
+	wait "$SRV_PID" 2>/dev/null
+	restart_tcp_upstream || return 1
+	probe "$RELAY_ADDR" --expect served
 }
 
 c_upstream_missing() {
@@ -894,6 +947,8 @@ relay_cases() {
 	run_case data "fd exhaustion (ulimit -n 64, 100 clients): no busy loop, all served after" c_fd_exhaustion
 	run_case data "X11-like pipelined mix, 20000 requests" c_mix
 	run_case data "tcp loopback upstream" c_tcp_upstream
+	run_case data "tcp upstream refused: the client is closed within 100 ms, one log line each, relay still serves" c_tcp_upstream_refused
+	run_case relay "tcp upstream connect timeout (full accept queue): the client is closed after ~0.5 s, one log line, relay still serves" c_tcp_upstream_timeout
 	run_case relay "SIGTERM: exit 0, held clients closed, no socket or lock left" c_sigterm
 	run_case relay "SIGINT: exit 0, no files left" c_sigint
 	run_case relay "SIGUSR1: one stats line, every value exact" c_sigusr1

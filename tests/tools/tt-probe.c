@@ -80,7 +80,7 @@ static int ring_fd(void)
 static int probe_uring(bool bufring)
 {
 	static const struct { unsigned op; const char *name; } ops[] = {
-		{ IORING_OP_ACCEPT, "ACCEPT" }, { IORING_OP_CONNECT, "CONNECT" }, { IORING_OP_RECV, "RECV" },
+		{ IORING_OP_ACCEPT, "ACCEPT" }, { IORING_OP_RECV, "RECV" },
 		{ IORING_OP_SEND, "SEND" }, { IORING_OP_SENDMSG, "SENDMSG" }, { IORING_OP_POLL_ADD, "POLL_ADD" },
 		{ IORING_OP_TIMEOUT, "TIMEOUT" }, { IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT" },
 		{ IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL" },

@@ -26,6 +26,8 @@
  *   --backlog N --no-accept [--fill-backlog]  listen(N) and never accept;
  *                  --fill-backlog queues connections of its own until the
  *                  queue is full, so that the next connect finds it full
+ *                  (unix: EAGAIN at once; tcp: the SYN is dropped and the
+ *                  connect stays in progress)
  *
  * It writes "PID [PORT]" to --ready FILE once it listens.  SIGTERM/SIGINT end
  * it: exit 0, or 1 when any connection saw wrong data.  SIGUSR1 prints one
@@ -33,6 +35,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -511,21 +515,37 @@ static void do_accept(int lfd)
 	}
 }
 
-/* --fill-backlog: connect to ourselves (never accepted) until a non-blocking
- * connect says EAGAIN: the listen queue is full.  The sockets stay open. */
-static void fill_backlog(const struct addr *a)
+/* --fill-backlog: connect to ourselves (never accepted) until the listen
+ * queue is full: for unix: until a non-blocking connect says EAGAIN; for
+ * tcp: until a connect does not complete within 200 ms (a listener whose
+ * accept queue is full drops the SYN, and the connect stays in progress).
+ * The sockets stay open. */
+static void fill_backlog(const struct addr *a, uint16_t port)
 {
+	struct addr self = *a;
 	unsigned n = 0;
 
-	if (a->kind != ADDR_UNIX)
-		tt_die("--fill-backlog needs a unix: address");
+	if (a->kind == ADDR_TCP) {
+		self.port = port;
+		if (self.sa.sa.sa_family == AF_INET6)
+			self.sa.in6.sin6_port = htons(port);
+		else
+			self.sa.in.sin_port = htons(port);
+	} else if (a->kind != ADDR_UNIX)
+		tt_die("--fill-backlog needs a unix: or tcp: address");
 	for (;;) {
-		int fd = tt_connect(a, true);
+		int fd = tt_connect(&self, true);
 
-		if (fd == -EAGAIN)
+		if (fd == -EAGAIN && a->kind == ADDR_UNIX)
 			break;
 		if (fd < 0)
 			tt_die("--fill-backlog: connect: %s", strerror(-fd));
+		if (a->kind == ADDR_TCP) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&p, 1, 200) == 0)
+				break;   /* its SYN was dropped: the queue is full */
+		}
 		if (++n > 65536)
 			tt_die("--fill-backlog: the queue never filled");
 	}
@@ -667,7 +687,7 @@ int main(int argc, char *argv[])
 	if (lfd < 0)
 		tt_die("cannot listen on '%s': %s", arg.listen, strerror(-lfd));
 	if (arg.fill_backlog)
-		fill_backlog(&a);
+		fill_backlog(&a, port);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0)
 		tt_die("epoll_create1: %m");

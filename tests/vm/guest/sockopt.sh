@@ -2,9 +2,10 @@
 # The relay's VSOCK socket options, read from the relay's own socket
 # (vsock-peer sockopt: pidfd_getfd + getsockopt): SO_SNDBUF/SO_RCVBUF are
 # already set while the connect is still in progress (hv_sock sizes its
-# VMBus rings at connect time, so later is too late), the relay's -v log
-# reports the same effective sizes, SO_VM_SOCKETS_CONNECT_TIMEOUT is the
-# --connect-timeout, and the connect timeout is honoured.
+# VMBus rings when the host answers, so later is too late; connect-trace.sh
+# checks that they are set before connect() and again after), the relay's
+# -v log reports the same effective sizes, SO_VM_SOCKETS_CONNECT_TIMEOUT is
+# the --connect-timeout, and the connect timeout is honoured.
 #
 # To catch a connect in progress on vsock_loopback, which answers at once,
 # its kworker is held back: RT throttling off, a SCHED_FIFO busy loop on the
