@@ -3,9 +3,10 @@
  * The io_uring relay engine: one thread, one ring (relay_uring_engine.h
  * describes the loop and how the engine's files divide the work).
  *
- * This file holds what is not a connection's I/O: the loop, the connection
- * slots, accepting (with its pause when descriptors run out, and the
- * clients held meanwhile), upstream connects, signals and stopping.
+ * This file is the top of the engine: the loop, accepting (with its pause
+ * when descriptors run out, and the clients held meanwhile), signals,
+ * stopping, and the handlers of those requests' completions.  A connection
+ * is relay_uring_ops.c's, the ring relay_uring_setup.c's.
  *
  * Every request's user_data packs the operation, the connection slot and
  * the slot's generation (relay_uring.h), so that a completion of a slot's
@@ -39,47 +40,6 @@
 /* Consecutive accept errors that do not pause accepting, after which the
  * engine pauses anyway: a persistent error must not become a busy loop. */
 #define URING_ACCEPT_ERRORS_MAX 16u
-
-/* ---- connection slots ---- */
-
-static struct uring_conn *uring_conn_alloc(struct uring_engine *e)
-{
-	struct uring_conn *u;
-
-	if (e->free_head != URING_NONE) {
-		u = &e->conns[e->free_head];
-		e->free_head = u->next_free;
-	} else if (e->slots_used < e->n_slots)
-		u = &e->conns[e->slots_used++];
-	else
-		return NULL;
-
-	/* A slot freed in this batch may still be on the update list: it
-	 * stays there, linked as it is (resetting its link would cut the
-	 * list, or make it a cycle when the slot was its tail). */
-	*u = (struct uring_conn){
-		.c = { .client_fd = -1, .upstream_fd = -1 },
-		.gen = u->gen,
-		.next_free = URING_NONE,
-		.next_dirty = u->dirty ? u->next_dirty : URING_NONE,
-		.dirty = u->dirty,
-	};
-	uring_buf_init(&u->dir[RELAY_UP].buf);
-	uring_buf_init(&u->dir[RELAY_DOWN].buf);
-	return u;
-}
-
-struct uring_conn *uring_conn_lookup(struct uring_engine *e, uint32_t slot, uint32_t gen)
-{
-	struct uring_conn *u;
-
-	if (slot >= e->slots_used)
-		return NULL;
-	u = &e->conns[slot];
-	if (u->c.state == CONN_FREE || u->gen != gen)
-		return NULL;
-	return u;
-}
 
 /* ---- accepting ---- */
 
@@ -145,7 +105,7 @@ static void uring_accept_pause(struct uring_engine *e)
 	uring_op_begin(e, NULL);
 }
 
-void uring_accept_failed(struct uring_engine *e, size_t i, int res)
+static void uring_accept_failed(struct uring_engine *e, size_t i, int res)
 {
 	struct uring_listener *l = &e->listeners[i];
 
@@ -165,24 +125,7 @@ void uring_accept_failed(struct uring_engine *e, size_t i, int res)
 	}
 }
 
-/*
- * The relay's sockets are blocking for io_uring's sake (clients are accepted
- * so, which relay_client_accepted() does not mind).  The ring never blocks
- * on them: it tries every request non-blocking first and waits for
- * readiness itself.  But a request that was woken and still finds nothing
- * to do may be handed to a kernel worker thread, which does a plain
- * blocking send/recv -- and on an O_NONBLOCK socket that fails with -EAGAIN
- * instead of waiting.
- */
-static int uring_fd_set_blocking(int fd)
-{
-	/* A socket has no other status flag that F_SETFL could change. */
-	if (fcntl(fd, F_SETFL, 0) < 0)
-		return -errno;
-	return 0;
-}
-
-void uring_client_start(struct uring_engine *e, int fd)
+static void uring_client_start(struct uring_engine *e, int fd)
 {
 	struct uring_conn *u;
 	uint64_t id;
@@ -206,112 +149,6 @@ void uring_client_start(struct uring_engine *e, int fd)
 	u->c.client_fd = fd;
 	u->c.id = id;
 	uring_conn_connect(e, u);
-}
-
-static void uring_connect_failed(struct uring_engine *e, struct uring_conn *u, int error)
-{
-	relay_connect_failed(e->r, u->c.id, error);
-	uring_conn_end(e, u, 0);
-}
-
-/* A UNIX listener's queue is full, and nothing tells us when it drains:
- * connect again after a short while, until the connect timeout, as the
- * epoll engine does. */
-static void uring_connect_retry_arm(struct uring_engine *e, struct uring_conn *u)
-{
-	struct io_uring_sqe *sqe;
-
-	if (relay_now_ms() >= u->deadline_ms) {
-		uring_connect_failed(e, u, -EAGAIN);   /* "its listen queue stayed full" */
-		return;
-	}
-	sqe = uring_sqe(e, 1);
-	if (!sqe) {
-		uring_conn_mark(e, u);   /* tried again next loop */
-		return;
-	}
-	io_uring_prep_timeout(sqe, &e->retry_ts, 0, 0);
-	uring_sqe_data(sqe, URING_OP_CONNECT_RETRY, uring_slot_of(e, u), u->gen);
-	u->retrying = true;
-	uring_op_begin(e, u);
-}
-
-void uring_conn_connected(struct uring_engine *e, struct uring_conn *u)
-{
-	int r = uring_fd_set_blocking(u->c.upstream_fd);
-
-	if (r < 0) {
-		uring_connect_failed(e, u, r);
-		return;
-	}
-	uring_conn_relay(e, u);
-}
-
-/*
- * Make the upstream socket (once) and connect it.  Out of descriptors, the
- * client is not dropped: it waits, as it would in the listen backlog (and
- * accepting is paused meanwhile), until a connection closes or the pause
- * ends.
- *
- * The connect is the connect(2) system call on the still non-blocking
- * socket (relay_upstream_connect()), not the ring's IORING_OP_CONNECT: for
- * vsock the buffer sizes must be set again right after connect() has
- * assigned the transport and before the host answers, which only a
- * connect made here leaves room for.  A UNIX connect succeeds or fails at
- * once, or says EAGAIN when the listener's queue is full, retried on a
- * timer; a vsock or TCP connect in progress is waited for by the ring
- * (uring_conn_poll_connect()).
- */
-void uring_conn_connect(struct uring_engine *e, struct uring_conn *u)
-{
-	int ufd = u->c.upstream_fd, r;
-
-	if (u->connect_started) {
-		/* connect() is under way: only its poll is missing. */
-		uring_conn_poll_connect(e, u);
-		return;
-	}
-	if (ufd < 0) {
-		ufd = relay_upstream_socket(e->r);
-		if (ufd == -EMFILE || ufd == -ENFILE) {
-			if (!u->held) {
-				u->held = true;
-				e->n_held++;
-				/* The log line (rate limited) of running out of fds. */
-				(void)relay_accept_failed(e->r, ufd);
-			}
-			uring_accept_pause(e);
-			return;
-		}
-		if (u->held) {
-			u->held = false;
-			e->n_held--;
-		}
-		if (ufd < 0) {
-			uring_connect_failed(e, u, ufd);
-			return;
-		}
-		u->c.upstream_fd = ufd;
-		e->n_upstreams++;
-		/* The timeout is the upstream's: it starts now. */
-		u->deadline_ms = relay_now_ms() + MAX(e->r->cfg->connect_timeout_ms, 1u);
-	}
-
-	r = relay_upstream_connect(e->r, u->c.id, ufd);
-	if (r == -EAGAIN) {
-		uring_connect_retry_arm(e, u);
-		return;
-	}
-	if (r < 0) {
-		uring_connect_failed(e, u, r);
-		return;
-	}
-	if (r == 1) {
-		u->connect_started = true;
-		uring_conn_poll_connect(e, u);
-		return;
-	}
-	uring_conn_connected(e, u);
 }
 
 /* After descriptors were freed (or the pause ended): connect the held
@@ -338,7 +175,7 @@ static void uring_fds_freed(struct uring_engine *e)
 			struct uring_conn *u = &e->conns[i - 1];
 
 			if (u->c.state == CONN_CONNECTING && u->held) {
-				uring_connect_failed(e, u, -EMFILE);
+				uring_conn_connect_failed(e, u, -EMFILE);
 				break;
 			}
 		}
@@ -349,7 +186,7 @@ static void uring_fds_freed(struct uring_engine *e)
 
 /* ---- stopping ---- */
 
-void uring_cancel_each(struct uring_engine *e)
+static void uring_cancel_each(struct uring_engine *e)
 {
 	for (size_t i = 0; i < e->n_listeners; i++)
 		if (e->listeners[i].armed)
@@ -364,7 +201,7 @@ void uring_cancel_each(struct uring_engine *e)
 }
 
 /* A deadline for stopping, should a request ignore its cancellation. */
-void uring_stop_timer_arm(struct uring_engine *e)
+static void uring_stop_timer_arm(struct uring_engine *e)
 {
 	struct io_uring_sqe *sqe;
 
@@ -379,7 +216,7 @@ void uring_stop_timer_arm(struct uring_engine *e)
 	uring_op_begin(e, NULL);
 }
 
-void uring_stop(struct uring_engine *e)
+static void uring_stop(struct uring_engine *e)
 {
 	struct io_uring_sqe *sqe = NULL;
 
@@ -402,9 +239,122 @@ void uring_stop(struct uring_engine *e)
 }
 
 /* Stopping is done when nothing but its own deadline is in flight. */
-bool uring_stopped(const struct uring_engine *e)
+static bool uring_stopped(const struct uring_engine *e)
 {
 	return e->stopping && (e->stop_expired || e->inflight <= (e->stop_timer ? 1u : 0u));
+}
+
+/* ---- the engine's own completions ---- */
+
+static void uring_accept_done(struct uring_engine *e, uint32_t slot, const struct io_uring_cqe *cqe)
+{
+	if (uring_cqe_last(cqe))
+		e->listeners[slot].armed = false;
+}
+
+static void uring_accept_ok(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			    const struct io_uring_cqe *cqe)
+{
+	(void)u;
+	uring_accept_done(e, slot, cqe);
+	e->listeners[slot].errors = 0;
+	uring_client_start(e, cqe->res);
+}
+
+static void uring_accept_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			       const struct io_uring_cqe *cqe)
+{
+	(void)u;
+	uring_accept_done(e, slot, cqe);
+	uring_accept_failed(e, slot, cqe->res);
+}
+
+static void uring_signal_ok(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			    const struct io_uring_cqe *cqe)
+{
+	(void)u, (void)slot, (void)cqe;
+	e->signal_armed = false;
+	if (relay_handle_signals(e->r))
+		uring_stop(e);
+}
+
+static void uring_signal_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			       const struct io_uring_cqe *cqe)
+{
+	(void)u, (void)slot;
+	e->signal_armed = false;
+	if (cqe->res != -ECANCELED && !e->stopping)
+		log_debug_errno(cqe->res, "io_uring: polling the signalfd failed: %m");
+}
+
+/* A timer ends with -ETIME when it fires, -ECANCELED when cancelled. */
+static void uring_accept_timer(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			       const struct io_uring_cqe *cqe)
+{
+	(void)u, (void)slot, (void)cqe;
+	e->accept_timer = false;
+	e->fds_freed = true;   /* the pause is over: try again */
+}
+
+static void uring_stop_timer(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			     const struct io_uring_cqe *cqe)
+{
+	(void)u, (void)slot;
+	e->stop_timer = false;
+	if (cqe->res == -ECANCELED) {
+		/* Caught by the cancel of everything: the deadline holds. */
+		if (!uring_stopped(e))
+			uring_stop_timer_arm(e);
+		return;
+	}
+	e->stop_expired = true;
+}
+
+static void uring_cancel_all_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+				   const struct io_uring_cqe *cqe)
+{
+	(void)u, (void)slot;
+	if (cqe->res == -EINVAL) {
+		/* No IORING_ASYNC_CANCEL_ANY (before 5.19). */
+		e->cancel_any = false;
+		uring_cancel_each(e);
+	}
+}
+
+static const struct uring_handler uring_engine_handlers[URING_OP_FIRST_CONN] = {
+	[URING_OP_ACCEPT] = { URING_OP_ACCEPT, "accept", uring_accept_ok, uring_accept_error },
+	[URING_OP_SIGNAL] = { URING_OP_SIGNAL, "signal", uring_signal_ok, uring_signal_error },
+	[URING_OP_ACCEPT_TIMER] = { URING_OP_ACCEPT_TIMER, "accept-timer", uring_accept_timer, uring_accept_timer },
+	[URING_OP_STOP_TIMER] = { URING_OP_STOP_TIMER, "stop-timer", uring_stop_timer, uring_stop_timer },
+	[URING_OP_CANCEL] = { URING_OP_CANCEL, "cancel", uring_nothing, uring_nothing },
+	[URING_OP_CANCEL_ALL] = { URING_OP_CANCEL_ALL, "cancel-all", uring_nothing, uring_cancel_all_error },
+};
+
+/* One completion: the engine's own here, a connection's in relay_uring_ops.c. */
+static void uring_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe)
+{
+	unsigned op = uring_ud_op(cqe->user_data);
+	uint32_t slot = uring_ud_slot(cqe->user_data);
+	const struct uring_handler *h;
+
+	if (op == URING_OP_NONE || op >= URING_OP_COUNT) {
+		log_debug("io_uring: completion of unknown request %#" PRIx64 " (res %d)", (uint64_t)cqe->user_data,
+			  cqe->res);
+		return;
+	}
+	if (op >= URING_OP_FIRST_CONN) {
+		uring_conn_dispatch(e, cqe);
+		return;
+	}
+	if (op == URING_OP_CANCEL)
+		return;   /* never counted as in flight */
+	h = &uring_engine_handlers[op];
+	if (uring_cqe_last(cqe))
+		uring_op_end(e, NULL);
+	if (cqe->res < 0)
+		h->on_error(e, NULL, slot, cqe);
+	else
+		h->on_success(e, NULL, slot, cqe);
 }
 
 /* ---- the loop ---- */
@@ -451,6 +401,11 @@ static int uring_run(struct relay *r)
 		if (uring_stopped(&e))
 			break;
 		uring_fds_freed(&e);
+		if (e.accept_pause_due) {
+			/* A connect found no descriptor for its upstream. */
+			e.accept_pause_due = false;
+			uring_accept_pause(&e);
+		}
 		if (e.pb.starved || e.pb.n_waiting > 0)
 			uring_pbuf_starved(&e);
 		uring_arm(&e);
@@ -472,6 +427,10 @@ static int uring_run(struct relay *r)
 
 	if (e.inflight > (e.stop_timer ? 1u : 0u))
 		log_debug("io_uring: %" PRIu64 " requests did not complete after cancellation", e.inflight);
+	/* The ring first: once it is gone, no request the stop deadline left
+	 * behind can still write into a connection's buffers. */
+	uring_ring_exit(&e);
+	uring_conn_free_all(&e);
 	uring_engine_done(&e);
 	return ret;
 }

@@ -2,10 +2,14 @@
 #pragma once
 
 /*
- * The io_uring engine's own structures, shared by its three files:
- *   relay_uring.c        the loop, connection slots, accepting, signals, stopping
- *   relay_uring_ops.c    the operations: one handler table, a connection's I/O
- *   relay_uring_setup.c  ring setup, feature probes, the engine's knobs
+ * The io_uring engine's own structures, shared by its three files, each
+ * calling only the ones below it (tests/integration/layering.sh checks it):
+ *   relay_uring.c        the loop, accepting, signals, stopping, and the
+ *                        handlers of those completions
+ *   relay_uring_ops.c    a connection: its upstream connect, its I/O, and
+ *                        the handlers of its completions
+ *   relay_uring_setup.c  ring setup, feature probes, the engine's knobs, the
+ *                        connection slots, the shared ring of provided buffers
  * and relay_uring_buf.c for the bytes each direction holds.
  *
  * One loop iteration: every completion of the batch is handled first (each
@@ -105,6 +109,7 @@ struct uring_engine {
 	bool stop_timer;
 	bool signal_armed;
 	bool fds_freed;         /* a connection closed: held clients may go on */
+	bool accept_pause_due;  /* a connect found no descriptor: the loop pauses accepting */
 	uint32_t n_held;        /* clients waiting for a descriptor */
 	uint32_t n_upstreams;   /* connections holding an upstream socket */
 
@@ -136,14 +141,49 @@ struct uring_engine {
 
 #define URING_PBUF_GROUP 0
 
+#ifndef IORING_CQE_F_MORE
+#define IORING_CQE_F_MORE (1U << 1)
+#endif
+
+/* One operation's rules: each file that handles completions has a table. */
+struct uring_handler {
+	unsigned op;
+	const char *name;
+	/* res >= 0 */
+	void (*on_success)(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			   const struct io_uring_cqe *cqe);
+	/* res < 0 */
+	void (*on_error)(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			 const struct io_uring_cqe *cqe);
+};
+
+/* The request's last completion (a multishot one says more will come). */
+static inline bool uring_cqe_last(const struct io_uring_cqe *cqe)
+{
+	return !(cqe->flags & IORING_CQE_F_MORE);
+}
+
+static inline uint32_t uring_slot_of(const struct uring_engine *e, const struct uring_conn *u)
+{
+	return (uint32_t)(u - e->conns);
+}
+
+/* ---- relay_uring_setup.c (the bottom) ---- */
+
+int uring_engine_init(struct uring_engine *e, struct relay *r);
+/* io_uring_queue_exit(): then no request can touch the engine's memory. */
+void uring_ring_exit(struct uring_engine *e);
+/* Free the slots and the provided buffers (connections freed before). */
+void uring_engine_done(struct uring_engine *e);
+int uring_probe(char *why, size_t why_size);
+struct __kernel_timespec uring_ms_to_ts(uint64_t ms);
+
 /* A provided buffer's bytes, and giving it back to the kernel's ring. */
 char *uring_pbuf_data(const struct uring_engine *e, uint16_t bid);
 void uring_pbuf_give_back(struct uring_engine *e, uint16_t bid);
-/* Receives found the ring empty: put more buffers in circulation, and
- * once buffers have come back, let the waiting directions receive again. */
-void uring_pbuf_starved(struct uring_engine *e);
-
-/* ---- relay_uring_ops.c ---- */
+/* A receive found the ring empty (pb.starved): put more buffers in
+ * circulation, up to URING_PBUF_MAX. */
+void uring_pbuf_grow(struct uring_engine *e);
 
 /* n adjacent SQEs (a poll and its linked timeout), flushing the SQ with
  * io_uring_submit() when it is full.  NULL only when even that fails: the
@@ -151,9 +191,26 @@ void uring_pbuf_starved(struct uring_engine *e);
  * back to it at once. */
 struct io_uring_sqe *uring_sqe(struct uring_engine *e, unsigned n);
 void uring_sqe_data(struct io_uring_sqe *sqe, unsigned op, uint32_t slot, uint32_t gen);
+/* A request is in flight (u: of that connection, or NULL), and its last
+ * completion came. */
 void uring_op_begin(struct uring_engine *e, struct uring_conn *u);
+void uring_op_end(struct uring_engine *e, struct uring_conn *u);
 void uring_cancel(struct uring_engine *e, uint64_t ud);
+/* A handler with nothing to do. */
+void uring_nothing(struct uring_engine *e, struct uring_conn *u, uint32_t slot, const struct io_uring_cqe *cqe);
 
+/* A free slot (NULL: none), and the connection of a completion (NULL: the
+ * slot's earlier occupant's). */
+struct uring_conn *uring_conn_alloc(struct uring_engine *e);
+struct uring_conn *uring_conn_lookup(struct uring_engine *e, uint32_t slot, uint32_t gen);
+
+/* ---- relay_uring_ops.c (calls setup) ---- */
+
+/* Make u's upstream socket (once) and connect it.  Out of descriptors, u
+ * is held and e->accept_pause_due set. */
+void uring_conn_connect(struct uring_engine *e, struct uring_conn *u);
+/* u's connect failed: say so (relay.h) and end it. */
+void uring_conn_connect_failed(struct uring_engine *e, struct uring_conn *u, int error);
 /* Something happened on u: update it after the batch. */
 void uring_conn_mark(struct uring_engine *e, struct uring_conn *u);
 /* Update every marked connection (once each). */
@@ -162,39 +219,10 @@ void uring_conn_flush(struct uring_engine *e);
  * has completed. */
 void uring_conn_end(struct uring_engine *e, struct uring_conn *u, int error);
 void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u);
-/* The upstream is connected: start relaying. */
-void uring_conn_relay(struct uring_engine *e, struct uring_conn *u);
-/* Wait through the ring for a connect(2) in progress (vsock, tcp): POLLOUT,
- * linked to a timeout at u->deadline_ms. */
-void uring_conn_poll_connect(struct uring_engine *e, struct uring_conn *u);
-/* Free everything of a connection whose requests have all completed (or
- * whose ring is gone). */
-void uring_conn_free(struct uring_engine *e, struct uring_conn *u);
-
-/* One completion. */
-void uring_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe);
-
-/* ---- relay_uring.c (called by the handlers) ---- */
-
-void uring_client_start(struct uring_engine *e, int fd);
-void uring_conn_connect(struct uring_engine *e, struct uring_conn *u);
-/* The upstream connect has succeeded: the socket made blocking, relaying. */
-void uring_conn_connected(struct uring_engine *e, struct uring_conn *u);
-void uring_accept_failed(struct uring_engine *e, size_t i, int res);
-void uring_stop(struct uring_engine *e);
-bool uring_stopped(const struct uring_engine *e);
-void uring_stop_timer_arm(struct uring_engine *e);
-void uring_cancel_each(struct uring_engine *e);
-struct uring_conn *uring_conn_lookup(struct uring_engine *e, uint32_t slot, uint32_t gen);
-static inline uint32_t uring_slot_of(const struct uring_engine *e, const struct uring_conn *u)
-{
-	return (uint32_t)(u - e->conns);
-}
-
-/* ---- relay_uring_setup.c ---- */
-
-int uring_engine_init(struct uring_engine *e, struct relay *r);
-/* After the ring is gone, free what the kernel may have been using. */
-void uring_engine_done(struct uring_engine *e);
-int uring_probe(char *why, size_t why_size);
-struct __kernel_timespec uring_ms_to_ts(uint64_t ms);
+/* After the ring is gone: free every connection still there. */
+void uring_conn_free_all(struct uring_engine *e);
+/* Receives waiting for provided buffers: more buffers, and wake them once
+ * some have come back. */
+void uring_pbuf_starved(struct uring_engine *e);
+/* One completion of a connection's operation (op >= URING_OP_FIRST_CONN). */
+void uring_conn_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe);

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The io_uring engine's operations: every completion goes through one table
- * of {op, name, on_success, on_error} (the way liburing's examples/proxy.c
- * keeps each operation's rules in one place), and a connection's I/O is
+ * The io_uring engine's connections: the upstream connect and the I/O.  Every completion of a connection's request goes through one table of
+ * {op, name, on_success, on_error} (the way liburing's examples/proxy.c
+ * keeps each operation's rules in one place; the loop in relay_uring.c has
+ * the table of the engine's own requests), and a connection's I/O is
  * decided in one function, uring_conn_update(), run once per connection
- * after the whole batch of completions has been handled.
+ * after the whole batch of completions has been handled.  This file calls
+ * relay_uring_setup.c, never the loop: what the loop must do for it (pause
+ * accepting when descriptors run out) it asks through the engine's state.
  *
  * Each direction has at most one receive and one send in flight.  The send
  * takes everything pending (one sendmsg gathering every chunk, up to
@@ -31,66 +34,10 @@
 #ifndef IORING_CQE_BUFFER_SHIFT
 #define IORING_CQE_BUFFER_SHIFT 16
 #endif
-#ifndef IORING_CQE_F_MORE
-#define IORING_CQE_F_MORE (1U << 1)
-#endif
 
 /* Consecutive -ENOMEM that io_uring itself returned for one receive (the
  * socket had data or nothing, not an error) before the connection ends. */
 #define URING_RING_ENOMEM_MAX 8u
-
-/* ---- submission ---- */
-
-struct io_uring_sqe *uring_sqe(struct uring_engine *e, unsigned n)
-{
-	for (unsigned tries = 0; io_uring_sq_space_left(&e->ring) < n && tries < 4; tries++) {
-		/* Full: submit what is prepared (keeping its order) and go on. */
-		int r = io_uring_submit(&e->ring);
-
-		if (r < 0 && !relay_errno_is_transient(r) && r != -EBUSY) {
-			log_debug_errno(r, "io_uring: early submit failed: %m");
-			break;
-		}
-	}
-	if (io_uring_sq_space_left(&e->ring) < n) {
-		e->sqe_short = true;
-		return NULL;
-	}
-	return io_uring_get_sqe(&e->ring);
-}
-
-void uring_sqe_data(struct io_uring_sqe *sqe, unsigned op, uint32_t slot, uint32_t gen)
-{
-	sqe->user_data = uring_ud_pack(op, slot, gen);
-}
-
-void uring_op_begin(struct uring_engine *e, struct uring_conn *u)
-{
-	e->inflight++;
-	if (u)
-		u->inflight++;
-}
-
-static void uring_op_end(struct uring_engine *e, struct uring_conn *u)
-{
-	if (e->inflight > 0)
-		e->inflight--;
-	if (u && u->inflight > 0)
-		u->inflight--;
-}
-
-/* Cancel one request by its user_data.  Without an SQE the cancel is lost
- * but not the request: it completes on its own (the connection's fds are
- * shut down, see uring_conn_end()). */
-void uring_cancel(struct uring_engine *e, uint64_t ud)
-{
-	struct io_uring_sqe *sqe = uring_sqe(e, 1);
-
-	if (!sqe)
-		return;
-	io_uring_prep_cancel64(sqe, ud, 0);
-	uring_sqe_data(sqe, URING_OP_CANCEL, 0, 0);
-}
 
 /* ---- the update list ---- */
 
@@ -351,7 +298,7 @@ static void uring_conn_update(struct uring_engine *e, struct uring_conn *u)
 		uring_conn_end(e, u, 0);
 }
 
-void uring_conn_relay(struct uring_engine *e, struct uring_conn *u)
+static void uring_conn_relay(struct uring_engine *e, struct uring_conn *u)
 {
 	relay_connected(e->r, u->c.id, u->c.upstream_fd);
 	u->c.state = CONN_RELAYING;
@@ -365,7 +312,7 @@ void uring_conn_relay(struct uring_engine *e, struct uring_conn *u)
  * what is left of the connect timeout: when that fires first, the poll ends
  * with -ECANCELED.
  */
-void uring_conn_poll_connect(struct uring_engine *e, struct uring_conn *u)
+static void uring_conn_poll_connect(struct uring_engine *e, struct uring_conn *u)
 {
 	uint64_t now = relay_now_ms();
 	struct io_uring_sqe *sqe;
@@ -394,7 +341,132 @@ void uring_conn_poll_connect(struct uring_engine *e, struct uring_conn *u)
 	uring_op_begin(e, u);
 }
 
-void uring_conn_free(struct uring_engine *e, struct uring_conn *u)
+/*
+ * The relay's sockets are blocking for io_uring's sake (clients are accepted
+ * so, which relay_client_accepted() does not mind).  The ring never blocks
+ * on them: it tries every request non-blocking first and waits for
+ * readiness itself.  But a request that was woken and still finds nothing
+ * to do may be handed to a kernel worker thread, which does a plain
+ * blocking send/recv -- and on an O_NONBLOCK socket that fails with -EAGAIN
+ * instead of waiting.
+ */
+static int uring_fd_set_blocking(int fd)
+{
+	/* A socket has no other status flag that F_SETFL could change. */
+	if (fcntl(fd, F_SETFL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+void uring_conn_connect_failed(struct uring_engine *e, struct uring_conn *u, int error)
+{
+	relay_connect_failed(e->r, u->c.id, error);
+	uring_conn_end(e, u, 0);
+}
+
+/* A UNIX listener's queue is full, and nothing tells us when it drains:
+ * connect again after a short while, until the connect timeout, as the
+ * epoll engine does. */
+static void uring_connect_retry_arm(struct uring_engine *e, struct uring_conn *u)
+{
+	struct io_uring_sqe *sqe;
+
+	if (relay_now_ms() >= u->deadline_ms) {
+		uring_conn_connect_failed(e, u, -EAGAIN);   /* "its listen queue stayed full" */
+		return;
+	}
+	sqe = uring_sqe(e, 1);
+	if (!sqe) {
+		uring_conn_mark(e, u);   /* tried again next loop */
+		return;
+	}
+	io_uring_prep_timeout(sqe, &e->retry_ts, 0, 0);
+	uring_sqe_data(sqe, URING_OP_CONNECT_RETRY, uring_slot_of(e, u), u->gen);
+	u->retrying = true;
+	uring_op_begin(e, u);
+}
+
+/* The upstream connect has succeeded: the socket made blocking, relaying. */
+static void uring_conn_connected(struct uring_engine *e, struct uring_conn *u)
+{
+	int r = uring_fd_set_blocking(u->c.upstream_fd);
+
+	if (r < 0) {
+		uring_conn_connect_failed(e, u, r);
+		return;
+	}
+	uring_conn_relay(e, u);
+}
+
+/*
+ * Make the upstream socket (once) and connect it.  Out of descriptors, the
+ * client is not dropped: it waits, as it would in the listen backlog (and
+ * accepting is paused meanwhile), until a connection closes or the pause
+ * ends.
+ *
+ * The connect is the connect(2) system call on the still non-blocking
+ * socket (relay_upstream_connect()), not the ring's IORING_OP_CONNECT: for
+ * vsock the buffer sizes must be set again right after connect() has
+ * assigned the transport and before the host answers, which only a
+ * connect made here leaves room for.  A UNIX connect succeeds or fails at
+ * once, or says EAGAIN when the listener's queue is full, retried on a
+ * timer; a vsock or TCP connect in progress is waited for by the ring
+ * (uring_conn_poll_connect()).
+ */
+void uring_conn_connect(struct uring_engine *e, struct uring_conn *u)
+{
+	int ufd = u->c.upstream_fd, r;
+
+	if (u->connect_started) {
+		/* connect() is under way: only its poll is missing. */
+		uring_conn_poll_connect(e, u);
+		return;
+	}
+	if (ufd < 0) {
+		ufd = relay_upstream_socket(e->r);
+		if (ufd == -EMFILE || ufd == -ENFILE) {
+			if (!u->held) {
+				u->held = true;
+				e->n_held++;
+				/* The log line (rate limited) of running out of fds. */
+				(void)relay_accept_failed(e->r, ufd);
+			}
+			/* The loop pauses accepting (uring_accept_pause()). */
+			e->accept_pause_due = true;
+			return;
+		}
+		if (u->held) {
+			u->held = false;
+			e->n_held--;
+		}
+		if (ufd < 0) {
+			uring_conn_connect_failed(e, u, ufd);
+			return;
+		}
+		u->c.upstream_fd = ufd;
+		e->n_upstreams++;
+		/* The timeout is the upstream's: it starts now. */
+		u->deadline_ms = relay_now_ms() + MAX(e->r->cfg->connect_timeout_ms, 1u);
+	}
+
+	r = relay_upstream_connect(e->r, u->c.id, ufd);
+	if (r == -EAGAIN) {
+		uring_connect_retry_arm(e, u);
+		return;
+	}
+	if (r < 0) {
+		uring_conn_connect_failed(e, u, r);
+		return;
+	}
+	if (r == 1) {
+		u->connect_started = true;
+		uring_conn_poll_connect(e, u);
+		return;
+	}
+	uring_conn_connected(e, u);
+}
+
+static void uring_conn_free(struct uring_engine *e, struct uring_conn *u)
 {
 	for (unsigned d = 0; d < 2; d++) {
 		if (u->dir[d].nobufs) {
@@ -421,6 +493,41 @@ void uring_conn_free(struct uring_engine *e, struct uring_conn *u)
 	e->free_head = uring_slot_of(e, u);
 	/* Descriptors are free again: held clients and accepting go on. */
 	e->fds_freed = true;
+}
+
+/* The shared ring was found empty: more buffers (uring_pbuf_grow()), and
+ * once buffers have come back, the directions that waited receive again. */
+void uring_pbuf_starved(struct uring_engine *e)
+{
+	struct uring_pbufs *pb = &e->pb;
+
+	uring_pbuf_grow(e);
+	if (pb->n_waiting == 0 || pb->given_back == pb->given_back_seen)
+		return;
+	pb->given_back_seen = pb->given_back;
+	for (uint32_t i = 0; i < e->slots_used && pb->n_waiting > 0; i++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct uring_conn *u = &e->conns[i];
+
+			if (!u->dir[d].nobufs)
+				continue;
+			u->dir[d].nobufs = false;
+			pb->n_waiting--;
+			if (u->c.state != CONN_FREE)
+				uring_conn_mark(e, u);
+		}
+}
+
+void uring_conn_free_all(struct uring_engine *e)
+{
+	for (uint32_t i = 0; i < e->slots_used; i++) {
+		struct uring_conn *u = &e->conns[i];
+
+		if (u->c.state != CONN_FREE) {
+			u->inflight = 0;
+			uring_conn_free(e, u);
+		}
+	}
 }
 
 void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u)
@@ -469,103 +576,6 @@ void uring_conn_end(struct uring_engine *e, struct uring_conn *u, int error)
 }
 
 /* ---- the handlers ---- */
-
-struct uring_handler {
-	unsigned op;
-	const char *name;
-	/* res >= 0 */
-	void (*on_success)(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-			   const struct io_uring_cqe *cqe);
-	/* res < 0 */
-	void (*on_error)(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-			 const struct io_uring_cqe *cqe);
-};
-
-static bool uring_cqe_last(const struct io_uring_cqe *cqe)
-{
-	return !(cqe->flags & IORING_CQE_F_MORE);
-}
-
-static void uring_nothing(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-			  const struct io_uring_cqe *cqe)
-{
-	(void)e, (void)u, (void)slot, (void)cqe;
-}
-
-static void uring_accept_done(struct uring_engine *e, uint32_t slot, const struct io_uring_cqe *cqe)
-{
-	if (uring_cqe_last(cqe))
-		e->listeners[slot].armed = false;
-}
-
-static void uring_accept_ok(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-			    const struct io_uring_cqe *cqe)
-{
-	(void)u;
-	uring_accept_done(e, slot, cqe);
-	e->listeners[slot].errors = 0;
-	uring_client_start(e, cqe->res);
-}
-
-static void uring_accept_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-			       const struct io_uring_cqe *cqe)
-{
-	(void)u;
-	uring_accept_done(e, slot, cqe);
-	uring_accept_failed(e, slot, cqe->res);
-}
-
-static void uring_signal_ok(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-			    const struct io_uring_cqe *cqe)
-{
-	(void)u, (void)slot, (void)cqe;
-	e->signal_armed = false;
-	if (relay_handle_signals(e->r))
-		uring_stop(e);
-}
-
-static void uring_signal_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-			       const struct io_uring_cqe *cqe)
-{
-	(void)u, (void)slot;
-	e->signal_armed = false;
-	if (cqe->res != -ECANCELED && !e->stopping)
-		log_debug_errno(cqe->res, "io_uring: polling the signalfd failed: %m");
-}
-
-/* A timer ends with -ETIME when it fires, -ECANCELED when cancelled. */
-static void uring_accept_timer(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-			       const struct io_uring_cqe *cqe)
-{
-	(void)u, (void)slot, (void)cqe;
-	e->accept_timer = false;
-	e->fds_freed = true;   /* the pause is over: try again */
-}
-
-static void uring_stop_timer(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-			     const struct io_uring_cqe *cqe)
-{
-	(void)u, (void)slot;
-	e->stop_timer = false;
-	if (cqe->res == -ECANCELED) {
-		/* Caught by the cancel of everything: the deadline holds. */
-		if (!uring_stopped(e))
-			uring_stop_timer_arm(e);
-		return;
-	}
-	e->stop_expired = true;
-}
-
-static void uring_cancel_all_error(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
-				   const struct io_uring_cqe *cqe)
-{
-	(void)u, (void)slot;
-	if (cqe->res == -EINVAL) {
-		/* No IORING_ASYNC_CANCEL_ANY (before 5.19). */
-		e->cancel_any = false;
-		uring_cancel_each(e);
-	}
-}
 
 /* The poll of a connect in progress: res is what it saw (POLLOUT, or
  * POLLERR/POLLHUP). */
@@ -831,13 +841,8 @@ static void uring_sendl_error(struct uring_engine *e, struct uring_conn *u, uint
 	uring_send_error(e, u, slot, &c);
 }
 
-static const struct uring_handler uring_handlers[URING_OP_COUNT] = {
-	[URING_OP_ACCEPT] = { URING_OP_ACCEPT, "accept", uring_accept_ok, uring_accept_error },
-	[URING_OP_SIGNAL] = { URING_OP_SIGNAL, "signal", uring_signal_ok, uring_signal_error },
-	[URING_OP_ACCEPT_TIMER] = { URING_OP_ACCEPT_TIMER, "accept-timer", uring_accept_timer, uring_accept_timer },
-	[URING_OP_STOP_TIMER] = { URING_OP_STOP_TIMER, "stop-timer", uring_stop_timer, uring_stop_timer },
-	[URING_OP_CANCEL] = { URING_OP_CANCEL, "cancel", uring_nothing, uring_nothing },
-	[URING_OP_CANCEL_ALL] = { URING_OP_CANCEL_ALL, "cancel-all", uring_nothing, uring_cancel_all_error },
+/* A connection's operations; relay_uring.c has the engine's own. */
+static const struct uring_handler uring_conn_handlers[URING_OP_COUNT] = {
 	[URING_OP_CONNECT_POLL] = { URING_OP_CONNECT_POLL, "connect-poll", uring_connect_polled, uring_connect_poll_error },
 	[URING_OP_CONNECT_TIMEOUT] = { URING_OP_CONNECT_TIMEOUT, "connect-timeout", uring_nothing, uring_nothing },
 	[URING_OP_CONNECT_RETRY] = { URING_OP_CONNECT_RETRY, "connect-retry", uring_connect_retry, uring_connect_retry },
@@ -849,30 +854,20 @@ static const struct uring_handler uring_handlers[URING_OP_COUNT] = {
 	[URING_OP_SENDL_DOWN] = { URING_OP_SENDL_DOWN, "send-linked-down", uring_sendl_short, uring_sendl_error },
 };
 
-void uring_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe)
+void uring_conn_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe)
 {
 	unsigned op = uring_ud_op(cqe->user_data);
 	uint32_t slot = uring_ud_slot(cqe->user_data);
-	const struct uring_handler *h;
-	struct uring_conn *u = NULL;
+	const struct uring_handler *h = &uring_conn_handlers[op];
+	struct uring_conn *u;
 
-	if (op == URING_OP_NONE || op >= URING_OP_COUNT) {
-		log_debug("io_uring: completion of unknown request %#" PRIx64 " (res %d)", (uint64_t)cqe->user_data,
-			  cqe->res);
+	u = uring_conn_lookup(e, slot, uring_ud_gen(cqe->user_data));
+	if (!u) {
+		if (cqe->flags & IORING_CQE_F_BUFFER)
+			uring_pbuf_give_back(e, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+		/* Only after stopping gave up waiting for a request. */
+		log_debug("io_uring: stale %s completion (slot %" PRIu32 ", res %d)", h->name, slot, cqe->res);
 		return;
-	}
-	h = &uring_handlers[op];
-	if (op == URING_OP_CANCEL)
-		return;   /* never counted as in flight */
-	if (op >= URING_OP_FIRST_CONN) {
-		u = uring_conn_lookup(e, slot, uring_ud_gen(cqe->user_data));
-		if (!u) {
-			if (cqe->flags & IORING_CQE_F_BUFFER)
-				uring_pbuf_give_back(e, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
-			/* Only after stopping gave up waiting for a request. */
-			log_debug("io_uring: stale %s completion (slot %" PRIu32 ", res %d)", h->name, slot, cqe->res);
-			return;
-		}
 	}
 	/* Linked sends are not counted in flight (uring_dir_send()). */
 	if (uring_cqe_last(cqe) && op != URING_OP_SENDL_UP && op != URING_OP_SENDL_DOWN)
@@ -885,6 +880,6 @@ void uring_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe)
 	if (cqe->flags & IORING_CQE_F_BUFFER)
 		uring_pbuf_give_back(e, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
 	/* A closing connection is freed after its last completion. */
-	if (u && u->c.state == CONN_CLOSING && u->inflight == 0)
+	if (u->c.state == CONN_CLOSING && u->inflight == 0)
 		uring_conn_free(e, u);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The io_uring engine's ring: setup flags with their fallbacks, what the
- * kernel offers (probes), the engine's knobs and its teardown.
+ * The io_uring engine's ring, the bottom of its three files: setup flags
+ * with their fallbacks, what the kernel offers (probes), the engine's knobs,
+ * the connection slots, the shared ring of provided buffers, getting SQEs and
+ * counting requests in flight, and the teardown.  It calls nothing of the other two.
  *
  * Knobs, from the environment, for diagnosis and tests (as a user could set
  * them too):
@@ -152,30 +154,16 @@ void uring_pbuf_give_back(struct uring_engine *e, uint16_t bid)
  * next batch with a receive in it); then every waiting direction tries
  * again, which is rare enough for a scan of the slots.
  */
-void uring_pbuf_starved(struct uring_engine *e)
+void uring_pbuf_grow(struct uring_engine *e)
 {
 	struct uring_pbufs *pb = &e->pb;
 	unsigned n = MIN(pb->circulating, URING_PBUF_MAX - pb->circulating);
 
-	if (pb->starved) {
-		pb->starved = false;
-		for (unsigned i = 0; i < n; i++)
-			uring_pbuf_give_back(e, (uint16_t)pb->circulating++);
-	}
-	if (pb->n_waiting == 0 || pb->given_back == pb->given_back_seen)
+	if (!pb->starved)
 		return;
-	pb->given_back_seen = pb->given_back;
-	for (uint32_t i = 0; i < e->slots_used && pb->n_waiting > 0; i++)
-		for (unsigned d = 0; d < 2; d++) {
-			struct uring_conn *u = &e->conns[i];
-
-			if (!u->dir[d].nobufs)
-				continue;
-			u->dir[d].nobufs = false;
-			pb->n_waiting--;
-			if (u->c.state != CONN_FREE)
-				uring_conn_mark(e, u);
-		}
+	pb->starved = false;
+	for (unsigned i = 0; i < n; i++)
+		uring_pbuf_give_back(e, (uint16_t)pb->circulating++);
 }
 
 static void uring_pbuf_free(struct uring_engine *e)
@@ -329,22 +317,116 @@ int uring_engine_init(struct uring_engine *e, struct relay *r)
 	return 0;
 }
 
+void uring_ring_exit(struct uring_engine *e)
+{
+	io_uring_queue_exit(&e->ring);
+}
+
 void uring_engine_done(struct uring_engine *e)
 {
-	/* The ring first: once it is gone, no request the stop deadline left
-	 * behind can still write into a connection's buffers. */
-	io_uring_queue_exit(&e->ring);
-	for (uint32_t i = 0; i < e->slots_used; i++) {
-		struct uring_conn *u = &e->conns[i];
-
-		if (u->c.state != CONN_FREE) {
-			u->inflight = 0;
-			uring_conn_free(e, u);
-		}
-	}
 	free(e->conns);
 	e->conns = NULL;
 	uring_pbuf_free(e);
+}
+
+/* ---- connection slots ---- */
+
+struct uring_conn *uring_conn_alloc(struct uring_engine *e)
+{
+	struct uring_conn *u;
+
+	if (e->free_head != URING_NONE) {
+		u = &e->conns[e->free_head];
+		e->free_head = u->next_free;
+	} else if (e->slots_used < e->n_slots)
+		u = &e->conns[e->slots_used++];
+	else
+		return NULL;
+
+	/* A slot freed in this batch may still be on the update list: it
+	 * stays there, linked as it is (resetting its link would cut the
+	 * list, or make it a cycle when the slot was its tail). */
+	*u = (struct uring_conn){
+		.c = { .client_fd = -1, .upstream_fd = -1 },
+		.gen = u->gen,
+		.next_free = URING_NONE,
+		.next_dirty = u->dirty ? u->next_dirty : URING_NONE,
+		.dirty = u->dirty,
+	};
+	uring_buf_init(&u->dir[RELAY_UP].buf);
+	uring_buf_init(&u->dir[RELAY_DOWN].buf);
+	return u;
+}
+
+struct uring_conn *uring_conn_lookup(struct uring_engine *e, uint32_t slot, uint32_t gen)
+{
+	struct uring_conn *u;
+
+	if (slot >= e->slots_used)
+		return NULL;
+	u = &e->conns[slot];
+	if (u->c.state == CONN_FREE || u->gen != gen)
+		return NULL;
+	return u;
+}
+
+/* ---- submission, for the files above ---- */
+
+struct io_uring_sqe *uring_sqe(struct uring_engine *e, unsigned n)
+{
+	for (unsigned tries = 0; io_uring_sq_space_left(&e->ring) < n && tries < 4; tries++) {
+		/* Full: submit what is prepared (keeping its order) and go on. */
+		int r = io_uring_submit(&e->ring);
+
+		if (r < 0 && !relay_errno_is_transient(r) && r != -EBUSY) {
+			log_debug_errno(r, "io_uring: early submit failed: %m");
+			break;
+		}
+	}
+	if (io_uring_sq_space_left(&e->ring) < n) {
+		e->sqe_short = true;
+		return NULL;
+	}
+	return io_uring_get_sqe(&e->ring);
+}
+
+void uring_sqe_data(struct io_uring_sqe *sqe, unsigned op, uint32_t slot, uint32_t gen)
+{
+	sqe->user_data = uring_ud_pack(op, slot, gen);
+}
+
+void uring_op_begin(struct uring_engine *e, struct uring_conn *u)
+{
+	e->inflight++;
+	if (u)
+		u->inflight++;
+}
+
+void uring_op_end(struct uring_engine *e, struct uring_conn *u)
+{
+	if (e->inflight > 0)
+		e->inflight--;
+	if (u && u->inflight > 0)
+		u->inflight--;
+}
+
+/* Cancel one request by its user_data.  Without an SQE the cancel is lost
+ * but not the request: it completes on its own (the connection's fds are
+ * shut down, see uring_conn_end()). */
+void uring_cancel(struct uring_engine *e, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = uring_sqe(e, 1);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, ud, 0);
+	uring_sqe_data(sqe, URING_OP_CANCEL, 0, 0);
+}
+
+void uring_nothing(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			  const struct io_uring_cqe *cqe)
+{
+	(void)e, (void)u, (void)slot, (void)cqe;
 }
 
 /* ---- can it run here? ---- */

@@ -19,10 +19,6 @@ cycles() {
 		if (NF < 3) next
 		n = split($1, part, ":"); obj = part[n - 1]
 		sub(/.*\//, "", obj)
-		# For now the io_uring engine loop, operations and setup (they
-		# share relay_uring_engine.h) count as one node: a circle among
-		# them is an open item of issue 11; a circle through them is not.
-		if (obj ~ /^relay_uring(_ops|_setup)?\.o$/) obj = "relay_uring*.o"
 		if ($2 == "U") use[obj, $3] = 1
 		else if ($2 ~ /^[TDBRCGVW]$/) def[$3] = obj
 		objs[obj] = 1
