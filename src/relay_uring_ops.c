@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The io_uring engine's connections: the upstream connect and the I/O.  Every completion of a connection's request goes through one table of
+ * The io_uring engine's connections: the upstream connect and the I/O.
+ * Every completion of a connection's request goes through one table of
  * {op, name, on_success, on_error} (the way liburing's examples/proxy.c
  * keeps each operation's rules in one place; the loop in relay_uring.c has
  * the table of the engine's own requests), and a connection's I/O is
