@@ -196,7 +196,10 @@ t_hold() {
 	fds_at_least() { [ "$(ls /proc/"$1"/fd | wc -l)" -ge "$2" ]; }
 	wait_for 5 fds_at_least "$ECHO" 32 || { echo "# the server holds $(ls /proc/"$ECHO"/fd | wc -l) fds" >&2; return 1; }
 	kill "$pid"
-	wait "$pid" && grep -q '^clients=32 closed_by_peer=0$' "$TEST_TMP/hold.out"
+	local s=0
+	wait "$pid" || s=$?
+	[ $s = 0 ] && grep -q '^clients=32 closed_by_peer=0$' "$TEST_TMP/hold.out" ||
+		{ echo "# tt-client hold: exit status $s, said:" >&2; sed 's/^/#   /' "$TEST_TMP/hold.out" >&2; return 1; }
 }
 check "hold: 32 idle clients until SIGTERM" t_hold
 
@@ -281,9 +284,13 @@ t_stuck_request() {
 	client request --connect "unix:$TEST_TMP/flood.sock" --count 3 --wait-ms 2000 &&
 	grep -Eq '^count=3 ms=[0-9.,]+ median_ms=[0-9.]+ max_ms=[0-9.]+$' "$TEST_TMP/client.out" || return 1
 	# the floods are endless: the server is still writing to the stuck ones
-	[ "$(ls /proc/"$fpid"/fd | wc -l)" -ge 10 ] || return 1
+	fds_at_least() { [ "$(ls /proc/"$1"/fd | wc -l)" -ge "$2" ]; }
+	wait_for 5 fds_at_least "$fpid" 10 || { echo "# the flood server holds $(ls /proc/"$fpid"/fd | wc -l) fds" >&2; return 1; }
 	kill "$pid"
-	wait "$pid" && grep -q '^clients=10$' "$TEST_TMP/stuck.out"
+	local s=0
+	wait "$pid" || s=$?
+	[ $s = 0 ] && grep -q '^clients=10$' "$TEST_TMP/stuck.out" ||
+		{ echo "# tt-client stuck: exit status $s, said:" >&2; sed 's/^/#   /' "$TEST_TMP/stuck.out" >&2; return 1; }
 }
 check "stuck + request: 10 clients flooded without reading, new requests answered" t_stuck_request
 

@@ -955,11 +955,19 @@ static int mode_stuck(void)
 		fds[i] = connect_retry(false);
 		tt_write_all(fds[i], hdr, sizeof(hdr));
 	}
+	/* SIGTERM/SIGINT are blocked except inside sigsuspend(): one that
+	 * arrives between the check of got_term and the wait is not lost. */
+	sigset_t block, waitmask;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	(void)sigprocmask(SIG_BLOCK, &block, &waitmask);
 	if (arg.ready)
 		tt_write_ready(arg.ready, 0);
 	tt_phase("stuck (never reading)");
 	while (!got_term)
-		(void)pause();
+		(void)sigsuspend(&waitmask);
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
 	printf("clients=%zu\n", n);
