@@ -52,11 +52,19 @@ bool uring_buf_may_take(const struct uring_buf *b)
 	return b->held + URING_BUF_SPACE_MIN <= RELAY_HALF_MAX;
 }
 
+uint32_t uring_buf_room(const struct uring_buf *b)
+{
+	return b->pending >= URING_BUF_MAX ? 0 : URING_BUF_MAX - (uint32_t)b->pending;
+}
+
 int uring_buf_take(struct uring_buf *b, void **ret_base, uint32_t *ret_len)
 {
 	struct uring_chunk *t = b->tail;
 	uint64_t room;
 	uint32_t cap;
+
+	if (uring_buf_room(b) == 0)
+		return -ENOBUFS;
 
 	if (t && t->off == t->len && t->cap >= b->want / 2) {
 		/* Everything in it is sent: start it over. */
@@ -85,8 +93,9 @@ int uring_buf_take(struct uring_buf *b, void **ret_base, uint32_t *ret_len)
 		b->n_chunks++;
 	}
 	b->receiving = true;
+	b->recv_len = MIN(t->cap - t->len, uring_buf_room(b));
 	*ret_base = t->data + t->len;
-	*ret_len = t->cap - t->len;
+	*ret_len = b->recv_len;
 	return 0;
 }
 
@@ -98,7 +107,7 @@ void uring_buf_received(struct uring_buf *b, uint32_t n)
 	b->receiving = false;
 	if (!t)
 		return;
-	space = t->cap - t->len;
+	space = MIN(b->recv_len, t->cap - t->len);
 	n = MIN(n, space);
 	t->len += n;
 	b->pending += n;

@@ -33,7 +33,8 @@
 #define URING_BUF_MIN 512u
 #define URING_BUF_MAX RELAY_BUF_SIZE
 
-/* A direction stops receiving while this much is pending (what the epoll
+/* A direction stops receiving while this much is pending, and a receive
+ * never brings its pending bytes past URING_BUF_MAX (what the epoll
  * engine's one buffer holds): memory follows what the sinks take, not what
  * the sources offer.  RELAY_HALF_MAX bounds the memory held, partly sent
  * chunks included. */
@@ -53,6 +54,7 @@ struct uring_buf {
 	uint64_t pending;       /* received, not yet sent */
 	unsigned n_chunks;
 	uint32_t want;          /* size of the next new chunk */
+	uint32_t recv_len;      /* the length given to the receive in flight */
 	bool receiving;         /* the kernel owns the tail's free space */
 };
 
@@ -65,9 +67,15 @@ void uring_buf_release(struct uring_buf *b);
  * within RELAY_HALF_MAX bytes? */
 bool uring_buf_may_take(const struct uring_buf *b);
 
+/* The most the next receive may bring: what keeps the pending bytes within
+ * URING_BUF_MAX.  A receive into a shared provided buffer asks for this
+ * length too. */
+uint32_t uring_buf_room(const struct uring_buf *b);
+
 /* The space the next receive writes into: the tail's free part when it is
- * worth one, else a new chunk within the byte budget.  Returns 0, -ENOBUFS
- * when the direction holds its RELAY_HALF_MAX already, -ENOMEM. */
+ * worth one, else a new chunk within the byte budget, no longer than
+ * uring_buf_room().  Returns 0, -ENOBUFS when the direction holds its
+ * RELAY_HALF_MAX already or has URING_BUF_MAX pending, -ENOMEM. */
 int uring_buf_take(struct uring_buf *b, void **ret_base, uint32_t *ret_len);
 
 /* The receive armed by uring_buf_take() completed with n bytes (0 or

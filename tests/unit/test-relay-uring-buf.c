@@ -107,6 +107,7 @@ static void test_budget_in_bytes(void **state)
 	uring_buf_init(&b);
 	while (uring_buf_may_take(&b)) {
 		assert_int_equal(uring_buf_take(&b, &base, &len), 0);
+		assert_true(len <= URING_BUF_MAX - b.pending);
 		memset(base, 'x', len);
 		uring_buf_received(&b, len);   /* every receive fills its space */
 		assert_true(b.held <= RELAY_HALF_MAX);
@@ -114,7 +115,7 @@ static void test_budget_in_bytes(void **state)
 	}
 	/* Stopped at the mark, counted in bytes. */
 	assert_true(b.pending >= URING_BUF_MARK);
-	assert_true(b.pending < URING_BUF_MARK + URING_BUF_MAX);
+	assert_true(b.pending <= URING_BUF_MAX);
 	assert_int_equal(b.pending, b.held);
 	/* Filling receives grew the chunks. */
 	assert_true(b.want >= URING_BUF_MAX / 2);
@@ -133,6 +134,34 @@ static void test_budget_in_bytes(void **state)
 	}
 	assert_int_equal(uring_buf_take(&b, &base, &len), -ENOBUFS);
 	assert_true(b.held <= RELAY_HALF_MAX);
+	uring_buf_release(&b);
+}
+
+/* A receive never brings more than what keeps the pending bytes within
+ * URING_BUF_MAX (the epoll engine's one buffer), whether the engine's own
+ * chunk or a shared provided buffer (the appended bytes) takes it. */
+static void test_receive_room(void **state)
+{
+	static char data[URING_BUF_MAX];
+	struct uring_buf b;
+	void *base;
+	uint32_t len;
+
+	(void)state;
+	uring_buf_init(&b);
+	assert_int_equal(uring_buf_room(&b), URING_BUF_MAX);
+	assert_int_equal(uring_buf_append(&b, data, URING_BUF_MAX - 1000), 0);
+	assert_int_equal(uring_buf_room(&b), 1000);
+	assert_int_equal(uring_buf_take(&b, &base, &len), 0);
+	assert_true(len <= 1000);
+	memset(base, 'y', len);
+	uring_buf_received(&b, len);
+	assert_int_equal(uring_buf_append(&b, data, uring_buf_room(&b)), 0);
+	assert_int_equal(b.pending, URING_BUF_MAX);
+	assert_int_equal(uring_buf_room(&b), 0);
+	assert_int_equal(uring_buf_take(&b, &base, &len), -ENOBUFS);
+	uring_buf_sent(&b, 4096);
+	assert_int_equal(uring_buf_room(&b), 4096);
 	uring_buf_release(&b);
 }
 
@@ -163,6 +192,7 @@ int main(void)
 		cmocka_unit_test(test_order_and_partial_sends),
 		cmocka_unit_test(test_receiving_chunk_stays),
 		cmocka_unit_test(test_budget_in_bytes),
+		cmocka_unit_test(test_receive_room),
 		cmocka_unit_test(test_small_receives_share),
 	};
 
