@@ -7,8 +7,36 @@
 #     and the send syscalls (sendto/sendmsg);
 #   - VmHWM of a fresh relay after a bulk transfer and a 256-client echo.
 # Usage: tests/bench/relay-cost.sh ENGINE [REQUESTS]   (from the build dir)
-# UNIX sockets only.  Prints one key=value line.
+#        tests/bench/relay-cost.sh compare [ROUNDS] [REQUESTS]
+# UNIX sockets only.  Prints one key=value line; compare runs both engines
+# ROUNDS times (default 5), alternating, and prints each run and then each
+# engine's median and range: the peak memory of either engine moves by
+# several MB from run to run with the scheduling of the 256 clients.
 set -euo pipefail
+if [ "${1:-}" = compare ]; then
+	rounds=${2:-5}
+	out=$(mktemp /tmp/relay-cost-compare.XXXXXX)
+	trap 'rm -f "$out"' EXIT
+	for _ in $(seq "$rounds"); do
+		for e in uring epoll; do
+			"$0" "$e" ${3:+"$3"} | tee -a "$out"
+		done
+	done
+	for e in uring epoll; do
+		grep "^engine=$e " "$out" | tr ' ' '\n' | awk -F= -v e="$e" '
+			$1 == "syscalls_per_req" { s[++n] = $2 }
+			$1 == "vmhwm_kb" { h[++m] = $2 }
+			function med(a, k,   i, j, t) {
+				for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+				return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+			}
+			END {
+				sm = med(s, n); hm = med(h, m)
+				printf "median engine=%s runs=%d syscalls_per_req=%.3f vmhwm_kb=%d vmhwm_kb_range=%d-%d\n", e, m, sm, hm, h[1], h[m]
+			}'
+	done
+	exit 0
+fi
 ENGINE=$1
 REQ=${2:-20000}
 X410=${X410_VSOCK:-./x410-vsock}
