@@ -96,7 +96,7 @@ static int uring_dir_prep_recv(struct uring_engine *e, struct uring_conn *u, enu
 		if (r < 0)
 			return r;
 	}
-	if (e->pb.on)
+	if (e->pb.on)   /* more than 32 KiB: uring_buf_may_take() said yes */
 		len = uring_buf_room(&ud->buf);
 	io_uring_prep_recv(sqe, relay_dir_source(&u->c, d), base, len, 0);
 	if (e->pb.on) {
