@@ -5,7 +5,11 @@
 # upstream sends.  (The file's name is from the first engine, whose
 # multishot receive was cancelled at the high mark.)
 # Caught by the slow-reader case, which measures how much the upstream
-# managed to write while the client did not read.
+# managed to write while the client did not read.  A send linked to the
+# next receive also holds that receive back while the client does not
+# read, which once let this mutation survive a CI run; sends are linked
+# only while a direction holds at most 16 KiB, so a 64 MiB stream soon
+# runs unlinked and the gate below is what stops it.
 # Re-target: the gate that says whether a direction may arm a receive
 # (uring_buf_may_take() in src/relay_uring_buf.c, asked before every
 # receive on both the provided-buffer and the basic path).
