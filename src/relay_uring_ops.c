@@ -40,10 +40,6 @@
  * socket had data or nothing, not an error) before the connection ends. */
 #define URING_RING_ENOMEM_MAX 8u
 
-/* A send is linked to its direction's next receive only while the
- * direction holds at most this much chunk memory (see uring_dir_send()). */
-#define URING_LINK_HELD_MAX (16u * 1024u)
-
 /* ---- the update list ---- */
 
 void uring_conn_mark(struct uring_engine *e, struct uring_conn *u)
@@ -182,15 +178,8 @@ static void uring_dir_send(struct uring_engine *e, struct uring_conn *u, enum re
 	 * once the send has succeeded, says so when it completes.  A relayed
 	 * message then costs one io_uring_enter(): waking up just to retire
 	 * a send that completed during the submit would cost a second.  A
-	 * failing send posts its error and cancels the receive.
-	 *
-	 * Only for a direction holding little memory: without the send's
-	 * completion, its chunks are known to be sent, and freed, only when
-	 * the receive completes, which for a source that goes quiet is much
-	 * later.  128 connections left idle after a 30000-byte echo each
-	 * kept 3.4 MB with every send linked, 2.45 MB this way (the idle
-	 * relay: 2.0 MB).  X11 requests and events are small, and bulk data
-	 * pays for its send's completion with the bytes it carries.
+	 * failing send posts its error and cancels the receive.  Only for a
+	 * direction holding at most URING_LINK_HELD_MAX (relay_uring_buf.h).
 	 */
 	link = e->send_link && ud->buf.held <= URING_LINK_HELD_MAX && !ud->recv_armed && !ud->nobufs &&
 	       !conn_half(&u->c, d)->eof && !conn_half(&u->c, d)->shut &&

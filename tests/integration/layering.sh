@@ -45,6 +45,17 @@ t_acyclic() {
 }
 check "no two files of src/ use each other, directly or in a circle" t_acyclic
 
+# A file of the relay engines stays small enough to hold in one's head.
+t_engine_size() {
+	local f n over=""
+	for f in "$top_srcdir"/src/relay*.c; do
+		n=$(wc -l <"$f")
+		[ "$n" -le 900 ] || over="$over ${f##*/} ($n)"
+	done
+	[ -z "$over" ] || { echo "# over 900 lines:$over" >&2; return 1; }
+}
+check "no file of the relay engines (src/relay*.c) is over 900 lines" t_engine_size
+
 # The check must be able to fail: two objects that call each other.
 t_detects() {
 	command -v "${CC:-cc}" >/dev/null || { echo "# no C compiler" >&2; return 1; }
