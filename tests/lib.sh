@@ -25,6 +25,12 @@ trap test_cleanup EXIT
 # Remember a background process so that cleanup ends it.
 track() { TEST_PIDS="$TEST_PIDS $1"; }
 
+# fd_count PID: how many files PID has open.  fds_at_least/fds_at_most PID N
+# compare it with N; for wait_for, which must re-read it on every try.
+fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+fds_at_least() { [ "$(fd_count "$1")" -ge "$2" ]; }
+fds_at_most() { [ "$(fd_count "$1")" -le "$2" ]; }
+
 skip() { echo "1..0 # SKIP $*"; exit 0; }
 fatal() { echo "Bail out! $TEST_NAME: $*"; exit 99; }
 # skip_check WHY: one check that cannot run here (the rest still do).

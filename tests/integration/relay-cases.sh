@@ -71,9 +71,6 @@ relay_cleanup() {
 }
 trap relay_cleanup EXIT
 
-fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
-# fds_at_most PID N: for wait_for, which must re-read the count on every try.
-fds_at_most() { [ "$(fd_count "$1")" -le "$2" ]; }
 # CPU time in clock ticks, the process's own and its reaped children's (socat forks).
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }'; }
 rss_kb() {

@@ -18,10 +18,6 @@ server() {
 	wait_for 5 test -s "$TEST_TMP/$name.ready" || { echo "# tt-server $name did not start" >&2; return 1; }
 }
 
-# fds_at_least PID N, fds_at_most PID N: PID's open fd count against N.
-fds_at_least() { [ "$(ls /proc/"$1"/fd | wc -l)" -ge "$2" ]; }
-fds_at_most() { [ "$(ls /proc/"$1"/fd | wc -l)" -le "$2" ]; }
-
 # stop_server PID: SIGTERM; its exit status says whether it saw wrong data.
 stop_server() {
 	kill "$1" 2>/dev/null
@@ -158,7 +154,7 @@ check "multi: a dropped client is an error" t_multi_detects
 
 t_churn() {
 	local before after
-	before=$(ls /proc/"$ECHO"/fd | wc -l)
+	before=$(fd_count "$ECHO")
 	client churn --connect "unix:$TEST_TMP/echo.sock" --count 500 &&
 	grep -Eq '^count=500 seconds=[0-9.]+ cps=[0-9]+$' "$TEST_TMP/client.out" || return 1
 	wait_for 2 fds_at_most "$ECHO" "$before"
@@ -200,7 +196,7 @@ t_hold() {
 	wait_for 5 test -s "$TEST_TMP/hold.ready" || return 1
 	# A UNIX connect() completes in the listener's backlog: the server
 	# accepts the 32 a little later (much later under ASan).
-	wait_for 5 fds_at_least "$ECHO" 32 || { echo "# the server holds $(ls /proc/"$ECHO"/fd | wc -l) fds" >&2; return 1; }
+	wait_for 5 fds_at_least "$ECHO" 32 || { echo "# the server holds $(fd_count "$ECHO") fds" >&2; return 1; }
 	kill "$pid"
 	local s=0
 	wait "$pid" || s=$?
@@ -290,7 +286,7 @@ t_stuck_request() {
 	client request --connect "unix:$TEST_TMP/flood.sock" --count 3 --wait-ms 2000 &&
 	grep -Eq '^count=3 ms=[0-9.,]+ median_ms=[0-9.]+ max_ms=[0-9.]+$' "$TEST_TMP/client.out" || return 1
 	# the floods are endless: the server is still writing to the stuck ones
-	wait_for 5 fds_at_least "$fpid" 10 || { echo "# the flood server holds $(ls /proc/"$fpid"/fd | wc -l) fds" >&2; return 1; }
+	wait_for 5 fds_at_least "$fpid" 10 || { echo "# the flood server holds $(fd_count "$fpid") fds" >&2; return 1; }
 	kill "$pid"
 	local s=0
 	wait "$pid" || s=$?
@@ -311,7 +307,7 @@ check "request: a wrong reply and no reply are errors" t_request_detects
 t_reset() {
 	server silent --in discard --send 64K --hold-open || return 1
 	local spid=$SRV_PID before
-	before=$(ls /proc/"$spid"/fd | wc -l)
+	before=$(fd_count "$spid")
 	client reset --connect "unix:$TEST_TMP/silent.sock" --send 1K &&
 	grep -Eq '^sent=1024 unread_at_close=[1-9][0-9]*$' "$TEST_TMP/client.out" || return 1
 	# the server sees the reset (its bytes were unread) and closes
