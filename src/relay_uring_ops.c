@@ -87,13 +87,13 @@ static int uring_dir_prep_recv(struct uring_engine *e, struct uring_conn *u, enu
 	uint32_t len = 0;
 	int r;
 
-	if (!e->pb.on) {
+	if (e->pb.on) {
+		len = uring_buf_room(&ud->buf);   /* > 32 KiB: uring_buf_may_take() said yes */
+	} else {
 		r = uring_buf_take(&ud->buf, &base, &len);
 		if (r < 0)
 			return r;
 	}
-	if (e->pb.on)   /* more than 32 KiB: uring_buf_may_take() said yes */
-		len = uring_buf_room(&ud->buf);
 	io_uring_prep_recv(sqe, relay_dir_source(&u->c, d), base, len, 0);
 	if (e->pb.on) {
 		/* The kernel picks a shared buffer when bytes arrive, and
@@ -182,8 +182,7 @@ static void uring_dir_send(struct uring_engine *e, struct uring_conn *u, enum re
 	 * direction holding at most URING_LINK_HELD_MAX (relay_uring_buf.h).
 	 */
 	link = e->send_link && ud->buf.held <= URING_LINK_HELD_MAX && !ud->recv_armed && !ud->nobufs &&
-	       !conn_half(&u->c, d)->eof && !conn_half(&u->c, d)->shut &&
-	       ud->buf.pending < URING_BUF_MARK && uring_buf_may_take(&ud->buf);
+	       !conn_half(&u->c, d)->eof && !conn_half(&u->c, d)->shut && uring_buf_may_take(&ud->buf);
 	sqe = uring_sqe(e, link ? 2 : 1);
 	if (!sqe) {
 		uring_conn_mark(e, u);
