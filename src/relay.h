@@ -196,7 +196,7 @@ bool relay_policy_allows(const struct relay_policy *p, uid_t uid, const gid_t *g
 
 /* A client was accepted (fd CLOEXEC; non-blocking for the epoll engine,
  * blocking for the io_uring engine, whose io-wq workers would otherwise see
- * EAGAIN and end the connection).  Checks the peer's
+ * EAGAIN: see relay_uring_ops.c).  Checks the peer's
  * credentials and the client cap; logs and closes the fd when refused.
  * Returns 0 when the engine should serve it, -EPERM or -EUSERS when not.
  * On 0 it has counted the client (clients_now, clients_total), and the

@@ -2,12 +2,13 @@
 #pragma once
 
 /*
- * The io_uring engine's own structures, shared by its three files, each
+ * The io_uring engine's own structures, shared by its four files, each
  * calling only the ones below it (tests/integration/layering.sh checks it):
  *   relay_uring.c        the loop, accepting, signals, stopping, and the
  *                        handlers of those completions
  *   relay_uring_ops.c    a connection: its upstream connect, its I/O, and
  *                        the handlers of its completions
+ *   relay_uring_splice.c a direction's bulk data, by splice(2) through a pipe
  *   relay_uring_setup.c  ring setup, feature probes, the engine's knobs, the
  *                        connection slots, the shared ring of provided buffers
  * and relay_uring_buf.c for the bytes each direction holds.
@@ -46,6 +47,8 @@ enum uring_op {
 	URING_OP_SEND_DOWN,     /* send to the client */
 	URING_OP_SENDL_UP,      /* send linked to the next receive: a CQE only on failure */
 	URING_OP_SENDL_DOWN,
+	URING_OP_SPOLL_UP,      /* a splicing direction's poll (relay_uring_splice.c) */
+	URING_OP_SPOLL_DOWN,
 	URING_OP_COUNT,
 };
 #define URING_OP_FIRST_CONN URING_OP_CONNECT_POLL
@@ -64,6 +67,14 @@ struct uring_dir {
 	struct msghdr msg;      /* the gathering send */
 	struct iovec *iov;
 	unsigned iov_cap;
+	/* Splicing (relay_uring_splice.c). */
+	bool bulk;              /* a receive came back large: splice once nothing is pending */
+	bool splicing;          /* the bytes go source -> pipe -> sink */
+	bool no_splice;         /* splicing could not start: copy for good */
+	bool poll_armed;        /* the splice's poll is in flight */
+	uint32_t in_pipe;       /* bytes in the pipe */
+	unsigned small_moves;   /* updates in a row that moved little */
+	int pipe[2];            /* -1 until the direction first splices */
 };
 
 struct uring_conn {
@@ -203,8 +214,47 @@ void uring_nothing(struct uring_engine *e, struct uring_conn *u, uint32_t slot, 
  * slot's earlier occupant's). */
 struct uring_conn *uring_conn_alloc(struct uring_engine *e);
 struct uring_conn *uring_conn_lookup(struct uring_engine *e, uint32_t slot, uint32_t gen);
+/* Close u's descriptors, say it is closed (relay_client_closed()), and free
+ * its slot: after its last completion. */
+void uring_conn_free(struct uring_engine *e, struct uring_conn *u);
+/* After the ring is gone: free every connection still there. */
+void uring_conn_free_all(struct uring_engine *e);
+/* End u (error 0: normal, or already reported); freed when its last request
+ * has completed. */
+void uring_conn_end(struct uring_engine *e, struct uring_conn *u, int error);
+void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u);
 
-/* ---- relay_uring_ops.c (calls setup) ---- */
+/* ---- relay_uring_splice.c (calls setup) ---- */
+
+/* A receive of at least this many bytes makes a direction splice, and an
+ * update that found its pipe empty after moving less than
+ * URING_SPLICE_LEAVE makes it receive through the ring again. */
+#define URING_SPLICE_ENTER (32u * 1024u)
+#define URING_SPLICE_LEAVE (16u * 1024u)
+#define URING_SPLICE_SMALL 4u
+
+/* What uring_splice_move() did, for the caller to apply. */
+struct uring_splice_res {
+	uint64_t in, out;       /* bytes read from the source, written to the sink */
+	bool eof;               /* the source's end (with the pipe empty, or not) */
+	int source_error;       /* the splice from the source failed: -errno */
+	int sink_error;         /* the splice into the sink failed: -errno */
+	bool no_sqe;            /* its poll found no SQE: update it again */
+};
+
+/* Direction d (nothing pending, nothing in flight) splices from now on:
+ * its pipe made, both sockets non-blocking.  -errno (its source is not a
+ * UNIX socket: -EOPNOTSUPP) when it cannot. */
+int uring_splice_begin(struct uring_conn *u, enum relay_dir d);
+/* Move what can be moved now, then arm the poll that says when to go on
+ * (unless the source has ended and the pipe is empty, or an error came).
+ * Clears ud->splicing when the direction should receive through the ring
+ * again.  Does nothing while its poll is in flight. */
+void uring_splice_move(struct uring_engine *e, struct uring_conn *u, enum relay_dir d,
+		       struct uring_splice_res *res);
+void uring_splice_cancel(struct uring_engine *e, struct uring_conn *u, enum relay_dir d);
+
+/* ---- relay_uring_ops.c (calls setup and splice) ---- */
 
 /* Make u's upstream socket (once) and connect it.  Out of descriptors, u
  * is held and e->accept_pause_due set. */
@@ -215,12 +265,6 @@ void uring_conn_connect_failed(struct uring_engine *e, struct uring_conn *u, int
 void uring_conn_mark(struct uring_engine *e, struct uring_conn *u);
 /* Update every marked connection (once each). */
 void uring_conn_flush(struct uring_engine *e);
-/* End u (error 0: normal, or already reported); freed when its last request
- * has completed. */
-void uring_conn_end(struct uring_engine *e, struct uring_conn *u, int error);
-void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u);
-/* After the ring is gone: free every connection still there. */
-void uring_conn_free_all(struct uring_engine *e);
 /* Receives waiting for provided buffers: more buffers, and wake them once
  * some have come back. */
 void uring_pbuf_starved(struct uring_engine *e);

@@ -255,6 +255,46 @@ static void uring_dir_drop(struct uring_engine *e, struct uring_conn *u, enum re
 	uring_dir_discard(u, d);
 	if (ud->recv_armed)
 		uring_cancel(e, uring_ud_pack(URING_OP_RECV_UP + d, uring_slot_of(e, u), u->gen));
+	uring_splice_cancel(e, u, d);
+}
+
+/* A splicing direction's update (relay_uring_splice.c): move, and apply
+ * relay.h's rules to what happened, as for a receive and a send. */
+static void uring_dir_splice(struct uring_engine *e, struct uring_conn *u, enum relay_dir d)
+{
+	struct half *h = conn_half(&u->c, d);
+	struct uring_splice_res res;
+
+	uring_splice_move(e, u, d, &res);
+	h->received += res.in;
+	if (d == RELAY_UP)
+		e->r->stats.bytes_up += res.out;
+	else
+		e->r->stats.bytes_down += res.out;
+	h->pending = u->dir[d].in_pipe;
+	if (res.eof)
+		h->eof = true;
+	if (res.no_sqe)
+		uring_conn_mark(e, u);
+	if (res.sink_error < 0) {
+		if (!relay_errno_is_disconnect(res.sink_error)) {
+			uring_conn_end(e, u, res.sink_error);
+			return;
+		}
+		log_debug_errno(res.sink_error, "client #%" PRIu64 ": %s stopped reading: %m", u->c.id,
+				relay_dir_sink_name(d));
+		uring_dir_drop(e, u, d);
+	}
+	if (res.source_error < 0 && !h->shut) {
+		if (!relay_read_error_is_eof(e->r, &u->c, d, res.source_error)) {
+			uring_conn_end(e, u, res.source_error);
+			return;
+		}
+		h->eof = true;
+		if (res.source_error == -ECONNRESET)
+			uring_dir_drop(e, u, !d);   /* as uring_recv_error() */
+		uring_conn_mark(e, u);   /* what is in the pipe still goes */
+	}
 }
 
 /* ---- a connection ---- */
@@ -280,10 +320,23 @@ static void uring_conn_update(struct uring_engine *e, struct uring_conn *u)
 		struct uring_dir *ud = &u->dir[d];
 
 		uring_dir_discard(u, d);
-		h->pending = h->shut ? 0 : ud->buf.pending;
-		if (h->pending > 0 && !ud->sending)
-			uring_dir_send(e, u, d);
-		if (half_should_shutdown(h) && !ud->sending) {
+		if (ud->bulk && !ud->splicing && !ud->sending && ud->buf.pending == 0 && !ud->recv_armed &&
+		    !h->eof && !h->shut) {
+			/* Large receives: splice from now on, when it can. */
+			if (uring_splice_begin(u, d) < 0)
+				ud->no_splice = true;
+			ud->bulk = ud->splicing;
+		}
+		if (ud->splicing && !h->shut) {
+			uring_dir_splice(e, u, d);
+			if (u->c.state != CONN_RELAYING)
+				return;
+		} else {
+			h->pending = h->shut ? 0 : ud->buf.pending;
+			if (h->pending > 0 && !ud->sending)
+				uring_dir_send(e, u, d);
+		}
+		if (half_should_shutdown(h) && !ud->sending && !ud->poll_armed) {
 			/* Direct, not through the ring: nothing of this
 			 * direction is in flight, and the peer must see the end
 			 * now.  An unconnected sink (its peer is gone) has
@@ -294,7 +347,8 @@ static void uring_conn_update(struct uring_engine *e, struct uring_conn *u)
 			}
 			h->shut = true;
 		}
-		if (!ud->recv_armed && !ud->nobufs && !h->eof && !h->shut && uring_buf_may_take(&ud->buf))
+		if (!ud->recv_armed && !ud->nobufs && !ud->bulk && !ud->splicing && !h->eof && !h->shut &&
+		    uring_buf_may_take(&ud->buf))
 			uring_dir_recv(e, u, d);
 		if (u->c.state != CONN_RELAYING)
 			return;
@@ -353,7 +407,8 @@ static void uring_conn_poll_connect(struct uring_engine *e, struct uring_conn *u
  * readiness itself.  But a request that was woken and still finds nothing
  * to do may be handed to a kernel worker thread, which does a plain
  * blocking send/recv -- and on an O_NONBLOCK socket that fails with -EAGAIN
- * instead of waiting.
+ * instead of waiting.  (Which the handlers take as "again": a connection
+ * that splices makes its sockets non-blocking, relay_uring_splice.c.)
  */
 static int uring_fd_set_blocking(int fd)
 {
@@ -471,35 +526,6 @@ void uring_conn_connect(struct uring_engine *e, struct uring_conn *u)
 	uring_conn_connected(e, u);
 }
 
-static void uring_conn_free(struct uring_engine *e, struct uring_conn *u)
-{
-	for (unsigned d = 0; d < 2; d++) {
-		if (u->dir[d].nobufs) {
-			u->dir[d].nobufs = false;
-			e->pb.n_waiting--;
-		}
-		uring_buf_release(&u->dir[d].buf);
-		free(u->dir[d].iov);
-		u->dir[d].iov = NULL;
-		u->dir[d].iov_cap = 0;
-	}
-	if (u->c.upstream_fd >= 0)
-		e->n_upstreams--;
-	u->c.client_fd = safe_close(u->c.client_fd);
-	u->c.upstream_fd = safe_close(u->c.upstream_fd);
-	relay_client_closed(e->r, &u->c, u->error);
-	if (u->held) {
-		u->held = false;
-		e->n_held--;
-	}
-	u->c.state = CONN_FREE;
-	u->gen++;
-	u->next_free = e->free_head;
-	e->free_head = uring_slot_of(e, u);
-	/* Descriptors are free again: held clients and accepting go on. */
-	e->fds_freed = true;
-}
-
 /* The shared ring was found empty: more buffers (uring_pbuf_grow()), and
  * once buffers have come back, the directions that waited receive again. */
 void uring_pbuf_starved(struct uring_engine *e)
@@ -521,63 +547,6 @@ void uring_pbuf_starved(struct uring_engine *e)
 			if (u->c.state != CONN_FREE)
 				uring_conn_mark(e, u);
 		}
-}
-
-void uring_conn_free_all(struct uring_engine *e)
-{
-	for (uint32_t i = 0; i < e->slots_used; i++) {
-		struct uring_conn *u = &e->conns[i];
-
-		if (u->c.state != CONN_FREE) {
-			u->inflight = 0;
-			uring_conn_free(e, u);
-		}
-	}
-}
-
-void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u)
-{
-	uint32_t slot = uring_slot_of(e, u);
-
-	if (u->cancelled)
-		return;
-	u->cancelled = true;
-	/* Cancelling the poll ends its linked timeout too. */
-	if (u->connecting)
-		uring_cancel(e, uring_ud_pack(URING_OP_CONNECT_POLL, slot, u->gen));
-	if (u->retrying)
-		uring_cancel(e, uring_ud_pack(URING_OP_CONNECT_RETRY, slot, u->gen));
-	for (unsigned d = 0; d < 2; d++) {
-		/* The send first: cancelling a linked send cancels the
-		 * receive behind it, which no cancel finds before it starts. */
-		if (u->dir[d].sending)
-			uring_cancel(e, uring_ud_pack((u->dir[d].send_linked ? URING_OP_SENDL_UP : URING_OP_SEND_UP) + d,
-						      slot, u->gen));
-		if (u->dir[d].recv_armed)
-			uring_cancel(e, uring_ud_pack(URING_OP_RECV_UP + d, slot, u->gen));
-	}
-}
-
-void uring_conn_end(struct uring_engine *e, struct uring_conn *u, int error)
-{
-	if (u->c.state == CONN_CLOSING || u->c.state == CONN_FREE)
-		return;
-	u->c.state = CONN_CLOSING;
-	u->error = error;
-	/* A request the cancel cannot reach in time (no SQE, or a worker
-	 * thread blocked in it) still ends: shutting the sockets down makes
-	 * a blocked recv or send return at once.  The fds stay open until the
-	 * last completion, so no request can reach a reused number. */
-	if (u->inflight > 0) {
-		if (u->c.client_fd >= 0)
-			(void)shutdown(u->c.client_fd, SHUT_RDWR);
-		if (u->c.upstream_fd >= 0 && !u->connecting)
-			(void)shutdown(u->c.upstream_fd, SHUT_RDWR);
-	}
-	if (!e->stopping || !e->cancel_any)
-		uring_conn_cancel_all(e, u);
-	if (u->inflight == 0)
-		uring_conn_free(e, u);
 }
 
 /* ---- the handlers ---- */
@@ -663,6 +632,8 @@ static void uring_recv_ok(struct uring_engine *e, struct uring_conn *u, uint32_t
 		h->eof = true;
 	else
 		h->received += (uint64_t)cqe->res;
+	if ((uint32_t)cqe->res >= URING_SPLICE_ENTER && !ud->no_splice)
+		ud->bulk = true;
 	h->pending = h->shut ? 0 : ud->buf.pending;
 	uring_conn_mark(e, u);
 }
@@ -846,6 +817,17 @@ static void uring_sendl_error(struct uring_engine *e, struct uring_conn *u, uint
 	uring_send_error(e, u, slot, &c);
 }
 
+/* A splicing direction's poll: whatever it saw (or its error), the next
+ * update's splice finds out. */
+static void uring_spoll_done(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
+			     const struct io_uring_cqe *cqe)
+{
+	(void)slot;
+	u->dir[uring_ud_op(cqe->user_data) - URING_OP_SPOLL_UP].poll_armed = false;
+	if (u->c.state == CONN_RELAYING)
+		uring_conn_mark(e, u);
+}
+
 /* A connection's operations; relay_uring.c has the engine's own. */
 static const struct uring_handler uring_conn_handlers[URING_OP_COUNT] = {
 	[URING_OP_CONNECT_POLL] = { URING_OP_CONNECT_POLL, "connect-poll", uring_connect_polled, uring_connect_poll_error },
@@ -857,6 +839,8 @@ static const struct uring_handler uring_conn_handlers[URING_OP_COUNT] = {
 	[URING_OP_SEND_DOWN] = { URING_OP_SEND_DOWN, "send-down", uring_send_ok, uring_send_error },
 	[URING_OP_SENDL_UP] = { URING_OP_SENDL_UP, "send-linked-up", uring_sendl_short, uring_sendl_error },
 	[URING_OP_SENDL_DOWN] = { URING_OP_SENDL_DOWN, "send-linked-down", uring_sendl_short, uring_sendl_error },
+	[URING_OP_SPOLL_UP] = { URING_OP_SPOLL_UP, "splice-poll-up", uring_spoll_done, uring_spoll_done },
+	[URING_OP_SPOLL_DOWN] = { URING_OP_SPOLL_DOWN, "splice-poll-down", uring_spoll_done, uring_spoll_done },
 };
 
 void uring_conn_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe)

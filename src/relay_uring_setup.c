@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "macro.h"
@@ -353,9 +354,101 @@ struct uring_conn *uring_conn_alloc(struct uring_engine *e)
 		.next_dirty = u->dirty ? u->next_dirty : URING_NONE,
 		.dirty = u->dirty,
 	};
-	uring_buf_init(&u->dir[RELAY_UP].buf);
-	uring_buf_init(&u->dir[RELAY_DOWN].buf);
+	for (unsigned d = 0; d < 2; d++) {
+		uring_buf_init(&u->dir[d].buf);
+		u->dir[d].pipe[0] = u->dir[d].pipe[1] = -1;
+	}
 	return u;
+}
+
+void uring_conn_free(struct uring_engine *e, struct uring_conn *u)
+{
+	for (unsigned d = 0; d < 2; d++) {
+		if (u->dir[d].nobufs) {
+			u->dir[d].nobufs = false;
+			e->pb.n_waiting--;
+		}
+		uring_buf_release(&u->dir[d].buf);
+		free(u->dir[d].iov);
+		u->dir[d].iov = NULL;
+		u->dir[d].iov_cap = 0;
+		u->dir[d].pipe[0] = safe_close(u->dir[d].pipe[0]);
+		u->dir[d].pipe[1] = safe_close(u->dir[d].pipe[1]);
+	}
+	if (u->c.upstream_fd >= 0)
+		e->n_upstreams--;
+	u->c.client_fd = safe_close(u->c.client_fd);
+	u->c.upstream_fd = safe_close(u->c.upstream_fd);
+	relay_client_closed(e->r, &u->c, u->error);
+	if (u->held) {
+		u->held = false;
+		e->n_held--;
+	}
+	u->c.state = CONN_FREE;
+	u->gen++;
+	u->next_free = e->free_head;
+	e->free_head = uring_slot_of(e, u);
+	/* Descriptors are free again: held clients and accepting go on. */
+	e->fds_freed = true;
+}
+
+void uring_conn_free_all(struct uring_engine *e)
+{
+	for (uint32_t i = 0; i < e->slots_used; i++) {
+		struct uring_conn *u = &e->conns[i];
+
+		if (u->c.state != CONN_FREE) {
+			u->inflight = 0;
+			uring_conn_free(e, u);
+		}
+	}
+}
+
+void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u)
+{
+	uint32_t slot = uring_slot_of(e, u);
+
+	if (u->cancelled)
+		return;
+	u->cancelled = true;
+	/* Cancelling the poll ends its linked timeout too. */
+	if (u->connecting)
+		uring_cancel(e, uring_ud_pack(URING_OP_CONNECT_POLL, slot, u->gen));
+	if (u->retrying)
+		uring_cancel(e, uring_ud_pack(URING_OP_CONNECT_RETRY, slot, u->gen));
+	for (unsigned d = 0; d < 2; d++) {
+		/* The send first: cancelling a linked send cancels the
+		 * receive behind it, which no cancel finds before it starts. */
+		if (u->dir[d].sending)
+			uring_cancel(e, uring_ud_pack((u->dir[d].send_linked ? URING_OP_SENDL_UP : URING_OP_SEND_UP) + d,
+						      slot, u->gen));
+		if (u->dir[d].recv_armed)
+			uring_cancel(e, uring_ud_pack(URING_OP_RECV_UP + d, slot, u->gen));
+		if (u->dir[d].poll_armed)
+			uring_cancel(e, uring_ud_pack(URING_OP_SPOLL_UP + d, slot, u->gen));
+	}
+}
+
+void uring_conn_end(struct uring_engine *e, struct uring_conn *u, int error)
+{
+	if (u->c.state == CONN_CLOSING || u->c.state == CONN_FREE)
+		return;
+	u->c.state = CONN_CLOSING;
+	u->error = error;
+	/* A request the cancel cannot reach in time (no SQE, or a worker
+	 * thread blocked in it) still ends: shutting the sockets down makes
+	 * a blocked recv or send return at once.  The fds stay open until the
+	 * last completion, so no request can reach a reused number. */
+	if (u->inflight > 0) {
+		if (u->c.client_fd >= 0)
+			(void)shutdown(u->c.client_fd, SHUT_RDWR);
+		if (u->c.upstream_fd >= 0 && !u->connecting)
+			(void)shutdown(u->c.upstream_fd, SHUT_RDWR);
+	}
+	if (!e->stopping || !e->cancel_any)
+		uring_conn_cancel_all(e, u);
+	if (u->inflight == 0)
+		uring_conn_free(e, u);
 }
 
 struct uring_conn *uring_conn_lookup(struct uring_engine *e, uint32_t slot, uint32_t gen)

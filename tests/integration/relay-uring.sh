@@ -1,8 +1,29 @@
 #!/bin/bash
-# Every relay case (tests/integration/relay-cases.sh) on the uring engine.
+# Every relay case (tests/integration/relay-cases.sh) on the uring engine,
+# and what only this engine does.
 RELAY_ENGINE=uring
 . "$top_srcdir/tests/integration/relay-cases.sh"
 
+c_splice() {
+	# Bulk data from a UNIX source goes through a pipe by splice(2)
+	# (src/relay_uring_splice.c), each direction on its own.  The bytes
+	# must all arrive, in order, both ways at once, and the pipes must be
+	# closed with the connection.
+	start_server up --in verify --expect 16M --send 16M || return 1
+	RELAY_GLOBAL=-v start_relay "$UP" || return 1
+	local base
+	base=$(fd_count "$RELAY_PID")
+	client bulk bulk --connect "$RELAY_ADDR" --send 16M --recv 16M --timeout 60 || return 1
+	relay_fds_back "$base" || return 1
+	local d
+	for d in "client to upstream" "upstream to client"; do
+		grep -q "client #1: $d by splice" "$RELAY_LOG" ||
+			{ diag "no '$d by splice' in the log (-v):"; grep 'client #1' "$RELAY_LOG" | head -n 5 | sed 's/^/#   /' >&2; return 1; }
+	done
+	stop_relay && stop_server "$SRV_PID" up
+}
+
 relay_preflight
 relay_cases
+run_case relay "bulk: 16 MiB each way moves by splice(2) through a pipe per direction (logged), every byte checked, pipes closed after" c_splice
 finish
