@@ -131,6 +131,8 @@ struct uring_engine {
 	uint32_t dirty_head, dirty_tail;
 	bool sqe_short;         /* some work found no SQE: redo it next loop, without waiting */
 	bool send_link;         /* sends linked to the next receive (5.19+, see uring_dir_send()) */
+	uint32_t pipes_max;     /* splicing's pipes the descriptors allow (relay_uring_splice.c) */
+	uint32_t n_pipes;
 
 	/* Receiving into shared provided buffers (Linux 5.19), copied out at
 	 * once into the direction's own chunks: see relay_uring_setup.c. */
@@ -243,9 +245,10 @@ struct uring_splice_res {
 };
 
 /* Direction d (nothing pending, nothing in flight) splices from now on:
- * its pipe made, both sockets non-blocking.  -errno (its source is not a
- * UNIX socket: -EOPNOTSUPP) when it cannot. */
-int uring_splice_begin(struct uring_conn *u, enum relay_dir d);
+ * its pipe made, both sockets non-blocking.  -errno when it cannot: its
+ * source is not a UNIX socket (-EOPNOTSUPP), or the descriptors beyond what
+ * the clients need are taken (-EMFILE, e->pipes_max). */
+int uring_splice_begin(struct uring_engine *e, struct uring_conn *u, enum relay_dir d);
 /* Move what can be moved now, then arm the poll that says when to go on
  * (unless the source has ended and the pipe is empty, or an error came).
  * Clears ud->splicing when the direction should receive through the ring

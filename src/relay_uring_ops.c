@@ -323,7 +323,7 @@ static void uring_conn_update(struct uring_engine *e, struct uring_conn *u)
 		if (ud->bulk && !ud->splicing && !ud->sending && ud->buf.pending == 0 && !ud->recv_armed &&
 		    !h->eof && !h->shut) {
 			/* Large receives: splice from now on, when it can. */
-			if (uring_splice_begin(u, d) < 0)
+			if (uring_splice_begin(e, u, d) < 0)
 				ud->no_splice = true;
 			ud->bulk = ud->splicing;
 		}

@@ -12,6 +12,8 @@
  *   X410_VSOCK_URING_ENTRIES=N   the SQ's size (default 256, at least 2): a
  *                                tiny ring makes the SQ fill up under load,
  *                                which the engine must survive
+ *   X410_VSOCK_URING_SPLICE=0    bulk data copied through the directions'
+ *                                buffers, never spliced (uring_pipes_max())
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -229,6 +231,29 @@ static unsigned uring_sq_entries(void)
 	return (unsigned)v;
 }
 
+/*
+ * How many pipes splicing may hold (relay_uring_splice.c): only the
+ * descriptors beyond what max_clients need (two each and some of the
+ * relay's own, as run.c's warning counts them), so that a pipe never makes
+ * a client wait for its upstream socket; without them bulk data is copied.
+ * X410_VSOCK_URING_SPLICE=0 allows none.
+ */
+static uint32_t uring_pipes_max(unsigned max_clients)
+{
+	const char *env = getenv("X410_VSOCK_URING_SPLICE");
+	rlim_t need = 2 * (rlim_t)max_clients + 32, spare;
+	struct rlimit rl;
+
+	if (env && streq(env, "0"))
+		return 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		spare = 4 * (rlim_t)max_clients;
+	else
+		spare = rl.rlim_cur > need ? (rl.rlim_cur - need) / 2 : 0;
+	/* Two directions per client. */
+	return (uint32_t)MIN(spare, 2 * (rlim_t)max_clients);
+}
+
 int uring_engine_init(struct uring_engine *e, struct relay *r)
 {
 	const struct relay_config *cfg = r->cfg;
@@ -282,6 +307,8 @@ int uring_engine_init(struct uring_engine *e, struct relay *r)
 		uring_pbuf_free(e);
 		return -ENOMEM;
 	}
+
+	e->pipes_max = uring_pipes_max(cfg->max_clients);
 
 	/* A multishot accept takes every client waiting in the backlog at
 	 * once, each with a descriptor, before the first upstream socket is
@@ -372,6 +399,8 @@ void uring_conn_free(struct uring_engine *e, struct uring_conn *u)
 		free(u->dir[d].iov);
 		u->dir[d].iov = NULL;
 		u->dir[d].iov_cap = 0;
+		if (u->dir[d].pipe[0] >= 0)
+			e->n_pipes--;
 		u->dir[d].pipe[0] = safe_close(u->dir[d].pipe[0]);
 		u->dir[d].pipe[1] = safe_close(u->dir[d].pipe[1]);
 	}

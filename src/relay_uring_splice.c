@@ -61,7 +61,7 @@ static int uring_fd_set_nonblocking(int fd)
 	return 0;
 }
 
-int uring_splice_begin(struct uring_conn *u, enum relay_dir d)
+int uring_splice_begin(struct uring_engine *e, struct uring_conn *u, enum relay_dir d)
 {
 	struct uring_dir *ud = &u->dir[d];
 	int domain = 0, r;
@@ -74,10 +74,13 @@ int uring_splice_begin(struct uring_conn *u, enum relay_dir d)
 	if (domain != AF_UNIX)
 		return -EOPNOTSUPP;
 	if (ud->pipe[0] < 0) {
+		if (e->n_pipes >= e->pipes_max)
+			return -EMFILE;
 		if (pipe2(ud->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 			ud->pipe[0] = ud->pipe[1] = -1;
 			return -errno;
 		}
+		e->n_pipes++;
 		/* Room for RELAY_HALF_MAX in a few splices (the default 16
 		 * slots hold about 64 KiB of a sink's pages): PutImage
 		 * 500x500 0.82x -> 0.95x of direct.  Refused beyond the
