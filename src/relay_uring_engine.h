@@ -246,7 +246,7 @@ struct uring_splice_res {
 
 /* Direction d (nothing pending, nothing in flight) splices from now on:
  * its pipe made, both sockets non-blocking.  -errno when it cannot: its
- * source is not a UNIX socket (-EOPNOTSUPP), or the descriptors beyond what
+ * source or sink is not a UNIX socket (-EOPNOTSUPP), or the descriptors beyond what
  * the clients need are taken (-EMFILE, e->pipes_max). */
 int uring_splice_begin(struct uring_engine *e, struct uring_conn *u, enum relay_dir d);
 /* Move what can be moved now, then arm the poll that says when to go on
