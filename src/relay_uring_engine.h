@@ -68,7 +68,8 @@ struct uring_dir {
 	struct iovec *iov;
 	unsigned iov_cap;
 	/* Splicing (relay_uring_splice.c). */
-	bool bulk;              /* a receive came back large: splice once nothing is pending */
+	unsigned full_recvs;    /* receives in a row that filled URING_BUF_MAX */
+	bool bulk;              /* they make it splice, once nothing is pending */
 	bool splicing;          /* the bytes go source -> pipe -> sink */
 	bool no_splice;         /* splicing could not start: copy for good */
 	bool poll_armed;        /* the splice's poll is in flight */
@@ -228,10 +229,13 @@ void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u);
 
 /* ---- relay_uring_splice.c (calls setup) ---- */
 
-/* A receive of at least this many bytes makes a direction splice, and an
- * update that found its pipe empty after moving less than
- * URING_SPLICE_LEAVE makes it receive through the ring again. */
-#define URING_SPLICE_ENTER (32u * 1024u)
+/* URING_SPLICE_ENTER receives in a row that each filled URING_BUF_MAX
+ * make a direction splice; URING_SPLICE_SMALL updates in a row that found
+ * its pipe empty after moving less than URING_SPLICE_LEAVE make it receive
+ * through the ring again.  One full receive was not enough: the X11-like
+ * pipelined mix then spliced often, at 0.27 system calls per request
+ * instead of 0.18 (tests/bench/relay-cost.sh), for no gain on x11perf. */
+#define URING_SPLICE_ENTER 4u
 #define URING_SPLICE_LEAVE (16u * 1024u)
 #define URING_SPLICE_SMALL 4u
 

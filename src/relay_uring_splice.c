@@ -11,10 +11,10 @@
  *
  * Small messages keep the ring's receive and send (relay_uring_ops.c): a
  * splice costs two system calls and a poll, a relayed X11 request through
- * the ring less than one.  A direction switches to splicing when a receive
- * brings URING_SPLICE_ENTER bytes or more and everything received before it
- * has been sent, and back when it has nothing left in its pipe after
- * moving little.
+ * the ring less than one.  A direction switches to splicing after a few
+ * receives in a row that each filled 64 KiB (URING_SPLICE_ENTER), once
+ * everything received before has been sent, and back when it has nothing
+ * left in its pipe after moving little, a few times in a row.
  *
  * The splices are done here, in the loop, non-blocking, and the ring only
  * says when to try again (a poll for POLLIN on the source while the pipe is
@@ -137,7 +137,7 @@ void uring_splice_move(struct uring_engine *e, struct uring_conn *u, enum relay_
 {
 	struct uring_dir *ud = &u->dir[d];
 	int source = relay_dir_source(&u->c, d), sink = relay_dir_sink(&u->c, d);
-	bool ended = conn_half(&u->c, d)->eof;
+	bool ended = conn_half(&u->c, d)->eof, drained = false;
 
 	*res = (struct uring_splice_res){ 0 };
 	if (ud->poll_armed)
@@ -146,18 +146,25 @@ void uring_splice_move(struct uring_engine *e, struct uring_conn *u, enum relay_
 		bool moved = false;
 		ssize_t n;
 
-		if (!ended && !res->eof && ud->in_pipe < RELAY_HALF_MAX) {
-			n = splice(source, NULL, ud->pipe[1], NULL, RELAY_HALF_MAX - ud->in_pipe,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (!ended && !res->eof && !drained && ud->in_pipe < RELAY_HALF_MAX) {
+			size_t want = RELAY_HALF_MAX - ud->in_pipe;
+
+			n = splice(source, NULL, ud->pipe[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				ud->in_pipe += (uint32_t)n;
 				res->in += (uint64_t)n;
 				moved = true;
+				/* Less than asked: the source is most likely
+				 * empty, and its poll (armed below, completing at
+				 * once if not) costs no system call of its own
+				 * where another splice would say EAGAIN. */
+				drained = (size_t)n < want;
 			} else if (n == 0)
 				res->eof = true;
-			else if (!relay_errno_is_transient(errno)) {
-				/* Empty, or the pipe full: EAGAIN.  Else the
-				 * source's error, after what it sent. */
+			else if (relay_errno_is_transient(errno))
+				drained = true;   /* empty, or the pipe full */
+			else {
+				/* The source's error, after what it sent. */
 				res->source_error = -errno;
 				break;
 			}
@@ -183,6 +190,7 @@ void uring_splice_move(struct uring_engine *e, struct uring_conn *u, enum relay_
 		 * the ring's receives. */
 		if (++ud->small_moves >= URING_SPLICE_SMALL) {
 			ud->small_moves = 0;
+			ud->full_recvs = 0;
 			ud->splicing = false;
 			ud->bulk = false;
 			return;
