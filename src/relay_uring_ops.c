@@ -634,8 +634,8 @@ static void uring_recv_ok(struct uring_engine *e, struct uring_conn *u, uint32_t
 		h->received += (uint64_t)cqe->res;
 	if ((uint32_t)cqe->res < URING_BUF_MAX)
 		ud->full_recvs = 0;
-	else if (++ud->full_recvs >= URING_SPLICE_ENTER && !ud->no_splice)
-		ud->bulk = true;
+	else if (++ud->full_recvs >= URING_SPLICE_ENTER && !ud->no_splice && e->pipes_max > 0)
+		ud->bulk = true;   /* (no receive until it splices: not when it never can) */
 	h->pending = h->shut ? 0 : ud->buf.pending;
 	uring_conn_mark(e, u);
 }
