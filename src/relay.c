@@ -397,6 +397,12 @@ bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, enum r
 	       (error == EIO || error == ENOMEM);
 }
 
+bool relay_write_error_is_sink_gone(int error)
+{
+	error = abs(error);
+	return error == EPIPE || error == ECONNRESET;
+}
+
 /* ---- signals and counters ---- */
 
 bool relay_handle_signals(struct relay *r)

@@ -264,6 +264,13 @@ void relay_connected(struct relay *r, uint64_t id, int upstream_fd);
  * direction's pending bytes are out. */
 bool relay_read_error_is_eof(const struct relay *r, const struct conn *c, enum relay_dir d, int error);
 
+/* A write to direction d's sink returned -error.  Returns true when the
+ * sink stopped reading (EPIPE, ECONNRESET: the peer closed): that
+ * direction can deliver nothing more and ends (relay_half_drop()), but the
+ * other may still have the peer's last bytes to read, and the connection
+ * ends when that one does.  False: a real error that ends the connection. */
+bool relay_write_error_is_sink_gone(int error);
+
 /* Direction d can deliver nothing more (its sink reset or stopped reading):
  * what it holds is dropped, it counts as ended.  The engine frees its
  * buffers for it. */

@@ -242,12 +242,7 @@ static int epoll_half_pump(struct epoll_engine *e, struct econn *ec, enum relay_
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
-				if (errno == EPIPE || errno == ECONNRESET) {
-					/* The sink is gone: this direction can
-					 * deliver nothing more, but the other one
-					 * may still have its last bytes to read
-					 * from that same peer.  The connection ends
-					 * when that one does. */
+				if (relay_write_error_is_sink_gone(errno)) {
 					log_debug_errno(errno, "client #%" PRIu64 ": %s stopped reading: %m", ec->c.id,
 							relay_dir_sink_name(dir));
 					epoll_half_release(e, ec, dir);
