@@ -229,6 +229,12 @@ static void uring_dir_discard(struct uring_conn *u, enum relay_dir d)
 		uring_buf_drop(&ud->buf);
 }
 
+/* n bytes of direction d have reached its sink. */
+static void uring_count_sent(struct uring_engine *e, enum relay_dir d, uint64_t n)
+{
+	*(d == RELAY_UP ? &e->r->stats.bytes_up : &e->r->stats.bytes_down) += n;
+}
+
 /* A linked send has succeeded (its receive completed without the send
  * failing first). */
 static void uring_dir_send_done(struct uring_engine *e, struct uring_conn *u, enum relay_dir d, uint64_t n)
@@ -239,10 +245,7 @@ static void uring_dir_send_done(struct uring_engine *e, struct uring_conn *u, en
 	ud->send_linked = false;
 	uring_buf_sent(&ud->buf, n);
 	uring_dir_discard(u, d);
-	if (d == RELAY_UP)
-		e->r->stats.bytes_up += n;
-	else
-		e->r->stats.bytes_down += n;
+	uring_count_sent(e, d, n);
 }
 
 /* Direction d can deliver nothing more (its sink is gone): drop what it
@@ -258,6 +261,47 @@ static void uring_dir_drop(struct uring_engine *e, struct uring_conn *u, enum re
 	uring_splice_cancel(e, u, d);
 }
 
+/* Writing to direction d's sink failed with res (not transient), by a ring
+ * send or a splice: relay_write_error_is_sink_gone() decides.  Returns false
+ * when the connection has ended. */
+static bool uring_dir_sink_failed(struct uring_engine *e, struct uring_conn *u, enum relay_dir d, int res)
+{
+	if (!relay_write_error_is_sink_gone(res)) {
+		log_debug_errno(res, "client #%" PRIu64 ": send to the %s failed: %m", u->c.id,
+				relay_dir_sink_name(d));
+		uring_conn_end(e, u, res);
+		return false;
+	}
+	log_debug_errno(res, "client #%" PRIu64 ": %s stopped reading: %m", u->c.id, relay_dir_sink_name(d));
+	uring_dir_drop(e, u, d);
+	uring_conn_mark(e, u);
+	return true;
+}
+
+/* Reading direction d's source failed with res (not transient, and the
+ * socket's own error), by a ring receive or a splice:
+ * relay_read_error_is_eof() decides.  Returns false when the connection
+ * has ended. */
+static bool uring_dir_source_failed(struct uring_engine *e, struct uring_conn *u, enum relay_dir d, int res)
+{
+	if (!relay_read_error_is_eof(e->r, &u->c, d, res)) {
+		log_debug_errno(res, "client #%" PRIu64 ": receive from the %s failed: %m", u->c.id,
+				relay_dir_source_name(d));
+		uring_conn_end(e, u, res);
+		return false;
+	}
+	log_debug_errno(res, "client #%" PRIu64 ": %s read error taken as its end: %m", u->c.id,
+			relay_dir_source_name(d));
+	conn_half(&u->c, d)->eof = true;
+	if (res == -ECONNRESET)
+		/* The source is gone for good: nothing more can be delivered
+		 * to it, and the connection ends as soon as what it sent is
+		 * out (what is still buffered or in a pipe still goes). */
+		uring_dir_drop(e, u, !d);
+	uring_conn_mark(e, u);
+	return true;
+}
+
 /* A splicing direction's update (relay_uring_splice.c): move, and apply
  * relay.h's rules to what happened, as for a receive and a send. */
 static void uring_dir_splice(struct uring_engine *e, struct uring_conn *u, enum relay_dir d)
@@ -267,34 +311,16 @@ static void uring_dir_splice(struct uring_engine *e, struct uring_conn *u, enum 
 
 	uring_splice_move(e, u, d, &res);
 	h->received += res.in;
-	if (d == RELAY_UP)
-		e->r->stats.bytes_up += res.out;
-	else
-		e->r->stats.bytes_down += res.out;
+	uring_count_sent(e, d, res.out);
 	h->pending = u->dir[d].in_pipe;
 	if (res.eof)
 		h->eof = true;
 	if (res.no_sqe)
 		uring_conn_mark(e, u);
-	if (res.sink_error < 0) {
-		if (!relay_errno_is_disconnect(res.sink_error)) {
-			uring_conn_end(e, u, res.sink_error);
-			return;
-		}
-		log_debug_errno(res.sink_error, "client #%" PRIu64 ": %s stopped reading: %m", u->c.id,
-				relay_dir_sink_name(d));
-		uring_dir_drop(e, u, d);
-	}
-	if (res.source_error < 0 && !h->shut) {
-		if (!relay_read_error_is_eof(e->r, &u->c, d, res.source_error)) {
-			uring_conn_end(e, u, res.source_error);
-			return;
-		}
-		h->eof = true;
-		if (res.source_error == -ECONNRESET)
-			uring_dir_drop(e, u, !d);   /* as uring_recv_error() */
-		uring_conn_mark(e, u);   /* what is in the pipe still goes */
-	}
+	if (res.sink_error < 0 && !uring_dir_sink_failed(e, u, d, res.sink_error))
+		return;
+	if (res.source_error < 0 && !h->shut)
+		uring_dir_source_failed(e, u, d, res.source_error);
 }
 
 /* ---- a connection ---- */
@@ -696,27 +722,15 @@ static void uring_recv_error(struct uring_engine *e, struct uring_conn *u, uint3
 		if (res == -EAGAIN && ring && ++ud->ring_enomem >= URING_RING_ENOMEM_MAX)
 			res = -ENOMEM;   /* persistent: give up on this one */
 	}
-	if (res == 0 || relay_errno_is_transient(res)) {
-		/* 0: the end after all; transient: a worker thread's try
-		 * found nothing (see uring_fd_set_blocking()), or the ring's
-		 * own -ENOMEM: receive again. */
-		if (res == 0)
-			h->eof = true;
-	} else if (relay_read_error_is_eof(e->r, &u->c, d, res)) {
-		log_debug_errno(res, "client #%" PRIu64 ": %s read error taken as its end: %m", u->c.id,
-				relay_dir_source_name(d));
-		h->eof = true;
-		if (res == -ECONNRESET)
-			/* The source is gone for good: nothing more can be
-			 * delivered to it, and the connection ends as soon
-			 * as what it sent is out. */
-			uring_dir_drop(e, u, !d);
-	} else {
-		log_debug_errno(res, "client #%" PRIu64 ": receive from the %s failed: %m", u->c.id,
-				relay_dir_source_name(d));
-		uring_conn_end(e, u, res);
+	if (res != 0 && !relay_errno_is_transient(res)) {
+		uring_dir_source_failed(e, u, d, res);
 		return;
 	}
+	/* 0: the end after all; transient: a worker thread's try found
+	 * nothing (see uring_fd_set_blocking()), or the ring's own -ENOMEM:
+	 * receive again. */
+	if (res == 0)
+		h->eof = true;
 	uring_conn_mark(e, u);
 }
 
@@ -737,10 +751,7 @@ static void uring_send_ok(struct uring_engine *e, struct uring_conn *u, uint32_t
 	}
 	uring_buf_sent(&ud->buf, (uint64_t)cqe->res);
 	uring_dir_discard(u, d);
-	if (d == RELAY_UP)
-		e->r->stats.bytes_up += (uint64_t)cqe->res;
-	else
-		e->r->stats.bytes_down += (uint64_t)cqe->res;
+	uring_count_sent(e, d, (uint64_t)cqe->res);
 	uring_conn_mark(e, u);
 }
 
@@ -758,18 +769,7 @@ static void uring_send_error(struct uring_engine *e, struct uring_conn *u, uint3
 		uring_conn_mark(e, u);   /* nothing was sent: again */
 		return;
 	}
-	if (res == -EPIPE || res == -ECONNRESET) {
-		/* The sink stopped reading: this direction is over, but
-		 * the other may still have its last bytes to read from that
-		 * same peer; the connection ends when that one does. */
-		log_debug_errno(res, "client #%" PRIu64 ": %s stopped reading: %m", u->c.id,
-				relay_dir_sink_name(d));
-		uring_dir_drop(e, u, d);
-		uring_conn_mark(e, u);
-		return;
-	}
-	log_debug_errno(res, "client #%" PRIu64 ": send to the %s failed: %m", u->c.id, relay_dir_sink_name(d));
-	uring_conn_end(e, u, res);
+	uring_dir_sink_failed(e, u, d, res);
 }
 
 /*
