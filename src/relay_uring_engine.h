@@ -47,8 +47,10 @@ enum uring_op {
 	URING_OP_SEND_DOWN,     /* send to the client */
 	URING_OP_SENDL_UP,      /* send linked to the next receive: a CQE only on failure */
 	URING_OP_SENDL_DOWN,
-	URING_OP_SPOLL_UP,      /* a splicing direction's poll (relay_uring_splice.c) */
-	URING_OP_SPOLL_DOWN,
+	URING_OP_SPOLL_IN_UP,   /* a splicing direction's POLLIN on its source (relay_uring_splice.c) */
+	URING_OP_SPOLL_IN_DOWN,
+	URING_OP_SPOLL_OUT_UP,  /* ... and its POLLOUT on its sink */
+	URING_OP_SPOLL_OUT_DOWN,
 	URING_OP_COUNT,
 };
 #define URING_OP_FIRST_CONN URING_OP_CONNECT_POLL
@@ -72,7 +74,9 @@ struct uring_dir {
 	bool bulk;              /* they make it splice, once nothing is pending */
 	bool splicing;          /* the bytes go source -> pipe -> sink */
 	bool no_splice;         /* splicing could not start: copy for good */
-	bool poll_armed;        /* the splice's poll is in flight */
+	bool poll_in;           /* the splice's POLLIN on the source is in flight */
+	bool poll_out;          /* the splice's POLLOUT on the sink is in flight */
+	bool poll_due;          /* one of them has completed: move again */
 	uint32_t in_pipe;       /* bytes in the pipe */
 	unsigned small_moves;   /* updates in a row that moved little */
 	int pipe[2];            /* -1 until the direction first splices */
@@ -253,13 +257,19 @@ struct uring_splice_res {
  * source or sink is not a UNIX socket (-EOPNOTSUPP), or the descriptors beyond what
  * the clients need are taken (-EMFILE, e->pipes_max). */
 int uring_splice_begin(struct uring_engine *e, struct uring_conn *u, enum relay_dir d);
-/* Move what can be moved now, then arm the poll that says when to go on
- * (unless the source has ended and the pipe is empty, or an error came).
+/* Move what can be moved now, then arm the polls that say when to go on
+ * (none when the source has ended and the pipe is empty, or an error came).
  * Clears ud->splicing when the direction should receive through the ring
- * again.  Does nothing while its poll is in flight. */
+ * again.  Does nothing while its polls are in flight and none has
+ * completed. */
 void uring_splice_move(struct uring_engine *e, struct uring_conn *u, enum relay_dir d,
 		       struct uring_splice_res *res);
 void uring_splice_cancel(struct uring_engine *e, struct uring_conn *u, enum relay_dir d);
+/* Whether a poll of direction d's splicing is in flight. */
+static inline bool uring_splice_polling(const struct uring_dir *ud)
+{
+	return ud->poll_in || ud->poll_out;
+}
 
 /* ---- relay_uring_ops.c (calls setup and splice) ---- */
 

@@ -362,7 +362,7 @@ static void uring_conn_update(struct uring_engine *e, struct uring_conn *u)
 			if (h->pending > 0 && !ud->sending)
 				uring_dir_send(e, u, d);
 		}
-		if (half_should_shutdown(h) && !ud->sending && !ud->poll_armed) {
+		if (half_should_shutdown(h) && !ud->sending && !uring_splice_polling(ud)) {
 			/* Direct, not through the ring: nothing of this
 			 * direction is in flight, and the peer must see the end
 			 * now.  An unconnected sink (its peer is gone) has
@@ -824,8 +824,13 @@ static void uring_sendl_error(struct uring_engine *e, struct uring_conn *u, uint
 static void uring_spoll_done(struct uring_engine *e, struct uring_conn *u, uint32_t slot,
 			     const struct io_uring_cqe *cqe)
 {
+	unsigned op = uring_ud_op(cqe->user_data);
+	bool out = op >= URING_OP_SPOLL_OUT_UP;
+	struct uring_dir *ud = &u->dir[op - (out ? URING_OP_SPOLL_OUT_UP : URING_OP_SPOLL_IN_UP)];
+
 	(void)slot;
-	u->dir[uring_ud_op(cqe->user_data) - URING_OP_SPOLL_UP].poll_armed = false;
+	*(out ? &ud->poll_out : &ud->poll_in) = false;
+	ud->poll_due = true;
 	if (u->c.state == CONN_RELAYING)
 		uring_conn_mark(e, u);
 }
@@ -841,8 +846,10 @@ static const struct uring_handler uring_conn_handlers[URING_OP_COUNT] = {
 	[URING_OP_SEND_DOWN] = { URING_OP_SEND_DOWN, "send-down", uring_send_ok, uring_send_error },
 	[URING_OP_SENDL_UP] = { URING_OP_SENDL_UP, "send-linked-up", uring_sendl_short, uring_sendl_error },
 	[URING_OP_SENDL_DOWN] = { URING_OP_SENDL_DOWN, "send-linked-down", uring_sendl_short, uring_sendl_error },
-	[URING_OP_SPOLL_UP] = { URING_OP_SPOLL_UP, "splice-poll-up", uring_spoll_done, uring_spoll_done },
-	[URING_OP_SPOLL_DOWN] = { URING_OP_SPOLL_DOWN, "splice-poll-down", uring_spoll_done, uring_spoll_done },
+	[URING_OP_SPOLL_IN_UP] = { URING_OP_SPOLL_IN_UP, "splice-poll-in-up", uring_spoll_done, uring_spoll_done },
+	[URING_OP_SPOLL_IN_DOWN] = { URING_OP_SPOLL_IN_DOWN, "splice-poll-in-down", uring_spoll_done, uring_spoll_done },
+	[URING_OP_SPOLL_OUT_UP] = { URING_OP_SPOLL_OUT_UP, "splice-poll-out-up", uring_spoll_done, uring_spoll_done },
+	[URING_OP_SPOLL_OUT_DOWN] = { URING_OP_SPOLL_OUT_DOWN, "splice-poll-out-down", uring_spoll_done, uring_spoll_done },
 };
 
 void uring_conn_dispatch(struct uring_engine *e, const struct io_uring_cqe *cqe)

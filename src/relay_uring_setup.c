@@ -453,8 +453,10 @@ void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u)
 						      slot, u->gen));
 		if (u->dir[d].recv_armed)
 			uring_cancel(e, uring_ud_pack(URING_OP_RECV_UP + d, slot, u->gen));
-		if (u->dir[d].poll_armed)
-			uring_cancel(e, uring_ud_pack(URING_OP_SPOLL_UP + d, slot, u->gen));
+		if (u->dir[d].poll_in)
+			uring_cancel(e, uring_ud_pack(URING_OP_SPOLL_IN_UP + d, slot, u->gen));
+		if (u->dir[d].poll_out)
+			uring_cancel(e, uring_ud_pack(URING_OP_SPOLL_OUT_UP + d, slot, u->gen));
 	}
 }
 
