@@ -230,6 +230,9 @@ void uring_conn_free_all(struct uring_engine *e);
  * has completed. */
 void uring_conn_end(struct uring_engine *e, struct uring_conn *u, int error);
 void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u);
+/* Cancel direction d's splice polls in flight (relay_uring_splice.c); also
+ * part of uring_conn_cancel_all(). */
+void uring_splice_cancel(struct uring_engine *e, struct uring_conn *u, enum relay_dir d);
 
 /* ---- relay_uring_splice.c (calls setup) ---- */
 
@@ -264,7 +267,6 @@ int uring_splice_begin(struct uring_engine *e, struct uring_conn *u, enum relay_
  * completed. */
 void uring_splice_move(struct uring_engine *e, struct uring_conn *u, enum relay_dir d,
 		       struct uring_splice_res *res);
-void uring_splice_cancel(struct uring_engine *e, struct uring_conn *u, enum relay_dir d);
 /* Whether a poll of direction d's splicing is in flight. */
 static inline bool uring_splice_polling(const struct uring_dir *ud)
 {

@@ -433,6 +433,14 @@ void uring_conn_free_all(struct uring_engine *e)
 	}
 }
 
+void uring_splice_cancel(struct uring_engine *e, struct uring_conn *u, enum relay_dir d)
+{
+	if (u->dir[d].poll_in)
+		uring_cancel(e, uring_ud_pack(URING_OP_SPOLL_IN_UP + d, uring_slot_of(e, u), u->gen));
+	if (u->dir[d].poll_out)
+		uring_cancel(e, uring_ud_pack(URING_OP_SPOLL_OUT_UP + d, uring_slot_of(e, u), u->gen));
+}
+
 void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u)
 {
 	uint32_t slot = uring_slot_of(e, u);
@@ -453,10 +461,7 @@ void uring_conn_cancel_all(struct uring_engine *e, struct uring_conn *u)
 						      slot, u->gen));
 		if (u->dir[d].recv_armed)
 			uring_cancel(e, uring_ud_pack(URING_OP_RECV_UP + d, slot, u->gen));
-		if (u->dir[d].poll_in)
-			uring_cancel(e, uring_ud_pack(URING_OP_SPOLL_IN_UP + d, slot, u->gen));
-		if (u->dir[d].poll_out)
-			uring_cancel(e, uring_ud_pack(URING_OP_SPOLL_OUT_UP + d, slot, u->gen));
+		uring_splice_cancel(e, u, (enum relay_dir)d);
 	}
 }
 

@@ -225,11 +225,3 @@ void uring_splice_move(struct uring_engine *e, struct uring_conn *u, enum relay_
 	if (!ended && ud->in_pipe < RELAY_HALF_MAX)
 		uring_splice_poll(e, u, d, false, res);
 }
-
-void uring_splice_cancel(struct uring_engine *e, struct uring_conn *u, enum relay_dir d)
-{
-	if (u->dir[d].poll_in)
-		uring_cancel(e, uring_ud_pack(URING_OP_SPOLL_IN_UP + d, uring_slot_of(e, u), u->gen));
-	if (u->dir[d].poll_out)
-		uring_cancel(e, uring_ud_pack(URING_OP_SPOLL_OUT_UP + d, uring_slot_of(e, u), u->gen));
-}
