@@ -400,6 +400,9 @@ static int uring_run(struct relay *r)
 
 		if (uring_stopped(&e))
 			break;
+		/* Set again by any work below that finds no SQE, from here on:
+		 * an accept, a timer or a signal poll too, not only a send. */
+		e.sqe_short = false;
 		uring_fds_freed(&e);
 		if (e.accept_pause_due) {
 			/* A connect found no descriptor for its upstream. */
@@ -409,7 +412,6 @@ static int uring_run(struct relay *r)
 		if (e.pb.starved || e.pb.n_waiting > 0)
 			uring_pbuf_starved(&e);
 		uring_arm(&e);
-		e.sqe_short = false;
 		uring_conn_flush(&e);
 
 		/* Work that found no SQE is redone at once, without waiting. */

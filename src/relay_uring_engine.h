@@ -135,6 +135,8 @@ struct uring_engine {
 	uint32_t free_head;
 	uint32_t dirty_head, dirty_tail;
 	bool sqe_short;         /* some work found no SQE: redo it next loop, without waiting */
+	unsigned sqe_fail_every; /* X410_VSOCK_URING_SQE_FAIL: about one uring_sqe() in N finds none */
+	uint32_t sqe_fail_state;
 	bool send_link;         /* sends linked to the next receive (5.19+, see uring_dir_send()) */
 	uint32_t pipes_max;     /* splicing's pipes the descriptors allow (relay_uring_splice.c) */
 	uint32_t n_pipes;

@@ -232,6 +232,29 @@ static unsigned uring_sq_entries(void)
 }
 
 /*
+ * X410_VSOCK_URING_SQE_FAIL=N, for the tests: about one uring_sqe() in N
+ * finds no SQE, as when the queue is full and cannot be submitted.  A full queue
+ * is rare even in a 4-entry ring (uring_sqe() submits early), so without
+ * this the paths that redo work found no SQE would go untried.
+ */
+static unsigned uring_sqe_fail_every(void)
+{
+	const char *env = getenv("X410_VSOCK_URING_SQE_FAIL");
+	unsigned long v;
+	char *end;
+
+	if (!env || !*env)
+		return 0;
+	errno = 0;
+	v = strtoul(env, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 2 || v > 1000) {
+		log_warning("Ignoring X410_VSOCK_URING_SQE_FAIL='%s': expected 2 to 1000", env);
+		return 0;
+	}
+	return (unsigned)v;
+}
+
+/*
  * How many pipes splicing may hold (relay_uring_splice.c): only the
  * descriptors beyond what max_clients need (two each and some of the
  * relay's own, as run.c's warning counts them), so that a pipe never makes
@@ -265,6 +288,8 @@ int uring_engine_init(struct uring_engine *e, struct relay *r)
 	*e = (struct uring_engine){
 		.r = r,
 		.sq_entries = uring_sq_entries(),
+		.sqe_fail_every = uring_sqe_fail_every(),
+		.sqe_fail_state = 2463534242u,
 		.free_head = URING_NONE,
 		.dirty_head = URING_NONE,
 		.dirty_tail = URING_NONE,
@@ -342,6 +367,9 @@ int uring_engine_init(struct uring_engine *e, struct relay *r)
 		  e->pb.on ? "receives into a shared ring of provided buffers, copied out"
 			   : "receives into each direction's own buffers",
 		  e->cancel_any ? "all at once" : "per request");
+	if (e->sqe_fail_every)
+		log_debug("io_uring: about one SQE in %u is refused (X410_VSOCK_URING_SQE_FAIL), as if the queue were full",
+			  e->sqe_fail_every);
 	return 0;
 }
 
@@ -501,6 +529,20 @@ struct uring_conn *uring_conn_lookup(struct uring_engine *e, uint32_t slot, uint
 
 /* ---- submission, for the files above ---- */
 
+/* X410_VSOCK_URING_SQE_FAIL: about one ask in N fails, in a pseudo-random
+ * order (xorshift32, fixed seed), so that no fixed period can starve the
+ * same request in every loop. */
+static bool uring_sqe_fail_now(struct uring_engine *e)
+{
+	uint32_t x = e->sqe_fail_state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	e->sqe_fail_state = x;
+	return x % e->sqe_fail_every == 0;
+}
+
 struct io_uring_sqe *uring_sqe(struct uring_engine *e, unsigned n)
 {
 	for (unsigned tries = 0; io_uring_sq_space_left(&e->ring) < n && tries < 4; tries++) {
@@ -512,7 +554,8 @@ struct io_uring_sqe *uring_sqe(struct uring_engine *e, unsigned n)
 			break;
 		}
 	}
-	if (io_uring_sq_space_left(&e->ring) < n) {
+	if (io_uring_sq_space_left(&e->ring) < n ||
+	    (e->sqe_fail_every && uring_sqe_fail_now(e))) {
 		e->sqe_short = true;
 		return NULL;
 	}
