@@ -51,7 +51,7 @@ static struct {
 	uint64_t size;
 	uint64_t pause_ms, stall_ms, hold_ms, within_ms, wait_ms, min_reply_delay_ms, max_drops;
 	uint64_t requests;
-	bool echo, have_recv, expect_cut, discard, fast, no_exchange, expect_close, until_eof;
+	bool echo, have_recv, expect_cut, discard, fast, no_exchange, expect_close, until_eof, keep_open;
 	const char *expect;
 	const char *pauses;
 	unsigned timeout;
@@ -504,6 +504,14 @@ static int mode_multi(void)
 						       (unsigned long long)bad, g, w);
 					c->received += (uint64_t)k;
 				}
+				if (arg.keep_open && c->received == arg.bytes) {
+					/* Everything came back while the write side
+					 * stayed open: no EOF ever moved the relay. */
+					c->done = true;
+					close(c->fd);
+					done++;
+					continue;
+				}
 			}
 			if (!c->shut && pfds[i].revents & POLLOUT) {
 				size_t len = (size_t)MIN(arg.chunk, arg.bytes - c->sent);
@@ -523,7 +531,9 @@ static int mode_multi(void)
 						tt_stream_fill(&c->out, sbuf, (size_t)k);
 					c->sent += (uint64_t)k;
 				}
-				if (c->sent == arg.bytes) {
+				if (c->sent == arg.bytes && arg.keep_open)
+					c->shut = true;   /* sent all; the socket stays open */
+				else if (c->sent == arg.bytes) {
 					if (shutdown(c->fd, SHUT_WR) < 0)
 						tt_die("client %zu: shutdown: %m", i);
 					c->shut = true;
@@ -1081,7 +1091,7 @@ _noreturn_ static void usage(void)
 		"           [--min-reply-delay-ms MS] [--until-eof]\n"
 		"  pingpong [--count N] [--size BYTES]\n"
 		"  mix      [--requests N]\n"
-		"  multi    [--clients N] [--bytes BYTES] [--fast]\n"
+		"  multi    [--clients N] [--bytes BYTES] [--fast] [--keep-open]\n"
 		"  churn    [--count N] [--no-exchange]\n"
 		"  slow     --recv BYTES [--pause-ms MS] [--ready FILE]\n"
 		"  idle     [--count ROUNDS] [--bytes BYTES] [--pause-ms MS | --pauses MS,MS...] [--ready FILE]\n"
@@ -1105,6 +1115,7 @@ int main(int argc, char *argv[])
 		{ "echo", no_argument, NULL, 'E' },
 		{ "discard", no_argument, NULL, 'D' },
 		{ "fast", no_argument, NULL, 'F' },
+		{ "keep-open", no_argument, NULL, 'O' },
 		{ "expect-cut", no_argument, NULL, 'X' },
 		{ "min-reply-delay-ms", required_argument, NULL, 'M' },
 		{ "count", required_argument, NULL, 'n' },
@@ -1163,6 +1174,7 @@ int main(int argc, char *argv[])
 		case 'E': arg.echo = true; break;
 		case 'D': arg.discard = true; break;
 		case 'F': arg.fast = true; break;
+		case 'O': arg.keep_open = true; break;
 		case 'X': arg.expect_cut = true; break;
 		case 'M': arg.min_reply_delay_ms = tt_parse_uint("--min-reply-delay-ms", optarg, 3600000); break;
 		case 'n': arg.count = tt_parse_uint("--count", optarg, 100000000); break;
