@@ -213,45 +213,20 @@ static int uring_pbuf_setup(struct uring_engine *e)
 	return 0;
 }
 
-/* X410_VSOCK_URING_ENTRIES, or the default. */
-static unsigned uring_sq_entries(void)
+/* The test knob NAME (X410_VSOCK_URING_*), a number from min to max, or
+ * dflt when it is unset or not such a number (with a warning). */
+static unsigned uring_env_knob(const char *name, unsigned min, unsigned max, unsigned dflt)
 {
-	const char *env = getenv("X410_VSOCK_URING_ENTRIES");
-	unsigned long v;
-	char *end;
+	const char *env = getenv(name);
+	uint32_t v;
 
 	if (!env || !*env)
-		return URING_SQ_ENTRIES;
-	errno = 0;
-	v = strtoul(env, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 2 || v > URING_SQ_ENTRIES_MAX) {
-		log_warning("Ignoring X410_VSOCK_URING_ENTRIES='%s': expected 2 to %u", env, URING_SQ_ENTRIES_MAX);
-		return URING_SQ_ENTRIES;
+		return dflt;
+	if (parse_uint32(env, false, min, max, &v) < 0) {
+		log_warning("Ignoring %s='%s': expected %u to %u", name, env, min, max);
+		return dflt;
 	}
-	return (unsigned)v;
-}
-
-/*
- * X410_VSOCK_URING_SQE_FAIL=N, for the tests: about one uring_sqe() in N
- * finds no SQE, as when the queue is full and cannot be submitted.  A full queue
- * is rare even in a 4-entry ring (uring_sqe() submits early), so without
- * this the paths that redo work found no SQE would go untried.
- */
-static unsigned uring_sqe_fail_every(void)
-{
-	const char *env = getenv("X410_VSOCK_URING_SQE_FAIL");
-	unsigned long v;
-	char *end;
-
-	if (!env || !*env)
-		return 0;
-	errno = 0;
-	v = strtoul(env, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 2 || v > 1000) {
-		log_warning("Ignoring X410_VSOCK_URING_SQE_FAIL='%s': expected 2 to 1000", env);
-		return 0;
-	}
-	return (unsigned)v;
+	return v;
 }
 
 /*
@@ -287,8 +262,8 @@ int uring_engine_init(struct uring_engine *e, struct relay *r)
 
 	*e = (struct uring_engine){
 		.r = r,
-		.sq_entries = uring_sq_entries(),
-		.sqe_fail_every = uring_sqe_fail_every(),
+		.sq_entries = uring_env_knob("X410_VSOCK_URING_ENTRIES", 2, URING_SQ_ENTRIES_MAX, URING_SQ_ENTRIES),
+		.sqe_fail_every = uring_env_knob("X410_VSOCK_URING_SQE_FAIL", 2, 1000, 0),
 		.sqe_fail_state = 2463534242u,
 		.free_head = URING_NONE,
 		.dirty_head = URING_NONE,
@@ -529,9 +504,14 @@ struct uring_conn *uring_conn_lookup(struct uring_engine *e, uint32_t slot, uint
 
 /* ---- submission, for the files above ---- */
 
-/* X410_VSOCK_URING_SQE_FAIL: about one ask in N fails, in a pseudo-random
- * order (xorshift32, fixed seed), so that no fixed period can starve the
- * same request in every loop. */
+/*
+ * X410_VSOCK_URING_SQE_FAIL=N, for the tests: about one uring_sqe() in N
+ * finds no SQE, as when the queue is full and cannot be submitted.  A full
+ * queue is rare even in a 4-entry ring (uring_sqe() submits early), so
+ * without this the paths that redo work found no SQE would go untried.  The
+ * order is pseudo-random (xorshift32, fixed seed), so that no fixed period
+ * can starve the same request in every loop.
+ */
 static bool uring_sqe_fail_now(struct uring_engine *e)
 {
 	uint32_t x = e->sqe_fail_state;
