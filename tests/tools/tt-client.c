@@ -531,10 +531,9 @@ static int mode_multi(void)
 						tt_stream_fill(&c->out, sbuf, (size_t)k);
 					c->sent += (uint64_t)k;
 				}
-				if (c->sent == arg.bytes && arg.keep_open)
-					c->shut = true;   /* sent all; the socket stays open */
-				else if (c->sent == arg.bytes) {
-					if (shutdown(c->fd, SHUT_WR) < 0)
+				if (c->sent == arg.bytes) {
+					/* Sent all: the write side ends, unless kept open. */
+					if (!arg.keep_open && shutdown(c->fd, SHUT_WR) < 0)
 						tt_die("client %zu: shutdown: %m", i);
 					c->shut = true;
 				}
