@@ -26,6 +26,16 @@ x_free_display() {
 	X_NEXT=$((X_NEXT + 1))
 }
 x_listening() { grep -q "@/tmp/.X11-unix/X$1\$" /proc/net/unix; }
+# x_no_children PID: no process has PID as its parent (field 4 of stat).
+x_no_children() {
+	local f line rest
+	for f in /proc/[0-9]*/stat; do
+		read -r line 2>/dev/null <"$f" || continue
+		rest=${line##*) }
+		rest=${rest#* }
+		[ "${rest%% *}" != "$1" ] || return 1
+	done
+}
 
 # x_start_front CONFIG: sets XD (the display x11perf uses) and XF_PID.
 x_start_front() {
@@ -65,18 +75,53 @@ x_stop_front() {
 	XF_PID=""
 }
 
+# x_cpu_ticks PID: user + system time of a process, its threads and its
+# waited-for children, in clock ticks (fields 14 to 17 of /proc/PID/stat,
+# counted after the name, which may hold spaces).
+x_cpu_ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }'
+}
+# x_times_children FILE: user + system seconds of this shell's waited-for
+# children, from the output of the builtin 'times' (which must run in this
+# shell, not in a command substitution).
+x_times_children() {
+	awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); s += t[1] * 60 + t[2] } print s }' "$1"
+}
+
 # x11perf_run CONFIG ROUND: one x11perf process, every test; records
-# "x11:LABEL CONFIG ROUND RATE" (LABEL with _ for spaces).
+# "x11:LABEL CONFIG ROUND RATE" (LABEL with _ for spaces), and what the run
+# cost: "cpu:wall", "cpu:x11perf", "cpu:Xvfb", "cpu:relay" in seconds.
 x11perf_run() {
 	local cfg=$1 round=$2 out=$W/x11perf.out
+	local hz c0 c1 t0 t1 x0 x1 r0=0 r1=0
 	x_start_front "$cfg" || return 1
+	hz=$(getconf CLK_TCK)
+	x0=$(x_cpu_ticks "$XVFB_PID")
+	[ -z "$XF_PID" ] || r0=$(x_cpu_ticks "$XF_PID")
+	times >"$W/times.0"
+	t0=$(date +%s%N)
 	# shellcheck disable=SC2086
 	if ! DISPLAY=:$XD timeout 900 x11perf -repeat 1 -time "$X11PERF_TIME" $X11PERF_TESTS >"$out" 2>&1; then
 		say "x11perf via $cfg failed: $(tail -n 3 "$out")"
 		x_stop_front
 		return 1
 	fi
+	t1=$(date +%s%N)
+	times >"$W/times.1"
+	c0=$(x_times_children "$W/times.0")
+	c1=$(x_times_children "$W/times.1")
+	if [ -n "$XF_PID" ]; then
+		# socat's child for the connection is counted once it is reaped
+		wait_until 5 x_no_children "$XF_PID" || say "$cfg still has a child after x11perf: its CPU time is not counted"
+		r1=$(x_cpu_ticks "$XF_PID")
+	fi
+	x1=$(x_cpu_ticks "$XVFB_PID")
 	x_stop_front
+	record cpu:wall "$cfg" "$round" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+	record cpu:x11perf "$cfg" "$round" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')"
+	record cpu:Xvfb "$cfg" "$round" "$(awk -v a="$x0" -v b="$x1" -v hz="$hz" 'BEGIN { printf "%.3f", (b - a) / hz }')"
+	[ -z "$XF_PID" ] ||
+		record cpu:relay "$cfg" "$round" "$(awk -v a="$r0" -v b="$r1" -v hz="$hz" 'BEGIN { printf "%.3f", (b - a) / hz }')"
 	[ -n "$X11PERF_VERSION" ] || X11PERF_VERSION="x11perf $(sed -n 's/.*version \([0-9.]*\)$/\1/p' "$out" | head -n 1), $(sed -n 's/^The \(.*server version [0-9]*\) on .*/\1/p' "$out" | head -n 1) (Xvfb)"
 	local line label rate
 	while IFS= read -r line; do
@@ -175,6 +220,45 @@ x11perf_table() {
 	done
 }
 
+# x11perf_busy PROCESS CONFIG: the median over the rounds of PROCESS's CPU
+# seconds divided by the run's wall seconds (how many cores it kept busy);
+# PROCESS "all" sums x11perf, Xvfb and the relay.
+x11perf_busy() {
+	awk -v p="$1" -v k="$2" '
+		$2 != k { next }
+		$1 == "cpu:wall" { wall[$3] = $4 }
+		$1 == "cpu:" p || (p == "all" && ($1 == "cpu:x11perf" || $1 == "cpu:Xvfb" || $1 == "cpu:relay")) { cpu[$3] += $4; seen[$3] = 1 }
+		END { for (r in seen) if (wall[r] > 0) printf "%.3f\n", cpu[r] / wall[r] }' "$R" |
+		sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# x11perf_cpu_table: the cores each process kept busy in each configuration;
+# with a single test also the CPU time per operation of all three together,
+# as a ratio to direct's (busy cores ÷ rate, so x11perf's set-up cancels).
+x11perf_cpu_table() {
+	local one="" d_per_op="" cfg
+	[ ${#X11PERF_LABELS[@]} -eq 1 ] && one=${X11PERF_LABELS[0]}
+	if [ -n "$one" ] && x11perf_has direct; then
+		d_per_op=$(awk -v b="$(x11perf_busy all direct)" -v r="$(median "x11:$one" direct)" 'BEGIN { if (r > 0) print b / r }')
+	fi
+	echo "| configuration | x11perf | Xvfb | relay | all three$( [ -z "$d_per_op" ] || echo " | rate ÷ direct | CPU per operation ÷ direct") |"
+	echo "|---|---:|---:|---:|---:$( [ -z "$d_per_op" ] || echo "|---:|---:")|"
+	for cfg in "${X11PERF_CONFIGS[@]}"; do
+		local line="| $cfg" p v
+		for p in x11perf Xvfb relay all; do
+			v=$(x11perf_busy "$p" "$cfg")
+			line="$line | $( [ -n "$v" ] && printf '%.2f' "$v" || echo –)"
+		done
+		if [ -n "$d_per_op" ]; then
+			local rate
+			rate=$(median "x11:$one" "$cfg")
+			line="$line | $(ratio "$rate" "$(median "x11:$one" direct)")×"
+			line="$line | $(awk -v b="$(x11perf_busy all "$cfg")" -v r="$rate" -v d="$d_per_op" 'BEGIN { if (r > 0 && d > 0) printf "%.2f", b / r / d; else printf "-" }')×"
+		fi
+		echo "$line |"
+	done
+}
+
 x11perf_raw() {
 	echo "| test | $(printf '%s | ' "${X11PERF_CONFIGS[@]}" | sed 's/ | $//') |"
 	echo "|---|$(printf -- '---:|%.0s' "${X11PERF_CONFIGS[@]}")"
@@ -208,6 +292,12 @@ x11perf_generated() {
 		"nice $(nice)."
 	echo
 	x11perf_table
+	echo
+	echo "Cores kept busy during the x11perf runs (CPU seconds ÷ wall seconds, medians over the rounds):" \
+		"x11perf with \`timeout\`, Xvfb, and the relay with its threads and reaped children (socat's forks)." \
+		"The machine has $(nproc) cores."
+	echo
+	x11perf_cpu_table
 	echo
 	if [ ${#X11PERF_NOTES[@]} -gt 0 ]; then
 		echo "Not measured:"
