@@ -93,7 +93,7 @@ x_times_children() {
 # cost: "cpu:wall", "cpu:x11perf", "cpu:Xvfb", "cpu:relay" in seconds.
 x11perf_run() {
 	local cfg=$1 round=$2 out=$W/x11perf.out
-	local hz c0 c1 t0 t1 x0 x1 r0=0 r1=0
+	local hz c0 c1 t0 t1 x0 x1 r0 r1
 	x_start_front "$cfg" || return 1
 	hz=$(getconf CLK_TCK)
 	x0=$(x_cpu_ticks "$XVFB_PID")
@@ -114,14 +114,13 @@ x11perf_run() {
 		# socat's child for the connection is counted once it is reaped
 		wait_until 5 x_no_children "$XF_PID" || say "$cfg still has a child after x11perf: its CPU time is not counted"
 		r1=$(x_cpu_ticks "$XF_PID")
+		record cpu:relay "$cfg" "$round" "$(awk -v a="$r0" -v b="$r1" -v hz="$hz" 'BEGIN { printf "%.3f", (b - a) / hz }')"
 	fi
 	x1=$(x_cpu_ticks "$XVFB_PID")
 	x_stop_front
 	record cpu:wall "$cfg" "$round" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
 	record cpu:x11perf "$cfg" "$round" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')"
 	record cpu:Xvfb "$cfg" "$round" "$(awk -v a="$x0" -v b="$x1" -v hz="$hz" 'BEGIN { printf "%.3f", (b - a) / hz }')"
-	[ -z "$XF_PID" ] ||
-		record cpu:relay "$cfg" "$round" "$(awk -v a="$r0" -v b="$r1" -v hz="$hz" 'BEGIN { printf "%.3f", (b - a) / hz }')"
 	[ -n "$X11PERF_VERSION" ] || X11PERF_VERSION="x11perf $(sed -n 's/.*version \([0-9.]*\)$/\1/p' "$out" | head -n 1), $(sed -n 's/^The \(.*server version [0-9]*\) on .*/\1/p' "$out" | head -n 1) (Xvfb)"
 	local line label rate
 	while IFS= read -r line; do
