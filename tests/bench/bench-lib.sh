@@ -2,10 +2,14 @@
 # tests/bench/bench-vm.sh); sourced, not run.  $R is the results file, one
 # measurement a line: "ROW CONFIG ROUND VALUE".
 
+# median_of_lines: the median of the numbers on standard input, one a
+# line; empty if none.
+median_of_lines() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 # median ROW CONFIG: the median of the rounds, empty if none.
 median() {
-	awk -v c="$1" -v k="$2" '$1 == c && $2 == k { print $4 }' "$R" | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	awk -v c="$1" -v k="$2" '$1 == c && $2 == k { print $4 }' "$R" | median_of_lines
 }
 # rounds ROW CONFIG: every round's value, comma-separated.
 rounds() {

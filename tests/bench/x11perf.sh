@@ -4,7 +4,8 @@
 # (UNIX-LISTEN,fork -> UNIX-CONNECT) and systemd-socket-proxyd (started by
 # systemd-socket-activate, as a socket unit would).  Every relay gets a fresh
 # process per round and serves a display of its own on the abstract socket,
-# which is where libxcb looks first.  Uses bench.sh's W, PIDS, record, say.
+# which is where libxcb looks first.  Uses bench.sh's W, PIDS, HZ, record,
+# say, cpu_ticks.
 
 PROXYD=""
 for p in /lib/systemd/systemd-socket-proxyd /usr/lib/systemd/systemd-socket-proxyd; do
@@ -27,6 +28,8 @@ x_free_display() {
 }
 x_listening() { grep -q "@/tmp/.X11-unix/X$1\$" /proc/net/unix; }
 # x_no_children PID: no process has PID as its parent (field 4 of stat).
+# Not from /proc/PID/task/*/children, which kernels without
+# CONFIG_PROC_CHILDREN (this machine's) do not have.
 x_no_children() {
 	local f line rest
 	for f in /proc/[0-9]*/stat; do
@@ -75,12 +78,6 @@ x_stop_front() {
 	XF_PID=""
 }
 
-# x_cpu_ticks PID: user + system time of a process, its threads and its
-# waited-for children, in clock ticks (fields 14 to 17 of /proc/PID/stat,
-# counted after the name, which may hold spaces).
-x_cpu_ticks() {
-	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }'
-}
 # x_times_children FILE: user + system seconds of this shell's waited-for
 # children, from the output of the builtin 'times' (which must run in this
 # shell, not in a command substitution).
@@ -93,11 +90,10 @@ x_times_children() {
 # cost: "cpu:wall", "cpu:x11perf", "cpu:Xvfb", "cpu:relay" in seconds.
 x11perf_run() {
 	local cfg=$1 round=$2 out=$W/x11perf.out
-	local hz c0 c1 t0 t1 x0 x1 r0 r1
+	local c0 c1 t0 t1 x0 x1 r0 r1
 	x_start_front "$cfg" || return 1
-	hz=$(getconf CLK_TCK)
-	x0=$(x_cpu_ticks "$XVFB_PID")
-	[ -z "$XF_PID" ] || r0=$(x_cpu_ticks "$XF_PID")
+	x0=$(cpu_ticks "$XVFB_PID")
+	[ -z "$XF_PID" ] || r0=$(cpu_ticks "$XF_PID")
 	times >"$W/times.0"
 	t0=$(date +%s%N)
 	# shellcheck disable=SC2086
@@ -113,14 +109,14 @@ x11perf_run() {
 	if [ -n "$XF_PID" ]; then
 		# socat's child for the connection is counted once it is reaped
 		wait_until 5 x_no_children "$XF_PID" || say "$cfg still has a child after x11perf: its CPU time is not counted"
-		r1=$(x_cpu_ticks "$XF_PID")
-		record cpu:relay "$cfg" "$round" "$(awk -v a="$r0" -v b="$r1" -v hz="$hz" 'BEGIN { printf "%.3f", (b - a) / hz }')"
+		r1=$(cpu_ticks "$XF_PID")
+		record cpu:relay "$cfg" "$round" "$(awk -v a="$r0" -v b="$r1" -v hz="$HZ" 'BEGIN { printf "%.3f", (b - a) / hz }')"
 	fi
-	x1=$(x_cpu_ticks "$XVFB_PID")
+	x1=$(cpu_ticks "$XVFB_PID")
 	x_stop_front
 	record cpu:wall "$cfg" "$round" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
 	record cpu:x11perf "$cfg" "$round" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')"
-	record cpu:Xvfb "$cfg" "$round" "$(awk -v a="$x0" -v b="$x1" -v hz="$hz" 'BEGIN { printf "%.3f", (b - a) / hz }')"
+	record cpu:Xvfb "$cfg" "$round" "$(awk -v a="$x0" -v b="$x1" -v hz="$HZ" 'BEGIN { printf "%.3f", (b - a) / hz }')"
 	[ -n "$X11PERF_VERSION" ] || X11PERF_VERSION="x11perf $(sed -n 's/.*version \([0-9.]*\)$/\1/p' "$out" | head -n 1), $(sed -n 's/^The \(.*server version [0-9]*\) on .*/\1/p' "$out" | head -n 1) (Xvfb)"
 	local line label rate
 	while IFS= read -r line; do
@@ -227,8 +223,7 @@ x11perf_busy() {
 		$2 != k { next }
 		$1 == "cpu:wall" { wall[$3] = $4 }
 		$1 == "cpu:" p || (p == "all" && ($1 == "cpu:x11perf" || $1 == "cpu:Xvfb" || $1 == "cpu:relay")) { cpu[$3] += $4; seen[$3] = 1 }
-		END { for (r in seen) if (wall[r] > 0) printf "%.3f\n", cpu[r] / wall[r] }' "$R" |
-		sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+		END { for (r in seen) if (wall[r] > 0) printf "%.3f\n", cpu[r] / wall[r] }' "$R" | median_of_lines
 }
 
 # x11perf_cpu_table: the cores each process kept busy in each configuration;
